@@ -1,0 +1,23 @@
+/// A small deterministic generator (SplitMix64), so a `--seed` reproduces fault rolls, IDs of serials and
+/// realistic durations.
+struct SeededRandom: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+
+    init(seed: UInt64) {
+        state = seed
+    }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// A uniform value in `range`, or the lower bound when the range is empty.
+    mutating func uniform(_ range: ClosedRange<Double>) -> Double {
+        guard range.upperBound > range.lowerBound else { return range.lowerBound }
+        return Double.random(in: range, using: &self)
+    }
+}

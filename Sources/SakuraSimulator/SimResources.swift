@@ -1,0 +1,133 @@
+/// Power state of a simulated server, with the virtual time at which a transition ends.
+enum SimPower: Sendable, Equatable {
+    case down
+    case booting(until: Double)
+    case up
+    case cleaning(until: Double)
+
+    /// The `Instance.Status` the API reports. A booting server still reads `down`.
+    var apiStatus: String {
+        switch self {
+        case .down, .booting: return "down"
+        case .up: return "up"
+        case .cleaning: return "cleaning"
+        }
+    }
+}
+
+struct SimSwitch: Sendable {
+    var id: String
+    var zone: String
+    var name: String
+    var description: String
+    var tags: [String]
+    var createdAt: Double
+}
+
+struct SimInterface: Sendable {
+    var id: String
+    var zone: String
+    var serverID: String
+    /// A switch ID, `shared` for the shared segment, nil when unconnected.
+    var switchID: String?
+    var macAddress: String
+    var ipAddress: String?
+    var userIPAddress: String?
+}
+
+struct SimServer: Sendable {
+    var id: String
+    var zone: String
+    var name: String
+    var description: String
+    var tags: [String]
+    var cpu: Int
+    var memoryMB: Int
+    var commitment: String
+    var generation: Int
+    var interfaceDriver: String
+    var power: SimPower
+    var statusChangedAt: Double
+    var createdAt: Double
+}
+
+/// The edit applied to a disk copied from an archive (`Config` of `POST /disk`, `PUT /disk/{id}/config`).
+struct SimDiskConfig: Sendable {
+    var hostName: String?
+    var sshKeys: [String]
+    var disablePasswordAuth: Bool
+    var hasPassword: Bool
+    var userIPAddress: String?
+    var notes: [JSONValue]
+}
+
+enum SimAvailability: String, Sendable {
+    case migrating, available, failed
+}
+
+struct SimDisk: Sendable {
+    var id: String
+    var zone: String
+    var name: String
+    var description: String
+    var tags: [String]
+    var planID: Int
+    var connection: String
+    var sizeMB: Int
+    var sourceArchiveID: String?
+    var serverID: String?
+    var availability: SimAvailability
+    var copyStartedAt: Double
+    var readyAt: Double
+    var willFail: Bool
+    var bootAtAvailable: Bool
+    var config: SimDiskConfig?
+    var createdAt: Double
+}
+
+struct SimArchive: Sendable {
+    var id: String
+    var zone: String
+    var name: String
+    var tags: [String]
+    var sizeMB: Int
+}
+
+/// Limits per account; exceeding one answers 409 with the matching `limit_*` code.
+public struct SimulatorQuotas: Sendable, Equatable {
+    /// Default 100.
+    public var maxServers: Int
+    /// Default 1 TiB.
+    public var maxMemoryMB: Int
+    /// Default 100 TiB.
+    public var maxDiskSizeMB: Int
+    /// Default 50.
+    public var maxSwitches: Int
+
+    public init(
+        maxServers: Int = 100, maxMemoryMB: Int = 1_048_576, maxDiskSizeMB: Int = 104_857_600,
+        maxSwitches: Int = 50
+    ) {
+        self.maxServers = maxServers
+        self.maxMemoryMB = maxMemoryMB
+        self.maxDiskSizeMB = maxDiskSizeMB
+        self.maxSwitches = maxSwitches
+    }
+}
+
+/// Where simulated servers can be reached over SSH: every server is served by the same loopback `sshd`,
+/// and the node it stands for is named by the `KajiSim` member of the server (see ``SimulatedNodes``).
+public struct SimulatedNodes: Sendable, Equatable {
+    /// Address of the `sshd`, default `127.0.0.1`.
+    public var host: String
+    /// Port of the `sshd`.
+    public var port: Int
+    /// Name that keeps this simulator's node state apart from other simulators' on the same `sshd`.
+    public var world: String
+
+    public init(host: String = "127.0.0.1", port: Int, world: String) {
+        self.host = host
+        self.port = port
+        self.world = world
+    }
+}
