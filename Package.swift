@@ -1,0 +1,105 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "kaji",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "kaji", targets: ["KajiCLI"]),
+        .executable(name: "sakura-sim", targets: ["SakuraSim"]),
+        .library(name: "Engine", targets: ["Engine"]),
+        .library(name: "Provisioner", targets: ["Provisioner"]),
+        .library(name: "SakuraSimulator", targets: ["SakuraSimulator"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssh.git", from: "0.15.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+    ],
+    targets: [
+        // The only schema source: numbered SQL files, shipped as a resource bundle.
+        .target(
+            name: "KajiMigrations",
+            path: "Migrations",
+            resources: [.copy("sql")]
+        ),
+        .target(
+            name: "Engine",
+            dependencies: [
+                "KajiMigrations",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "Worker",
+            dependencies: [
+                "Engine",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // Adapters to the outside: SAKURA Cloud API client, SSH executor, node command builders/parsers.
+        .target(
+            name: "Provisioner",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOSSH", package: "swift-nio-ssh"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // A local SAKURA Cloud API (the subset Kaji uses) for tests, the demo and benchmarks.
+        .target(
+            name: "SakuraSimulator",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "SakuraSim",
+            dependencies: [
+                "SakuraSimulator",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "KajiCLI",
+            dependencies: [
+                "Engine",
+                "Worker",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .testTarget(
+            name: "EngineTests",
+            dependencies: [
+                "Engine",
+                "Worker",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "ProvisionerTests",
+            dependencies: [
+                "Provisioner",
+                "SakuraSimulator",
+            ]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

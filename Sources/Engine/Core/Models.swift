@@ -1,0 +1,132 @@
+import Foundation
+
+/// The states of a run. `pending` → `running` → `succeeded` | `failed` | `cancelled`, plus `waiting`
+/// (suspended on a timer, a signal or a poll) and `retrying` (a failed attempt, scheduled again).
+public enum RunState: String, Codable, Sendable, CaseIterable {
+    case pending, running, waiting, retrying, succeeded, failed, cancelled
+
+    /// Whether the run has ended for good.
+    public var isFinished: Bool { self == .succeeded || self == .failed || self == .cancelled }
+}
+
+/// The states of a step checkpoint.
+public enum StepState: String, Codable, Sendable {
+    case running, retrying, succeeded, failed, pending
+}
+
+/// A request to start one run.
+public struct EnqueueRequest: Sendable {
+    /// The workflow kind, e.g. `diag.steps`.
+    public var kind: String
+    /// The workflow input as JSON (validated against the kind's input type before it is stored).
+    public var input: String
+    /// Queue name (default `default`).
+    public var queue: String
+    /// Higher runs first (default 0).
+    public var priority: Int
+    /// Earliest start (default: now).
+    public var runAt: Date?
+    /// Enqueueing the same key again returns the existing run instead of a new one (default none).
+    public var idempotencyKey: String?
+    /// Who asked, e.g. `cli:alice@host` (recorded in the audit trail).
+    public var actor: String
+
+    public init(kind: String, input: String = "{}", queue: String = "default", priority: Int = 0, runAt: Date? = nil, idempotencyKey: String? = nil, actor: String) {
+        self.kind = kind
+        self.input = input
+        self.queue = queue
+        self.priority = priority
+        self.runAt = runAt
+        self.idempotencyKey = idempotencyKey
+        self.actor = actor
+    }
+}
+
+/// What an enqueue returned: the run's id, and whether it is new (false: the idempotency key matched).
+public struct EnqueueResult: Sendable, Codable, Equatable {
+    public let id: UUID
+    public let created: Bool
+}
+
+/// A run as the list shows it.
+public struct RunSummary: Sendable, Codable {
+    public var id: UUID
+    public var kind: String
+    public var state: RunState
+    public var queue: String
+    public var priority: Int
+    public var attempt: Int
+    public var maxAttempts: Int
+    public var epoch: Int64
+    public var leaseOwner: String?
+    public var idempotencyKey: String?
+    public var actor: String
+    public var createdAt: Date
+    public var runAt: Date
+    public var startedAt: Date?
+    public var finishedAt: Date?
+    public var lastError: String?
+}
+
+/// One finished attempt of a step.
+public struct StepAttemptRecord: Sendable, Codable {
+    public var attempt: Int
+    public var epoch: Int64
+    public var worker: String?
+    public var outcome: String
+    public var error: String?
+    public var startedAt: Date
+    public var finishedAt: Date
+    public var durationMs: Double
+}
+
+/// A step checkpoint with its attempts.
+public struct StepRecord: Sendable, Codable {
+    public var name: String
+    public var state: StepState
+    public var attempts: Int
+    public var epoch: Int64
+    public var worker: String?
+    public var startedAt: Date?
+    public var finishedAt: Date?
+    public var durationMs: Double?
+    public var error: String?
+    /// The stored result as JSON text.
+    public var result: String?
+    public var history: [StepAttemptRecord]
+}
+
+/// One audit event.
+public struct AuditEvent: Sendable, Codable {
+    public var id: Int64
+    public var at: Date
+    public var runId: UUID?
+    public var type: String
+    public var actor: String
+    public var step: String?
+    public var attempt: Int?
+    public var epoch: Int64?
+    public var worker: String?
+    /// Extra detail as JSON text.
+    public var detail: String?
+}
+
+/// Everything known about one run.
+public struct RunDetail: Sendable {
+    public var run: RunSummary
+    public var input: String
+    public var output: String?
+    public var steps: [StepRecord]
+    public var events: [AuditEvent]
+}
+
+/// A run this worker has claimed: it holds the lease under `epoch`.
+public struct ClaimedRun: Sendable {
+    public var id: UUID
+    public var kind: String
+    public var queue: String
+    public var epoch: Int64
+    public var attempt: Int
+    public var maxAttempts: Int
+    public var input: String
+}

@@ -1,0 +1,29 @@
+import Foundation
+
+/// A durable workflow: named steps whose results are checkpointed in PostgreSQL, so that a run resumes
+/// where it stopped after a crash. Side effects belong in steps; code between steps runs again on resume.
+///
+/// Services (cloud client, SSH, clock) are injected through the workflow's `init`, so that tests can hand
+/// in real local stand-ins.
+public protocol Workflow: Sendable {
+    associatedtype Input: Codable & Sendable
+    associatedtype Output: Codable & Sendable
+
+    /// A stable name that never changes when the type is renamed, e.g. `"cluster.provision"`.
+    static var kind: String { get }
+
+    /// Attempts of the whole run (default: one attempt; steps retry on their own).
+    static var retryPolicy: RetryPolicy { get }
+
+    /// Runs the workflow. Called again on every resume; finished steps return their stored results.
+    func run(_ input: Input, context: WorkflowContext) async throws -> Output
+}
+
+extension Workflow {
+    public static var retryPolicy: RetryPolicy { .never }
+}
+
+/// A workflow with no output.
+public struct NoOutput: Codable, Sendable, Equatable {
+    public init() {}
+}

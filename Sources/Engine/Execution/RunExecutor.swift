@@ -1,0 +1,130 @@
+import Foundation
+import Logging
+import Synchronization
+
+/// Why a run's task was cancelled by its worker.
+public enum CancelReason: Sendable {
+    /// The worker is draining: give the lease back so another worker resumes at once.
+    case drain
+    /// Another worker owns the run now: record nothing.
+    case leaseLost
+}
+
+/// Shared between a worker and one run's task: whether the run should stop at its next step boundary
+/// (drain), and why the worker cancelled it.
+public final class RunControl: Sendable {
+    private let reason = Mutex<CancelReason?>(nil)
+    private let stopping = Mutex(false)
+    public init() {}
+    public func set(_ value: CancelReason) { reason.withLock { if $0 == nil { $0 = value } } }
+    public var cancelReason: CancelReason? { reason.withLock { $0 } }
+    /// Asks the run to stop before its next step: the running step finishes, then the run is given back.
+    public func stopAtNextStep() { stopping.withLock { $0 = true } }
+    public var shouldStop: Bool { stopping.withLock { $0 } }
+}
+
+/// Thrown at a step boundary when the worker drains: the run is given back to the queue.
+struct RunReleased: Error {}
+
+/// How one execution of a run ended.
+public enum RunOutcome: Sendable, Equatable {
+    case succeeded
+    case failed(String)
+    case retrying(Date)
+    case suspended(RunState, Date)
+    case released
+    /// The lease was lost: another worker owns the run; nothing was recorded.
+    case fenced
+    /// A database error left the outcome unrecorded; the lease will expire and the run will be resumed.
+    case abandoned(String)
+}
+
+/// Runs claimed runs: decodes the input, calls the workflow with a context and records the outcome, every
+/// write fenced by the lease's epoch.
+public struct RunExecutor: Sendable {
+    public let store: RunStore
+    public let registry: WorkflowRegistry
+    public let worker: String
+    public let logger: Logger
+    /// Step retries due sooner than this wait in place; later ones suspend the run (default 2 s).
+    public var inlineRetryLimit: Duration
+
+    public init(store: RunStore, registry: WorkflowRegistry, worker: String, logger: Logger, inlineRetryLimit: Duration = .seconds(2)) {
+        self.store = store
+        self.registry = registry
+        self.worker = worker
+        self.logger = logger
+        self.inlineRetryLimit = inlineRetryLimit
+    }
+
+    /// Executes one claimed run to its next resting point and records it.
+    public func execute(_ run: ClaimedRun, control: RunControl = RunControl()) async -> RunOutcome {
+        let lease = LeaseToken(runID: run.id, epoch: run.epoch, worker: worker)
+        var log = logger
+        log[metadataKey: "run"] = "\(run.id)"
+        log[metadataKey: "kind"] = "\(run.kind)"
+        log[metadataKey: "worker"] = "\(worker)"
+        do {
+            return try await executeRecording(run, lease: lease, control: control, logger: log)
+        } catch let error as KajiError where error.code == .leaseLost {
+            log.warning("late write refused: lease lost", metadata: ["epoch": "\(run.epoch)", "error": "\(error.message)"])
+            return .fenced
+        } catch {
+            log.error("could not record the run's outcome; its lease will expire and it will resume", metadata: ["error": "\(DatabaseConfig.describe(error))"])
+            return .abandoned(DatabaseConfig.describe(error))
+        }
+    }
+
+    private func executeRecording(_ run: ClaimedRun, lease: LeaseToken, control: RunControl, logger log: Logger) async throws -> RunOutcome {
+        guard let entry = registry.entry(run.kind) else {
+            let message = "no workflow of kind '\(run.kind)' is registered in this worker (known: \(registry.kinds.joined(separator: ", ")))"
+            return try await fail(lease, message)
+        }
+        let checkpoints = try await store.loadSteps(runID: run.id)
+        let context = WorkflowContext(run: run, worker: worker, store: store, checkpoints: checkpoints, inlineRetryLimit: inlineRetryLimit,
+                                      control: control, logger: log)
+        let result: Result<String, any Error>
+        do {
+            result = .success(try await entry.execute(run.input, context))
+        } catch {
+            result = .failure(error)
+        }
+        switch result {
+        case .success(let output):
+            guard try await store.completeRun(lease, output: output) else { return .fenced }
+            return .succeeded
+        case .failure(let error as RunSuspension):
+            guard try await store.suspendRun(lease, state: error.state, until: error.until, reason: error.reason) else { return .fenced }
+            return .suspended(error.state, error.until)
+        case .failure(let error as KajiError) where error.code == .leaseLost:
+            throw error
+        case .failure(let error) where error is RunReleased:
+            guard try await store.releaseRun(lease, reason: "worker \(worker) is draining") else { return .fenced }
+            return .released
+        case .failure(let error) where error is CancellationError || Task.isCancelled:
+            switch control.cancelReason {
+            case .leaseLost:
+                return .fenced
+            case .drain, .none:
+                guard try await store.releaseRun(lease, reason: "worker \(worker) is shutting down") else { return .fenced }
+                return .released
+            }
+        case .failure(let error):
+            let message = error.kajiDescription
+            if error.kajiIsRetryable && run.attempt < run.maxAttempts {
+                let policy = entry.retryPolicy
+                let at = Date().addingTimeInterval(policy.delay(afterAttempt: run.attempt).seconds)
+                guard try await store.scheduleRunRetry(lease, error: message, at: at) else { return .fenced }
+                log.info("run attempt failed; retrying", metadata: ["attempt": "\(run.attempt)", "error": "\(message)"])
+                return .retrying(at)
+            }
+            return try await fail(lease, message)
+        }
+    }
+
+    private func fail(_ lease: LeaseToken, _ message: String) async throws -> RunOutcome {
+        guard try await store.failRun(lease, error: message) else { return .fenced }
+        logger.warning("run failed", metadata: ["run": "\(lease.runID)", "error": "\(message)"])
+        return .failed(message)
+    }
+}

@@ -1,0 +1,124 @@
+import Foundation
+import Logging
+import Synchronization
+
+/// The handle a workflow uses to run durable steps. One per run execution.
+public final class WorkflowContext: Sendable {
+    public let runID: UUID
+    public let kind: String
+    /// The run's attempt number, from 1.
+    public let attempt: Int
+    /// The lease epoch of this execution.
+    public let epoch: Int64
+    public let worker: String
+    public let logger: Logger
+
+    let store: RunStore
+    let lease: LeaseToken
+    /// Step retries due sooner than this wait in place; later ones suspend the run (default 2 s).
+    let inlineRetryLimit: Duration
+    let control: RunControl
+    private let checkpoints: [String: StepCheckpoint]
+    private let usedNames = Mutex<Set<String>>([])
+
+    init(run: ClaimedRun, worker: String, store: RunStore, checkpoints: [String: StepCheckpoint], inlineRetryLimit: Duration, control: RunControl, logger: Logger) {
+        self.control = control
+        self.runID = run.id
+        self.kind = run.kind
+        self.attempt = run.attempt
+        self.epoch = run.epoch
+        self.worker = worker
+        self.store = store
+        self.lease = LeaseToken(runID: run.id, epoch: run.epoch, worker: worker)
+        self.checkpoints = checkpoints
+        self.inlineRetryLimit = inlineRetryLimit
+        var logger = logger
+        logger[metadataKey: "run"] = "\(run.id)"
+        logger[metadataKey: "kind"] = "\(run.kind)"
+        self.logger = logger
+    }
+
+    /// Runs a named step once. Its result is stored before this returns; when the run resumes, a finished
+    /// step returns the stored result without running again. Failed attempts are retried per `retry`
+    /// (default `RetryPolicy.default`) unless the error is non-retryable; each is kept with its error.
+    ///
+    /// The name is the step's identity in the run: use distinct names in loops (`"create-server:master-2"`).
+    /// Steps may run concurrently (in a task group); the same name twice in one run is a programmer error.
+    public func step<T: Codable & Sendable>(
+        _ name: String,
+        retry: RetryPolicy = .default,
+        _ body: @Sendable (StepContext) async throws -> T
+    ) async throws -> T {
+        try reserve(name)
+        let checkpoint = checkpoints[name]
+        if let checkpoint, checkpoint.state == .succeeded, let stored = checkpoint.result {
+            do {
+                return try KajiJSON.decode(T.self, from: stored)
+            } catch {
+                throw KajiError(.invalidState, "step '\(name)' of run \(runID) has a stored result that no longer decodes as \(T.self): \(KajiJSON.describe(error))")
+            }
+        }
+        var total = checkpoint?.attempts ?? 0
+        let budgetStart = checkpoint?.budgetStart ?? 0
+        var stepLogger = logger
+        stepLogger[metadataKey: "step"] = "\(name)"
+        while true {
+            try Task.checkCancellation()
+            if control.shouldStop { throw RunReleased() }
+            total += 1
+            let inBudget = total - budgetStart
+            stepLogger[metadataKey: "attempt"] = "\(inBudget)"
+            let startedAt = Date()
+            guard try await store.recordStepStarted(lease, step: name, attempt: total) else { throw leaseLost(name) }
+            let stepContext = StepContext(runID: runID, step: name, attempt: inBudget, totalAttempts: total, epoch: epoch,
+                                          worker: worker, logger: stepLogger, lease: lease, store: store)
+            let failure: any Error
+            do {
+                let value = try await body(stepContext)
+                let json: String
+                do {
+                    json = try KajiJSON.string(value)
+                } catch {
+                    throw WorkflowError("step '\(name)' returned a value that cannot be stored as JSON: \(error)", nonRetryable: true)
+                }
+                guard try await store.recordStepSucceeded(lease, step: name, attempt: total, result: json, startedAt: startedAt) else { throw leaseLost(name) }
+                return value
+            } catch let error as KajiError where error.code == .leaseLost {
+                throw error
+            } catch {
+                if Task.isCancelled || error is CancellationError { throw error }
+                failure = error
+            }
+            let message = failure.kajiDescription
+            let retryable = failure.kajiIsRetryable && inBudget < retry.maxAttempts
+            let delay = retryable ? retry.delay(afterAttempt: inBudget) : nil
+            let retryAt = delay.map { Date().addingTimeInterval($0.seconds) }
+            guard try await store.recordStepFailed(lease, step: name, attempt: total, error: message, final: !retryable, retryAt: retryAt, startedAt: startedAt) else {
+                throw leaseLost(name)
+            }
+            guard let delay, let retryAt else {
+                stepLogger.warning("step failed", metadata: ["error": "\(message)"])
+                throw StepFailure(step: name, attempts: inBudget, message: message, isRetryable: failure.kajiIsRetryable)
+            }
+            stepLogger.info("step attempt failed, will retry", metadata: ["error": "\(message)", "delay_ms": "\(Int(delay.seconds * 1000))"])
+            if delay > inlineRetryLimit {
+                throw RunSuspension(until: retryAt, state: .retrying, reason: "step '\(name)' attempt \(inBudget) failed; next attempt at \(KajiJSON.format(retryAt))")
+            }
+            try await Task.sleep(for: delay)
+        }
+    }
+
+    private func reserve(_ name: String) throws {
+        guard !name.isEmpty else {
+            throw WorkflowError("a step name must not be empty (run \(runID), kind \(kind))", nonRetryable: true)
+        }
+        let fresh = usedNames.withLock { $0.insert(name).inserted }
+        guard fresh else {
+            throw KajiError(.duplicateStep, "step name '\(name)' is used twice in one run of \(kind): step names are checkpoint keys and must be unique (use e.g. \"\(name):2\")")
+        }
+    }
+
+    private func leaseLost(_ step: String) -> KajiError {
+        KajiError(.leaseLost, "run \(runID) lost its lease (epoch \(epoch)) during step '\(step)': the write was refused")
+    }
+}

@@ -1,0 +1,86 @@
+import Foundation
+import PostgresNIO
+
+extension RunStore {
+    /// Claims up to `limit` runs that may start now, highest priority first, then oldest: one statement,
+    /// `FOR UPDATE SKIP LOCKED`, so that concurrent workers never take the same run. Each claimed run gets
+    /// a lease of `leaseSeconds` and a new epoch.
+    public func claimRuns(worker: String, queues: [String], limit: Int, leaseSeconds: Double) async throws -> [ClaimedRun] {
+        guard limit > 0 else { return [] }
+        let actor = "worker:\(worker)"
+        let query: PostgresQuery = """
+            WITH picked AS (
+                SELECT id FROM runs
+                WHERE state IN ('pending', 'retrying', 'waiting') AND queue = ANY(\(queues)::text[]) AND run_at <= now()
+                ORDER BY priority DESC, run_at, id
+                LIMIT \(limit)
+                FOR UPDATE SKIP LOCKED
+            ), claimed AS (
+                UPDATE runs AS r
+                SET state = 'running', epoch = r.epoch + 1, lease_owner = \(worker),
+                    lease_expires_at = now() + make_interval(secs => \(leaseSeconds)),
+                    started_at = coalesce(r.started_at, now())
+                FROM picked WHERE r.id = picked.id
+                RETURNING r.id, r.kind, r.queue, r.epoch, r.attempt, r.max_attempts
+            ), audit AS (
+                INSERT INTO audit_events (run_id, type, actor, attempt, epoch, worker)
+                SELECT id, 'run.claimed', \(actor), attempt, epoch, \(worker) FROM claimed
+            )
+            SELECT c.id, c.kind, c.queue, c.epoch, c.attempt, c.max_attempts, p.input::text
+            FROM claimed AS c JOIN run_payloads AS p ON p.run_id = c.id
+            """
+        var runs: [ClaimedRun] = []
+        for try await (id, kind, queue, epoch, attempt, maxAttempts, input) in try await client.query(query, logger: logger).decode((UUID, String, String, Int64, Int, Int, String).self) {
+            runs.append(ClaimedRun(id: id, kind: kind, queue: queue, epoch: epoch, attempt: attempt, maxAttempts: maxAttempts, input: input))
+        }
+        return runs
+    }
+
+    /// Renews the leases of the runs this worker holds, and its heartbeat, in one statement.
+    /// Returns the ids whose lease is still this worker's: any other was lost (expired and taken).
+    public func renewLeases(worker: String, runs: [(id: UUID, epoch: Int64)], leaseSeconds: Double) async throws -> Set<UUID> {
+        let ids = runs.map(\.id)
+        let epochs = runs.map(\.epoch)
+        let query: PostgresQuery = """
+            WITH beat AS (
+                UPDATE workers SET heartbeat_at = now() WHERE id = \(worker)
+            ), held AS (
+                SELECT * FROM unnest(\(ids)::uuid[], \(epochs)::bigint[]) AS h(id, epoch)
+            )
+            UPDATE runs AS r SET lease_expires_at = now() + make_interval(secs => \(leaseSeconds))
+            FROM held WHERE r.id = held.id AND r.epoch = held.epoch AND r.state = 'running' AND r.lease_owner = \(worker)
+            RETURNING r.id
+            """
+        var kept = Set<UUID>()
+        for try await id in try await client.query(query, logger: logger).decode(UUID.self) { kept.insert(id) }
+        return kept
+    }
+
+    /// Puts runs whose lease expired (their worker died or hung) back in the queue, at most `limit` at a
+    /// time. Safe to call from every worker at once. Returns how many were rescued.
+    @discardableResult
+    public func rescueExpiredLeases(actor: String, limit: Int = 100) async throws -> Int {
+        let query: PostgresQuery = """
+            WITH expired AS (
+                SELECT id, lease_owner FROM runs
+                WHERE state = 'running' AND lease_expires_at < now()
+                ORDER BY lease_expires_at
+                LIMIT \(limit)
+                FOR UPDATE SKIP LOCKED
+            ), rescued AS (
+                UPDATE runs AS r SET state = 'pending', lease_owner = NULL, lease_expires_at = NULL, run_at = now()
+                FROM expired WHERE r.id = expired.id
+                RETURNING r.id, r.queue, r.attempt, r.epoch, expired.lease_owner
+            ), audit AS (
+                INSERT INTO audit_events (run_id, type, actor, attempt, epoch, worker, detail)
+                SELECT id, 'lease.expired', \(actor), attempt, epoch, lease_owner,
+                       jsonb_build_object('previousOwner', lease_owner)
+                FROM rescued
+            ), notify AS (
+                SELECT pg_notify(\(channel), q.queue) FROM (SELECT DISTINCT queue FROM rescued) AS q
+            )
+            SELECT (SELECT count(*) FROM rescued)::int8 + 0 * (SELECT count(*) FROM notify)
+            """
+        return try await count(query)
+    }
+}

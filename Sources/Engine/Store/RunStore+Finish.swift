@@ -1,0 +1,122 @@
+import Foundation
+import PostgresNIO
+
+extension RunStore {
+    /// Ends a run `succeeded` with its output, fenced by the lease.
+    public func completeRun(_ lease: LeaseToken, output: String) async throws -> Bool {
+        let query: PostgresQuery = """
+            WITH r AS (
+                UPDATE runs SET state = 'succeeded', finished_at = now(), lease_owner = NULL, lease_expires_at = NULL, last_error = NULL
+                WHERE id = \(lease.runID) AND epoch = \(lease.epoch) AND state = 'running'
+                RETURNING id, attempt
+            ), payload AS (
+                UPDATE run_payloads AS p SET output = \(output)::text::jsonb FROM r WHERE p.run_id = r.id
+            ), audit AS (
+                INSERT INTO audit_events (run_id, type, actor, attempt, epoch, worker)
+                SELECT id, 'run.succeeded', \(lease.actor), attempt, \(lease.epoch), \(lease.worker) FROM r
+            )
+            SELECT count(*) FROM r
+            """
+        return try await count(query) == 1
+    }
+
+    /// Ends a run `failed` with its last error, fenced by the lease.
+    public func failRun(_ lease: LeaseToken, error: String) async throws -> Bool {
+        let query: PostgresQuery = """
+            WITH r AS (
+                UPDATE runs SET state = 'failed', finished_at = now(), lease_owner = NULL, lease_expires_at = NULL, last_error = \(error)
+                WHERE id = \(lease.runID) AND epoch = \(lease.epoch) AND state = 'running'
+                RETURNING id, attempt
+            ), audit AS (
+                INSERT INTO audit_events (run_id, type, actor, attempt, epoch, worker, detail)
+                SELECT id, 'run.failed', \(lease.actor), attempt, \(lease.epoch), \(lease.worker), jsonb_build_object('error', \(error)::text) FROM r
+            )
+            SELECT count(*) FROM r
+            """
+        return try await count(query) == 1
+    }
+
+    /// Schedules the next attempt of a run after a failed one (state `retrying`, attempt + 1). Steps that
+    /// failed for good get a fresh retry budget; finished steps keep their results.
+    public func scheduleRunRetry(_ lease: LeaseToken, error: String, at: Date) async throws -> Bool {
+        let query: PostgresQuery = """
+            WITH r AS (
+                UPDATE runs SET state = 'retrying', attempt = attempt + 1, run_at = \(at), lease_owner = NULL, lease_expires_at = NULL, last_error = \(error)
+                WHERE id = \(lease.runID) AND epoch = \(lease.epoch) AND state = 'running'
+                RETURNING id, attempt
+            ), reset AS (
+                UPDATE steps AS s SET state = 'pending', budget_start = s.attempts FROM r WHERE s.run_id = r.id AND s.state IN ('failed', 'running', 'retrying')
+            ), audit AS (
+                INSERT INTO audit_events (run_id, type, actor, attempt, epoch, worker, detail)
+                SELECT id, 'run.retrying', \(lease.actor), attempt, \(lease.epoch), \(lease.worker),
+                       jsonb_build_object('error', \(error)::text, 'retryAt', \(KajiJSON.format(at))::text) FROM r
+            )
+            SELECT count(*) FROM r
+            """
+        return try await count(query) == 1
+    }
+
+    /// Suspends a running run until `until` (a step retry later than the inline limit, a durable wait): it
+    /// gives up its lease and slot and is claimed again when due.
+    public func suspendRun(_ lease: LeaseToken, state: RunState, until: Date, reason: String) async throws -> Bool {
+        let query: PostgresQuery = """
+            WITH r AS (
+                UPDATE runs SET state = \(state.rawValue), run_at = \(until), lease_owner = NULL, lease_expires_at = NULL
+                WHERE id = \(lease.runID) AND epoch = \(lease.epoch) AND state = 'running'
+                RETURNING id, attempt
+            ), audit AS (
+                INSERT INTO audit_events (run_id, type, actor, attempt, epoch, worker, detail)
+                SELECT id, 'run.suspended', \(lease.actor), attempt, \(lease.epoch), \(lease.worker),
+                       jsonb_build_object('state', \(state.rawValue)::text, 'until', \(KajiJSON.format(until))::text, 'reason', \(reason)::text) FROM r
+            )
+            SELECT count(*) FROM r
+            """
+        return try await count(query) == 1
+    }
+
+    /// Gives a run back to the queue at once (graceful drain): another worker resumes it from its last
+    /// finished step.
+    public func releaseRun(_ lease: LeaseToken, reason: String) async throws -> Bool {
+        let query: PostgresQuery = """
+            WITH r AS (
+                UPDATE runs SET state = 'pending', run_at = now(), lease_owner = NULL, lease_expires_at = NULL
+                WHERE id = \(lease.runID) AND epoch = \(lease.epoch) AND state = 'running'
+                RETURNING id, attempt, queue
+            ), steps_reset AS (
+                UPDATE steps AS s SET state = 'pending' FROM r WHERE s.run_id = r.id AND s.state = 'running'
+            ), audit AS (
+                INSERT INTO audit_events (run_id, type, actor, attempt, epoch, worker, detail)
+                SELECT id, 'run.released', \(lease.actor), attempt, \(lease.epoch), \(lease.worker), jsonb_build_object('reason', \(reason)::text) FROM r
+            )
+            SELECT count(*) FROM r, LATERAL (SELECT pg_notify(\(channel), r.queue)) AS n
+            """
+        return try await count(query) == 1
+    }
+
+    /// Starts a failed or cancelled run again from its first unfinished step (one more attempt; failed
+    /// steps get a fresh retry budget). Refuses runs in any other state, naming it.
+    public func retryRun(id: UUID, actor: String) async throws -> RunSummary {
+        let query: PostgresQuery = """
+            WITH r AS (
+                UPDATE runs SET state = 'pending', attempt = attempt + 1, max_attempts = attempt + 1, run_at = now(),
+                       finished_at = NULL, lease_owner = NULL, lease_expires_at = NULL
+                WHERE id = \(id) AND state IN ('failed', 'cancelled')
+                RETURNING id, attempt, epoch, queue
+            ), reset AS (
+                UPDATE steps AS s SET state = 'pending', budget_start = s.attempts FROM r WHERE s.run_id = r.id AND s.state <> 'succeeded'
+            ), audit AS (
+                INSERT INTO audit_events (run_id, type, actor, attempt, epoch)
+                SELECT id, 'run.retried', \(actor), attempt, epoch FROM r
+            )
+            SELECT count(*) FROM r, LATERAL (SELECT pg_notify(\(channel), r.queue)) AS n
+            """
+        let changed = try await count(query)
+        guard let run = try await run(id: id) else {
+            throw KajiError(.runNotFound, "no run with id \(id)")
+        }
+        guard changed == 1 else {
+            throw KajiError(.invalidState, "run \(id) is \(run.state.rawValue); only failed or cancelled runs can be retried")
+        }
+        return run
+    }
+}

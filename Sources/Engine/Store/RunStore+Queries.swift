@@ -1,0 +1,88 @@
+import Foundation
+import PostgresNIO
+
+extension RunStore {
+    private static let runColumns = "id, kind, state, queue, priority, attempt, max_attempts, epoch, lease_owner, idempotency_key, actor, created_at, run_at, started_at, finished_at, last_error"
+
+    private typealias RunRow = (UUID, String, String, String, Int, Int, Int, Int64, String?, String?, String, Date, Date, Date?, Date?, String?)
+
+    private static func summary(_ row: RunRow) -> RunSummary {
+        RunSummary(id: row.0, kind: row.1, state: RunState(rawValue: row.2) ?? .pending, queue: row.3, priority: row.4,
+                   attempt: row.5, maxAttempts: row.6, epoch: row.7, leaseOwner: row.8, idempotencyKey: row.9, actor: row.10,
+                   createdAt: row.11, runAt: row.12, startedAt: row.13, finishedAt: row.14, lastError: row.15)
+    }
+
+    /// One run, or nil when there is none with that id.
+    public func run(id: UUID) async throws -> RunSummary? {
+        let query: PostgresQuery = "SELECT \(unescaped: Self.runColumns) FROM runs WHERE id = \(id)"
+        for try await row in try await client.query(query, logger: logger).decode(RunRow.self) { return Self.summary(row) }
+        return nil
+    }
+
+    /// The newest runs first, optionally filtered by state and kind.
+    public func listRuns(state: RunState? = nil, kind: String? = nil, limit: Int = 50) async throws -> [RunSummary] {
+        let query: PostgresQuery = """
+            SELECT \(unescaped: Self.runColumns) FROM runs
+            WHERE (\(state?.rawValue)::text IS NULL OR state = \(state?.rawValue)) AND (\(kind)::text IS NULL OR kind = \(kind))
+            ORDER BY created_at DESC, id DESC LIMIT \(limit)
+            """
+        var runs: [RunSummary] = []
+        for try await row in try await client.query(query, logger: logger).decode(RunRow.self) { runs.append(Self.summary(row)) }
+        return runs
+    }
+
+    /// How many runs are in each state.
+    public func countRuns() async throws -> [RunState: Int] {
+        var counts: [RunState: Int] = [:]
+        for try await (state, n) in try await client.query("SELECT state, count(*) FROM runs GROUP BY state", logger: logger).decode((String, Int).self) {
+            if let s = RunState(rawValue: state) { counts[s] = n }
+        }
+        return counts
+    }
+
+    /// A run with its payloads, each step with every attempt, and its audit events.
+    public func runDetail(id: UUID) async throws -> RunDetail? {
+        guard let run = try await run(id: id) else { return nil }
+        var input = "{}"
+        var output: String?
+        for try await (i, o) in try await client.query("SELECT input::text, output::text FROM run_payloads WHERE run_id = \(id)", logger: logger).decode((String, String?).self) {
+            input = i
+            output = o
+        }
+        var history: [String: [StepAttemptRecord]] = [:]
+        let attemptRows = try await client.query("""
+            SELECT step, attempt, epoch, worker, outcome, error, started_at, finished_at
+            FROM step_attempts WHERE run_id = \(id) ORDER BY started_at, attempt
+            """, logger: logger)
+        for try await (step, attempt, epoch, worker, outcome, error, started, finished) in attemptRows.decode((String, Int, Int64, String?, String, String?, Date, Date).self) {
+            history[step, default: []].append(StepAttemptRecord(attempt: attempt, epoch: epoch, worker: worker, outcome: outcome, error: error,
+                                                                startedAt: started, finishedAt: finished, durationMs: finished.timeIntervalSince(started) * 1000))
+        }
+        var steps: [StepRecord] = []
+        let stepRows = try await client.query("""
+            SELECT name, state, attempts, epoch, worker, started_at, finished_at, error, result::text
+            FROM steps WHERE run_id = \(id) ORDER BY started_at NULLS LAST, name
+            """, logger: logger)
+        for try await (name, state, attempts, epoch, worker, started, finished, error, result) in stepRows.decode((String, String, Int, Int64, String?, Date?, Date?, String?, String?).self) {
+            let duration = started.flatMap { s in finished.map { $0.timeIntervalSince(s) * 1000 } }
+            steps.append(StepRecord(name: name, state: StepState(rawValue: state) ?? .pending, attempts: attempts, epoch: epoch, worker: worker,
+                                    startedAt: started, finishedAt: finished, durationMs: duration, error: error, result: result,
+                                    history: history[name] ?? []))
+        }
+        let events = try await auditEvents(runID: id)
+        return RunDetail(run: run, input: input, output: output, steps: steps, events: events)
+    }
+
+    /// The audit events of one run, oldest first.
+    public func auditEvents(runID: UUID) async throws -> [AuditEvent] {
+        var events: [AuditEvent] = []
+        let rows = try await client.query("""
+            SELECT id, at, run_id, type, actor, step, attempt, epoch, worker, detail::text
+            FROM audit_events WHERE run_id = \(runID) ORDER BY id
+            """, logger: logger)
+        for try await (id, at, run, type, actor, step, attempt, epoch, worker, detail) in rows.decode((Int64, Date, UUID?, String, String, String?, Int?, Int64?, String?, String?).self) {
+            events.append(AuditEvent(id: id, at: at, runId: run, type: type, actor: actor, step: step, attempt: attempt, epoch: epoch, worker: worker, detail: detail))
+        }
+        return events
+    }
+}

@@ -1,0 +1,125 @@
+import Foundation
+import PostgresNIO
+
+/// A step checkpoint as the executor needs it to resume.
+public struct StepCheckpoint: Sendable {
+    public var state: StepState
+    public var attempts: Int
+    public var budgetStart: Int
+    public var result: String?
+}
+
+/// Identifies the lease a write is made under: a write is refused unless the run is still `running`
+/// under this epoch.
+public struct LeaseToken: Sendable, Hashable {
+    public var runID: UUID
+    public var epoch: Int64
+    public var worker: String
+
+    public init(runID: UUID, epoch: Int64, worker: String) {
+        self.runID = runID
+        self.epoch = epoch
+        self.worker = worker
+    }
+
+    var actor: String { "worker:\(worker)" }
+}
+
+extension RunStore {
+    /// The checkpoints recorded so far for a run, by step name.
+    public func loadSteps(runID: UUID) async throws -> [String: StepCheckpoint] {
+        var steps: [String: StepCheckpoint] = [:]
+        let rows = try await client.query("SELECT name, state, attempts, budget_start, result::text FROM steps WHERE run_id = \(runID)", logger: logger)
+        for try await (name, state, attempts, budgetStart, result) in rows.decode((String, String, Int, Int, String?).self) {
+            steps[name] = StepCheckpoint(state: StepState(rawValue: state) ?? .pending, attempts: attempts, budgetStart: budgetStart, result: result)
+        }
+        return steps
+    }
+
+    /// Records that an attempt of a step begins. Committed asynchronously (`synchronous_commit` off for
+    /// this one transaction): the record reaches disk with the next synchronous commit, at the latest the
+    /// step's own result. Only a database crash before then can lose it, and then the attempt's result is
+    /// lost too and the step runs again. Returns `false` when the lease is no longer held.
+    public func recordStepStarted(_ lease: LeaseToken, step: String, attempt: Int) async throws -> Bool {
+        let query: PostgresQuery = """
+            WITH owner AS (
+                SELECT id FROM runs
+                WHERE id = \(lease.runID) AND epoch = \(lease.epoch) AND state = 'running'
+                  AND set_config('synchronous_commit', 'off', true) IS NOT NULL
+                FOR SHARE
+            ), up AS (
+                INSERT INTO steps (run_id, name, state, attempts, epoch, worker, started_at)
+                SELECT id, \(step), 'running', \(attempt), \(lease.epoch), \(lease.worker), now() FROM owner
+                ON CONFLICT (run_id, name) DO UPDATE
+                SET state = 'running', attempts = excluded.attempts, epoch = excluded.epoch, worker = excluded.worker,
+                    started_at = excluded.started_at, finished_at = NULL
+                RETURNING run_id
+            ), audit AS (
+                INSERT INTO audit_events (run_id, type, actor, step, attempt, epoch, worker)
+                SELECT run_id, 'step.started', \(lease.actor), \(step), \(attempt), \(lease.epoch), \(lease.worker) FROM up
+            )
+            SELECT count(*) FROM up
+            """
+        return try await count(query) == 1
+    }
+
+    /// Stores a step's result, fenced by the lease. Returns `false` when the lease is no longer held: the
+    /// write is refused and nothing changes.
+    public func recordStepSucceeded(_ lease: LeaseToken, step: String, attempt: Int, result: String, startedAt: Date) async throws -> Bool {
+        let query: PostgresQuery = """
+            WITH owner AS (
+                SELECT id FROM runs WHERE id = \(lease.runID) AND epoch = \(lease.epoch) AND state = 'running' FOR SHARE
+            ), up AS (
+                INSERT INTO steps (run_id, name, state, attempts, epoch, worker, started_at, finished_at, result, error)
+                SELECT id, \(step), 'succeeded', \(attempt), \(lease.epoch), \(lease.worker), \(startedAt), now(), \(result)::text::jsonb, NULL FROM owner
+                ON CONFLICT (run_id, name) DO UPDATE
+                SET state = 'succeeded', attempts = excluded.attempts, epoch = excluded.epoch, worker = excluded.worker,
+                    started_at = excluded.started_at, finished_at = excluded.finished_at, result = excluded.result, error = NULL
+                RETURNING run_id
+            ), history AS (
+                INSERT INTO step_attempts (run_id, step, attempt, epoch, worker, outcome, started_at, finished_at)
+                SELECT run_id, \(step), \(attempt), \(lease.epoch), \(lease.worker), 'succeeded', \(startedAt), now() FROM up
+                ON CONFLICT DO NOTHING
+            ), audit AS (
+                INSERT INTO audit_events (run_id, type, actor, step, attempt, epoch, worker)
+                SELECT run_id, 'step.succeeded', \(lease.actor), \(step), \(attempt), \(lease.epoch), \(lease.worker) FROM up
+            )
+            SELECT count(*) FROM up
+            """
+        return try await count(query) == 1
+    }
+
+    /// Records a failed attempt of a step with its error, fenced by the lease. `final` marks the step
+    /// failed for good; otherwise it is `retrying` (at `retryAt`).
+    public func recordStepFailed(_ lease: LeaseToken, step: String, attempt: Int, error: String, final: Bool, retryAt: Date?, startedAt: Date) async throws -> Bool {
+        let state = final ? "failed" : "retrying"
+        let query: PostgresQuery = """
+            WITH owner AS (
+                SELECT id FROM runs WHERE id = \(lease.runID) AND epoch = \(lease.epoch) AND state = 'running' FOR SHARE
+            ), up AS (
+                INSERT INTO steps (run_id, name, state, attempts, epoch, worker, started_at, finished_at, error)
+                SELECT id, \(step), \(state), \(attempt), \(lease.epoch), \(lease.worker), \(startedAt), now(), \(error) FROM owner
+                ON CONFLICT (run_id, name) DO UPDATE
+                SET state = excluded.state, attempts = excluded.attempts, epoch = excluded.epoch, worker = excluded.worker,
+                    started_at = excluded.started_at, finished_at = excluded.finished_at, error = excluded.error
+                RETURNING run_id
+            ), history AS (
+                INSERT INTO step_attempts (run_id, step, attempt, epoch, worker, outcome, error, started_at, finished_at)
+                SELECT run_id, \(step), \(attempt), \(lease.epoch), \(lease.worker), 'failed', \(error), \(startedAt), now() FROM up
+                ON CONFLICT DO NOTHING
+            ), audit AS (
+                INSERT INTO audit_events (run_id, type, actor, step, attempt, epoch, worker, detail)
+                SELECT run_id, 'step.failed', \(lease.actor), \(step), \(attempt), \(lease.epoch), \(lease.worker),
+                       jsonb_build_object('error', \(error)::text, 'final', \(final)::bool, 'retryAt', \(retryAt.map(KajiJSON.format))::text)
+                FROM up
+            )
+            SELECT count(*) FROM up
+            """
+        return try await count(query) == 1
+    }
+
+    /// Whether the lease is still held (a step may call this before a side effect it must not repeat).
+    public func holdsLease(_ lease: LeaseToken) async throws -> Bool {
+        try await count("SELECT count(*) FROM runs WHERE id = \(lease.runID) AND epoch = \(lease.epoch) AND state = 'running'") == 1
+    }
+}

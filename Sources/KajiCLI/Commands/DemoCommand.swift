@@ -1,0 +1,127 @@
+import ArgumentParser
+import Engine
+import Foundation
+import Logging
+
+struct DemoCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo",
+        abstract: "Run the main job on built-in defaults and show it working.",
+        discussion: """
+            Starts a private PostgreSQL (unless --database-url or DATABASE_URL is given), applies the migrations, \
+            enqueues runs of the diagnostic workflow (one of them fails its first attempts and retries), runs a pool of \
+            worker processes, shows live progress and prints each run's step history. Everything it started is stopped \
+            at the end.
+            """
+    )
+
+    @Option(name: .long, help: "Runs to enqueue (default 4).")
+    var runs: Int = 4
+
+    @Option(name: .long, help: "Worker processes (default 2).")
+    var workers: Int = 2
+
+    @Option(name: .long, help: "Steps per run (default 4).")
+    var steps: Int = 4
+
+    @OptionGroup var global: GlobalOptions
+
+    func validate() throws {
+        guard (1...100).contains(runs) else { throw ValidationError("--runs \(runs) is out of range (1...100)") }
+        guard (1...8).contains(workers) else { throw ValidationError("--workers \(workers) is out of range (1...8)") }
+        guard (1...50).contains(steps) else { throw ValidationError("--steps \(steps) is out of range (1...50)") }
+    }
+
+    func run() async throws {
+        CLILogging.bootstrap(defaultLevel: .warning)
+        let logger = CLILogging.logger("kaji.demo")
+        var privateServer: PrivatePostgres?
+        let url: String
+        if let given = global.databaseURL ?? ProcessInfo.processInfo.environment["DATABASE_URL"], !given.isEmpty {
+            url = given
+        } else {
+            Output.info("starting a private PostgreSQL…")
+            let server = try PrivatePostgres.start()
+            privateServer = server
+            url = server.url
+            Output.info("PostgreSQL on 127.0.0.1:\(server.port) (data in \(server.directory))")
+        }
+        defer { privateServer?.stop() }
+        var config = try DatabaseConfig(url: url, schema: global.schema ?? "kaji_demo")
+        config.maxConnections = 4
+        let applied = try await Migrator(config: config, logger: logger).migrate()
+        Output.info("schema \(config.schema): \(applied.isEmpty ? "up to date" : "applied \(applied.map { String(format: "%04d_%@", $0.version, $0.name) }.joined(separator: ", "))")")
+
+        let workerProcesses = try (0..<workers).map { index in try spawnWorker(url: url, schema: config.schema, index: index) }
+        defer {
+            for process in workerProcesses where process.isRunning { process.terminate() }
+            for process in workerProcesses { process.waitUntilExit() }
+        }
+        let runs = self.runs, steps = self.steps
+        let ids: [UUID] = try await config.withStore(logger: logger) { store in
+            let client = KajiClient(store: store, registry: BuiltinWorkflows.registry())
+            var ids: [UUID] = []
+            for index in 0..<runs {
+                let fail = index == 1 ? 2 : 0
+                let input = "{\"steps\": \(steps), \"stepMillis\": \(150 + 50 * index), \"failFirstAttempts\": \(fail)}"
+                let r = try await client.enqueue(EnqueueRequest(kind: DiagWorkflow.kind, input: input, actor: KajiClient.cliActor()))
+                ids.append(r.id)
+            }
+            return ids
+        }
+        Output.info("enqueued \(ids.count) runs of \(DiagWorkflow.kind); \(workers) worker processes running")
+
+        let details: [RunDetail] = try await config.withStore(logger: logger) { store in
+            let deadline = ContinuousClock.now + .seconds(120)
+            var lastLine = ""
+            while true {
+                var done = 0, stepsDone = 0, stepsTotal = 0
+                var states: [String] = []
+                for id in ids {
+                    guard let detail = try await store.runDetail(id: id) else { continue }
+                    if detail.run.state.isFinished { done += 1 }
+                    stepsDone += detail.steps.filter { $0.state == .succeeded }.count
+                    stepsTotal += steps
+                    states.append(detail.run.state.rawValue)
+                }
+                let line = "progress: \(done)/\(ids.count) runs finished, \(stepsDone)/\(stepsTotal) steps  [\(states.joined(separator: " "))]"
+                if line != lastLine { print(line); lastLine = line }
+                if done == ids.count { break }
+                guard ContinuousClock.now < deadline else {
+                    throw CLIFailure(message: "the demo runs did not finish within 120 s (last: \(line))")
+                }
+                try await Task.sleep(for: .milliseconds(200))
+            }
+            var details: [RunDetail] = []
+            for id in ids { if let d = try await store.runDetail(id: id) { details.append(d) } }
+            return details
+        }
+        for detail in details {
+            print("")
+            if global.json { try Output.json(RunDetailJSON(detail)) } else { RunPrinter.print(detail) }
+        }
+        let failed = details.filter { $0.run.state != .succeeded }
+        print("")
+        print(failed.isEmpty ? "demo finished: \(details.count) runs succeeded" : "demo finished: \(failed.count) of \(details.count) runs did not succeed")
+        if !failed.isEmpty { throw ExitCode(1) }
+    }
+
+    private func spawnWorker(url: String, schema: String, index: Int) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CommandLine.selfPath)
+        process.arguments = ["worker", "--database-url", url, "--schema", schema, "--concurrency", "2", "--id", "demo-worker-\(index + 1)"]
+        var env = ProcessInfo.processInfo.environment
+        env["KAJI_LOG_LEVEL"] = env["KAJI_LOG_LEVEL"] ?? "warning"
+        process.environment = env
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        return process
+    }
+}
+
+extension CommandLine {
+    /// This executable's path.
+    static var selfPath: String {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? arguments[0]
+    }
+}

@@ -1,0 +1,30 @@
+import ArgumentParser
+import Engine
+import Foundation
+
+struct RetryCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "retry",
+        abstract: "Start a failed or cancelled run again from its first unfinished step.",
+        discussion: "Finished steps keep their results and do not run again; failed steps get a fresh retry budget."
+    )
+
+    @Argument(help: "Run id.")
+    var run: String
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        CLILogging.bootstrap(defaultLevel: .warning)
+        let id = try RunArgument.parse(run)
+        let config = try global.databaseConfig()
+        let summary = try await config.withStore(logger: CLILogging.logger()) { store in
+            try await store.retryRun(id: id, actor: KajiClient.cliActor())
+        }
+        if global.json {
+            try Output.json(summary)
+        } else {
+            print("run \(summary.id.uuidString) is pending again (attempt \(summary.attempt))")
+        }
+    }
+}

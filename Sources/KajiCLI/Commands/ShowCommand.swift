@@ -1,0 +1,169 @@
+import ArgumentParser
+import Engine
+import Foundation
+
+struct ShowCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "show",
+        abstract: "Show a run: its state, each step with attempts, durations and errors, and its audit events."
+    )
+
+    @Argument(help: "Run id.")
+    var run: String
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        CLILogging.bootstrap(defaultLevel: .warning)
+        let id = try RunArgument.parse(run)
+        let config = try global.databaseConfig()
+        let detail = try await config.withStore(logger: CLILogging.logger()) { store in
+            try await store.runDetail(id: id)
+        }
+        guard let detail else { throw KajiError(.runNotFound, "no run with id \(id.uuidString)") }
+        if global.json {
+            try Output.json(RunDetailJSON(detail))
+        } else {
+            RunPrinter.print(detail)
+        }
+    }
+}
+
+/// The `kaji show --json` document (a stable interface: see README).
+struct RunDetailJSON: Encodable {
+    let id: UUID
+    let kind: String
+    let state: RunState
+    let queue: String
+    let priority: Int
+    let attempt: Int
+    let maxAttempts: Int
+    let epoch: Int64
+    let actor: String
+    let idempotencyKey: String?
+    let createdAt: Date
+    let runAt: Date
+    let startedAt: Date?
+    let finishedAt: Date?
+    let lastError: String?
+    let input: JSONFragment
+    let output: JSONFragment?
+    let steps: [StepRecordJSON]
+    let events: [EventJSON]
+
+    struct StepRecordJSON: Encodable {
+        let name: String
+        let state: StepState
+        let attempts: Int
+        let epoch: Int64
+        let worker: String?
+        let startedAt: Date?
+        let finishedAt: Date?
+        let durationMs: Double?
+        let error: String?
+        let result: JSONFragment?
+        let history: [StepAttemptRecord]
+    }
+
+    struct EventJSON: Encodable {
+        let id: Int64
+        let at: Date
+        let type: String
+        let actor: String
+        let step: String?
+        let attempt: Int?
+        let epoch: Int64?
+        let worker: String?
+        let detail: JSONFragment?
+    }
+
+    init(_ d: RunDetail) {
+        id = d.run.id; kind = d.run.kind; state = d.run.state; queue = d.run.queue; priority = d.run.priority
+        attempt = d.run.attempt; maxAttempts = d.run.maxAttempts; epoch = d.run.epoch; actor = d.run.actor
+        idempotencyKey = d.run.idempotencyKey; createdAt = d.run.createdAt; runAt = d.run.runAt
+        startedAt = d.run.startedAt; finishedAt = d.run.finishedAt; lastError = d.run.lastError
+        input = JSONFragment(d.input); output = d.output.map(JSONFragment.init)
+        steps = d.steps.map { s in
+            StepRecordJSON(name: s.name, state: s.state, attempts: s.attempts, epoch: s.epoch, worker: s.worker, startedAt: s.startedAt,
+                           finishedAt: s.finishedAt, durationMs: s.durationMs, error: s.error, result: s.result.map(JSONFragment.init), history: s.history)
+        }
+        events = d.events.map { e in
+            EventJSON(id: e.id, at: e.at, type: e.type, actor: e.actor, step: e.step, attempt: e.attempt, epoch: e.epoch, worker: e.worker,
+                      detail: e.detail.map(JSONFragment.init))
+        }
+    }
+}
+
+/// Stored JSON text, re-emitted as JSON (not as a string).
+struct JSONFragment: Encodable {
+    let value: JSONValue
+    init(_ text: String) {
+        value = (try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))) ?? .string(text)
+    }
+    func encode(to encoder: any Encoder) throws { try value.encode(to: encoder) }
+}
+
+/// Any JSON value.
+indirect enum JSONValue: Codable {
+    case null, bool(Bool), number(Double), string(String), array([JSONValue]), object([String: JSONValue])
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if c.decodeNil() { self = .null }
+        else if let b = try? c.decode(Bool.self) { self = .bool(b) }
+        else if let n = try? c.decode(Double.self) { self = .number(n) }
+        else if let s = try? c.decode(String.self) { self = .string(s) }
+        else if let a = try? c.decode([JSONValue].self) { self = .array(a) }
+        else { self = .object(try c.decode([String: JSONValue].self)) }
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        switch self {
+        case .null: try c.encodeNil()
+        case .bool(let b): try c.encode(b)
+        case .number(let n):
+            if n == n.rounded(), abs(n) < 1e15 { try c.encode(Int64(n)) } else { try c.encode(n) }
+        case .string(let s): try c.encode(s)
+        case .array(let a): try c.encode(a)
+        case .object(let o): try c.encode(o)
+        }
+    }
+}
+
+/// The human form of `kaji show`.
+enum RunPrinter {
+    static func print(_ d: RunDetail) {
+        let r = d.run
+        Swift.print("run      \(r.id.uuidString)")
+        Swift.print("kind     \(r.kind)   queue \(r.queue)   priority \(r.priority)")
+        Swift.print("state    \(r.state.rawValue)   attempt \(r.attempt)/\(r.maxAttempts)   epoch \(r.epoch)")
+        Swift.print("by       \(r.actor)\(r.idempotencyKey.map { "   idempotency key \($0)" } ?? "")")
+        Swift.print("created  \(Output.time(r.createdAt))   started \(Output.time(r.startedAt))   finished \(Output.time(r.finishedAt))")
+        if let error = r.lastError { Swift.print("error    \(error)") }
+        Swift.print("")
+        if d.steps.isEmpty {
+            Swift.print("no steps recorded")
+        } else {
+            Output.table(["STEP", "STATE", "ATTEMPTS", "DURATION", "ERROR"], d.steps.map { s in
+                [s.name, s.state.rawValue, "\(s.attempts)", Output.duration(ms: s.durationMs), s.error ?? ""]
+            })
+            for s in d.steps where s.history.count > 1 || s.history.contains(where: { $0.outcome == "failed" }) {
+                Swift.print("  \(s.name) attempts:")
+                for a in s.history {
+                    Swift.print("    #\(a.attempt) \(a.outcome) in \(Output.duration(ms: a.durationMs)) epoch \(a.epoch) on \(a.worker ?? "-")\(a.error.map { ": \($0)" } ?? "")")
+                }
+            }
+        }
+        Swift.print("")
+        Swift.print("events:")
+        for e in d.events {
+            var parts = ["  \(Output.time(e.at))", e.type, "by \(e.actor)"]
+            if let step = e.step { parts.append("step \(step)") }
+            if let attempt = e.attempt { parts.append("attempt \(attempt)") }
+            if let epoch = e.epoch { parts.append("epoch \(epoch)") }
+            if let detail = e.detail, detail != "{}" { parts.append(detail) }
+            Swift.print(parts.joined(separator: "  "))
+        }
+    }
+}

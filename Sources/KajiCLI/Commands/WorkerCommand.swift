@@ -1,0 +1,71 @@
+import ArgumentParser
+import Engine
+import Foundation
+import Logging
+import PostgresNIO
+import ServiceLifecycle
+import Worker
+
+struct WorkerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker",
+        abstract: "Run a worker process: claim runs and execute them until SIGTERM.",
+        discussion: """
+            Several worker processes, on one machine or many, share one database. SIGTERM or SIGINT drains: \
+            no new claims; running steps finish within --drain-seconds or their runs are given back; then exit 0.
+            """
+    )
+
+    @Option(name: .long, help: "Runs executed at once (default 10).")
+    var concurrency: Int = 10
+
+    @Option(name: .long, help: "Comma-separated queues to claim from (default: default).")
+    var queues: String = "default"
+
+    @Option(name: .long, help: "Lease length in seconds, renewed every third of it while a run is busy (default 30).")
+    var leaseSeconds: Double = 30
+
+    @Option(name: .long, help: "On SIGTERM, seconds running steps may take before their runs are given back (default 30).")
+    var drainSeconds: Double = 30
+
+    @Option(name: .long, help: "Worker id (default HOST:PID:RANDOM).")
+    var id: String?
+
+    @OptionGroup var global: GlobalOptions
+
+    func validate() throws {
+        guard (1...1000).contains(concurrency) else { throw ValidationError("--concurrency \(concurrency) is out of range (1...1000)") }
+        guard leaseSeconds >= 1, leaseSeconds <= 3600 else { throw ValidationError("--lease-seconds \(leaseSeconds) is out of range (1...3600)") }
+        guard drainSeconds >= 0, drainSeconds <= 3600 else { throw ValidationError("--drain-seconds \(drainSeconds) is out of range (0...3600)") }
+        guard !parsedQueues.isEmpty else { throw ValidationError("--queues must name at least one queue") }
+    }
+
+    var parsedQueues: [String] {
+        queues.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+
+    func run() async throws {
+        CLILogging.bootstrap(defaultLevel: .info)
+        let logger = CLILogging.logger("kaji.worker")
+        var config = try global.databaseConfig()
+        config.maxConnections = max(4, concurrency + 4)
+        try await Migrator(config: config, logger: logger).requireCurrent()
+        let client = PostgresClient(configuration: config.clientConfiguration(), backgroundLogger: logger)
+        let store = RunStore(client: client, config: config, logger: logger)
+        var workerConfig = WorkerConfiguration(queues: parsedQueues, concurrency: concurrency, leaseSeconds: leaseSeconds,
+                                               drainTimeout: .milliseconds(Int64(drainSeconds * 1000)))
+        if let id { workerConfig.id = id }
+        let pool = WorkerPool(configuration: workerConfig, store: store, registry: BuiltinWorkflows.registry(), logger: logger)
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [
+                    .init(service: client),
+                    .init(service: pool, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
+        try await group.run()
+    }
+}

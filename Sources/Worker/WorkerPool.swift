@@ -1,0 +1,228 @@
+import Engine
+import Foundation
+import Logging
+import PostgresNIO
+import ServiceLifecycle
+import Synchronization
+
+/// A worker process's pool: claims runs in batches (woken by LISTEN/NOTIFY, with a polling fallback), runs
+/// up to `concurrency` at once, renews their leases, rescues runs whose worker died, and drains on
+/// graceful shutdown (no new claims; running steps finish or their runs are given back).
+public final class WorkerPool: Service, Sendable {
+    public typealias OutcomeHandler = @Sendable (ClaimedRun, RunOutcome) -> Void
+
+    public let configuration: WorkerConfiguration
+    let store: RunStore
+    let executor: RunExecutor
+    let logger: Logger
+    let onOutcome: OutcomeHandler?
+
+    private struct Active {
+        let run: ClaimedRun
+        let task: Task<Void, Never>
+        let control: RunControl
+    }
+
+    private struct State {
+        var active: [UUID: Active] = [:]
+        var draining = false
+        var wake: AsyncStream<Void>.Continuation?
+    }
+
+    private let state = Mutex(State())
+
+    public init(configuration: WorkerConfiguration, store: RunStore, registry: WorkflowRegistry, logger: Logger, onOutcome: OutcomeHandler? = nil) {
+        self.configuration = configuration
+        self.store = store
+        var logger = logger
+        logger[metadataKey: "worker"] = "\(configuration.id)"
+        self.logger = logger
+        self.executor = RunExecutor(store: store, registry: registry, worker: configuration.id, logger: logger, inlineRetryLimit: configuration.inlineRetryLimit)
+        self.onOutcome = onOutcome
+    }
+
+    /// Runs currently executing in this process.
+    public var activeCount: Int { state.withLock { $0.active.count } }
+
+    /// Stops claiming and drains, as on SIGTERM. `run()` returns when the drain is over.
+    public func shutdown() {
+        state.withLock { state in
+            state.draining = true
+            state.wake?.finish()
+        }
+    }
+
+    public func run() async throws {
+        let (wakes, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        state.withLock { $0.wake = wake }
+        try await store.registerWorker(id: configuration.id, host: ProcessInfo.processInfo.hostName, pid: Int(getpid()),
+                                       queues: configuration.queues, concurrency: configuration.concurrency)
+        logger.info("worker started", metadata: ["queues": "\(configuration.queues.joined(separator: ","))", "concurrency": "\(configuration.concurrency)"])
+        wake.yield()
+
+        let helpers = Task {
+            await withDiscardingTaskGroup { group in
+                group.addTask { await self.listenLoop() }
+                group.addTask { await self.pollLoop() }
+                group.addTask { await self.leaseLoop() }
+                group.addTask { await self.rescueLoop() }
+            }
+        }
+        await withGracefulShutdownHandler {
+            await withTaskCancellationHandler {
+                await self.claimLoop(wakes)
+            } onCancel: {
+                self.shutdown()
+            }
+        } onGracefulShutdown: {
+            self.shutdown()
+        }
+        await drain()
+        helpers.cancel()
+        await helpers.value
+        try? await store.deregisterWorker(id: configuration.id, reason: "drained")
+        logger.info("worker stopped")
+    }
+
+    // MARK: claiming
+
+    private func claimLoop(_ wakes: AsyncStream<Void>) async {
+        for await _ in wakes {
+            while true {
+                let (free, draining) = state.withLock { (configuration.concurrency - $0.active.count, $0.draining) }
+                if draining || free <= 0 { break }
+                let limit = min(free, configuration.claimBatch)
+                let claimed: [ClaimedRun]
+                do {
+                    claimed = try await store.claimRuns(worker: configuration.id, queues: configuration.queues, limit: limit, leaseSeconds: configuration.leaseSeconds)
+                } catch {
+                    logger.error("claiming failed; trying again", metadata: ["error": "\(DatabaseConfig.describe(error))"])
+                    try? await Task.sleep(for: .milliseconds(500))
+                    break
+                }
+                for run in claimed { start(run) }
+                if claimed.count < limit { break }
+            }
+        }
+    }
+
+    private func start(_ run: ClaimedRun) {
+        let control = RunControl()
+        state.withLock { state in
+            let task = Task {
+                let outcome = await self.executor.execute(run, control: control)
+                self.finished(run, outcome)
+            }
+            state.active[run.id] = Active(run: run, task: task, control: control)
+        }
+    }
+
+    private func finished(_ run: ClaimedRun, _ outcome: RunOutcome) {
+        let wake = state.withLock { state -> AsyncStream<Void>.Continuation? in
+            state.active[run.id] = nil
+            return state.wake
+        }
+        onOutcome?(run, outcome)
+        wake?.yield()
+    }
+
+    // MARK: draining
+
+    private func drain() async {
+        let running = state.withLock { $0.active.values.map { ($0.task, $0.control) } }
+        guard !running.isEmpty else { return }
+        // Running steps finish; each run is then given back at its next step boundary.
+        for (_, control) in running { control.stopAtNextStep() }
+        let tasks = running.map(\.0)
+        logger.info("draining", metadata: ["running": "\(tasks.count)", "deadline_s": "\(configuration.drainTimeout.seconds)"])
+        let deadline = configuration.drainTimeout
+        await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                for task in tasks { await task.value }
+                return true
+            }
+            group.addTask {
+                try? await Task.sleep(for: deadline)
+                return false
+            }
+            let finishedInTime = await group.next() ?? false
+            if !finishedInTime {
+                let remaining = self.state.withLock { $0.active.values.map { ($0.task, $0.control) } }
+                self.logger.warning("drain deadline passed; giving runs back", metadata: ["running": "\(remaining.count)"])
+                for (task, control) in remaining {
+                    control.set(.drain)
+                    task.cancel()
+                }
+            }
+            group.cancelAll()
+        }
+        for task in state.withLock({ $0.active.values.map(\.task) }) { await task.value }
+    }
+
+    // MARK: background loops
+
+    private func pollLoop() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: configuration.pollInterval)
+            _ = state.withLock { $0.wake?.yield() }
+        }
+    }
+
+    private func listenLoop() async {
+        let queues = Set(configuration.queues)
+        while !Task.isCancelled {
+            do {
+                let connection = try await store.config.connect(logger: logger)
+                do {
+                    try await connection.listen(on: store.config.notifyChannel) { notifications in
+                        _ = state.withLock { $0.wake?.yield() }
+                        for try await note in notifications where queues.contains(note.payload) {
+                            _ = state.withLock { $0.wake?.yield() }
+                        }
+                    }
+                } catch {
+                    if !Task.isCancelled { logger.warning("LISTEN connection lost; polling until it is back", metadata: ["error": "\(DatabaseConfig.describe(error))"]) }
+                }
+                try? await connection.close()
+            } catch {
+                logger.warning("cannot open the LISTEN connection; polling", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: .seconds(1))
+        }
+    }
+
+    private func leaseLoop() async {
+        let interval = Duration.milliseconds(Int64(configuration.leaseSeconds * 1000 / 3))
+        while !Task.isCancelled {
+            try? await Task.sleep(for: interval)
+            if Task.isCancelled { break }
+            let held = state.withLock { $0.active.values.map { (id: $0.run.id, epoch: $0.run.epoch) } }
+            do {
+                let kept = try await store.renewLeases(worker: configuration.id, runs: held, leaseSeconds: configuration.leaseSeconds)
+                for run in held where !kept.contains(run.id) {
+                    let entry = state.withLock { $0.active[run.id] }
+                    guard let entry, entry.run.epoch == run.epoch else { continue }
+                    logger.warning("lease lost; stopping the run here (another worker owns it now)", metadata: ["run": "\(run.id)", "epoch": "\(run.epoch)"])
+                    entry.control.set(.leaseLost)
+                    entry.task.cancel()
+                }
+            } catch {
+                logger.error("lease renewal failed; will try again", metadata: ["error": "\(DatabaseConfig.describe(error))"])
+            }
+        }
+    }
+
+    private func rescueLoop() async {
+        while !Task.isCancelled {
+            let base = configuration.rescueInterval.seconds
+            try? await Task.sleep(for: .milliseconds(Int64(base * 1000 * Double.random(in: 0.75...1.25))))
+            if Task.isCancelled { break }
+            do {
+                let rescued = try await store.rescueExpiredLeases(actor: "worker:\(configuration.id)")
+                if rescued > 0 { logger.warning("rescued runs whose lease expired", metadata: ["count": "\(rescued)"]) }
+            } catch {
+                logger.error("rescue failed; will try again", metadata: ["error": "\(DatabaseConfig.describe(error))"])
+            }
+        }
+    }
+}

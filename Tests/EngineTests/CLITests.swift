@@ -1,0 +1,100 @@
+import Engine
+import Foundation
+import Testing
+
+@Suite("The kaji CLI", .timeLimit(.minutes(3)))
+struct CLITests {
+    @Test("enqueue, runs and show print the documented JSON")
+    func jsonInterface() async throws {
+        try await TestDatabase.with { db in
+            let enqueued = try await KajiProcess.run(["enqueue", "diag.steps", "--input", #"{"steps": 2}"#, "--json"] + db.cliArguments)
+            #expect(enqueued.status == 0, "stderr: \(enqueued.stderr)")
+            struct Enqueued: Decodable { let id: UUID }
+            let id = try JSONDecoder().decode(Enqueued.self, from: Data(enqueued.stdout.utf8)).id
+
+            let pool = db.startPool(testRegistry())
+            try await db.waitForFinish(id)
+            try await pool.stop()
+
+            let runs = try await KajiProcess.run(["runs", "--json"] + db.cliArguments)
+            #expect(runs.status == 0)
+            let list = try #require(try JSONSerialization.jsonObject(with: Data(runs.stdout.utf8)) as? [[String: Any]])
+            #expect(list.count == 1)
+            for key in ["id", "kind", "state", "createdAt", "startedAt", "finishedAt"] { #expect(list[0][key] != nil, "runs --json lacks \(key)") }
+            #expect(list[0]["state"] as? String == "succeeded")
+            let created = try #require(list[0]["createdAt"] as? String)
+            #expect(created.range(of: #"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$"#, options: .regularExpression) != nil, "ISO 8601 with ms: \(created)")
+
+            let show = try await KajiProcess.run(["show", id.uuidString, "--json"] + db.cliArguments)
+            #expect(show.status == 0)
+            let doc = try #require(try JSONSerialization.jsonObject(with: Data(show.stdout.utf8)) as? [String: Any])
+            #expect(doc["attempt"] as? Int == 1)
+            let steps = try #require(doc["steps"] as? [[String: Any]])
+            #expect(steps.count == 2)
+            for key in ["name", "state", "attempts", "startedAt", "finishedAt"] { #expect(steps[0][key] != nil, "step lacks \(key)") }
+            let events = try #require(doc["events"] as? [[String: Any]])
+            for key in ["at", "type", "actor"] { #expect(events[0][key] != nil, "event lacks \(key)") }
+            #expect(events[0]["type"] as? String == "run.enqueued")
+            #expect((events[0]["actor"] as? String)?.hasPrefix("cli:") == true)
+            #expect(events.contains { $0["type"] as? String == "step.succeeded" && $0["epoch"] as? Int == 1 && $0["attempt"] as? Int == 1 })
+
+            let human = try await KajiProcess.run(["show", id.uuidString] + db.cliArguments)
+            #expect(human.stdout.contains("step-2"))
+            #expect(human.stdout.contains("run.succeeded"))
+        }
+    }
+
+    @Test("bad input gets a clear error naming what is wrong, exit 2, and changes nothing")
+    func badInput() async throws {
+        try await TestDatabase.with { db in
+            _ = try await db.client(testRegistry()).enqueue(EnqueueRequest(kind: "diag.steps", actor: "test"))
+            let before = try await db.scalarInt("SELECT count(*)::int8 FROM audit_events")
+
+            let unknownKind = try await KajiProcess.run(["enqueue", "no.such.kind", "--input", "{}"] + db.cliArguments)
+            #expect(unknownKind.status == 2)
+            #expect(unknownKind.stderr.contains("unknown workflow kind 'no.such.kind'"))
+            #expect(unknownKind.stderr.contains("diag.steps"))
+
+            let badField = try await KajiProcess.run(["enqueue", "diag.steps", "--input", #"{"steps": "many"}"#] + db.cliArguments)
+            #expect(badField.status == 2)
+            #expect(badField.stderr.contains("'steps'"))
+
+            let outOfRange = try await KajiProcess.run(["enqueue", "diag.steps", "--input", #"{"steps": -1}"#] + db.cliArguments)
+            #expect(outOfRange.status == 2)
+            #expect(outOfRange.stderr.contains("'steps'"))
+
+            let notJSON = try await KajiProcess.run(["enqueue", "diag.steps", "--input", "{steps: 1"] + db.cliArguments)
+            #expect(notJSON.status == 2)
+            #expect(notJSON.stderr.contains("not valid JSON"))
+
+            let badTime = try await KajiProcess.run(["enqueue", "diag.steps", "--at", "tomorrow"] + db.cliArguments)
+            #expect(badTime.status == 2)
+            #expect(badTime.stderr.contains("--at"))
+
+            let unknownRun = try await KajiProcess.run(["show", UUID().uuidString] + db.cliArguments)
+            #expect(unknownRun.status == 1)
+            #expect(unknownRun.stderr.contains("no run with id"))
+
+            let notAnID = try await KajiProcess.run(["retry", "abc"] + db.cliArguments)
+            #expect(notAnID.status == 2)
+            #expect(notAnID.stderr.contains("RUN 'abc'"))
+
+            let badState = try await KajiProcess.run(["runs", "--state", "sleeping"] + db.cliArguments)
+            #expect(badState.status == 2)
+            #expect(badState.stderr.contains("--state 'sleeping'"))
+
+            let unknownFlag = try await KajiProcess.run(["runs", "--colour"] + db.cliArguments)
+            #expect(unknownFlag.status == 2)
+
+            #expect(try await db.scalarInt("SELECT count(*)::int8 FROM runs") == 1)
+            #expect(try await db.scalarInt("SELECT count(*)::int8 FROM audit_events") == before)
+        }
+    }
+
+    @Test("an unreachable database is reported quickly with the address, exit 1")
+    func unreachableDatabase() async throws {
+        let result = try await KajiProcess.run(["runs", "--database-url", "postgres://postgres@127.0.0.1:1/postgres"], timeout: .seconds(30))
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("cannot connect to postgres://postgres@127.0.0.1:1/postgres"))
+    }
+}

@@ -1,0 +1,45 @@
+import Engine
+import Foundation
+import Testing
+
+@Suite("Migrations", .timeLimit(.minutes(2)))
+struct MigrationTests {
+    @Test("migrating twice is harmless: the second run applies nothing")
+    func twice() async throws {
+        try await TestDatabase.with(migrate: false) { db in
+            let migrator = Migrator(config: db.config, logger: db.logger)
+            let first = try await migrator.migrate()
+            #expect(first.count == (try Migrator.latestVersion()))
+            let second = try await migrator.migrate()
+            #expect(second.isEmpty)
+            #expect(try await migrator.currentVersion() == (try Migrator.latestVersion()))
+        }
+    }
+
+    @Test("migrating from several processes at once applies each migration once")
+    func concurrently() async throws {
+        try await TestDatabase.with(migrate: false) { db in
+            let processes = try (0..<4).map { _ in try KajiProcess(["migrate", "--json"] + db.cliArguments) }
+            var applied: [Int] = []
+            for p in processes {
+                let result = try await p.wait()
+                #expect(result.status == 0, "stderr: \(result.stderr)")
+                struct Out: Decodable { let applied: [Int]; let version: Int }
+                let out = try JSONDecoder().decode(Out.self, from: Data(result.stdout.utf8))
+                #expect(out.version == (try Migrator.latestVersion()))
+                applied += out.applied
+            }
+            #expect(applied.sorted() == Array(1...(try Migrator.latestVersion())))
+            #expect(try await db.scalarInt("SELECT count(*)::int8 FROM schema_versions") == (try Migrator.latestVersion()))
+        }
+    }
+
+    @Test("a worker refuses to start on an old schema and says to run kaji migrate")
+    func workerRefusesOldSchema() async throws {
+        try await TestDatabase.with(migrate: false) { db in
+            let result = try await KajiProcess.run(["worker"] + db.cliArguments, timeout: .seconds(30))
+            #expect(result.status == 1)
+            #expect(result.stderr.contains("run `kaji migrate`"))
+        }
+    }
+}

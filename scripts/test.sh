@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Runs every test against real parts: a private PostgreSQL and a private sshd on loopback, started here
+# and stopped at the end. Debian, as root.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+work=$(mktemp -d /tmp/kaji-test.XXXXXX)
+chmod 755 "$work"
+cleanup() {
+  [ -n "${KAJI_TEST_SSHD_PID:-}" ] && kill "$KAJI_TEST_SSHD_PID" 2>/dev/null || true
+  scripts/stop-pg.sh "$work/pg" || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+eval "$(scripts/start-pg.sh "$work/pg")"
+if [ -x scripts/start-sshd.sh ]; then eval "$(scripts/start-sshd.sh "$work/sshd")"; fi
+echo "PostgreSQL: $KAJI_TEST_DATABASE_URL" >&2
+swift build --build-tests
+export KAJI_BIN="$PWD/.build/debug/kaji"
+swift test --skip-build "$@"
