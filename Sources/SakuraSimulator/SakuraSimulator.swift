@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import ServiceLifecycle
 
 /// A local SAKURA Cloud API (the subset Kaji uses) on a real HTTP socket.
 ///
@@ -15,12 +16,14 @@ public final class SakuraSimulator: Sendable {
     public let host: String
     let store: SimStore
     private let task: Task<Void, Never>
+    private let group: ServiceGroup
 
-    private init(port: Int, host: String, store: SimStore, task: Task<Void, Never>) {
+    private init(port: Int, host: String, store: SimStore, task: Task<Void, Never>, group: ServiceGroup) {
         self.port = port
         self.host = host
         self.store = store
         self.task = task
+        self.group = group
     }
 
     /// `http://HOST:PORT`: what replaces `https://secure.sakura.ad.jp` in a client.
@@ -42,9 +45,11 @@ public final class SakuraSimulator: Sendable {
                 continuation.yield(.success(channel.localAddress?.port ?? 0))
             },
             logger: logger ?? quiet)
+        let group = ServiceGroup(
+            configuration: .init(services: [app], gracefulShutdownSignals: [], logger: logger ?? quiet))
         let task = Task {
             do {
-                try await app.run()
+                try await group.run()
                 continuation.yield(.failure(SakuraSimulatorError.stoppedBeforeListening))
             } catch {
                 continuation.yield(.failure(error))
@@ -54,7 +59,7 @@ public final class SakuraSimulator: Sendable {
         for await event in events {
             switch event {
             case .success(let port):
-                return SakuraSimulator(port: port, host: configuration.host, store: store, task: task)
+                return SakuraSimulator(port: port, host: configuration.host, store: store, task: task, group: group)
             case .failure(let error):
                 throw SakuraSimulatorError.couldNotListen(
                     host: configuration.host, port: configuration.port, reason: String(describing: error))
@@ -63,10 +68,17 @@ public final class SakuraSimulator: Sendable {
         throw SakuraSimulatorError.stoppedBeforeListening
     }
 
-    /// Stops the server and waits until it has closed its socket.
+    /// Stops the server gracefully (open requests finish), cancelling it after 2 s, and waits until it has
+    /// closed its socket.
     public func stop() async {
-        task.cancel()
+        await group.triggerGracefulShutdown()
+        let task = self.task
+        let watchdog = Task {
+            try await Task.sleep(for: .seconds(2))
+            task.cancel()
+        }
         await task.value
+        watchdog.cancel()
     }
 
     /// Moves the virtual clock forward (same as `POST /_fake/advance`).
