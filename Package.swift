@@ -100,6 +100,9 @@ let package = Package(
             dependencies: [
                 "Provisioner",
                 "SakuraSimulator",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
     ],

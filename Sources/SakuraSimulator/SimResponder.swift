@@ -59,7 +59,10 @@ struct SimResponder: HTTPResponder {
             method: request.method.rawValue, zone: zone, path: Array(segments.dropFirst(6)), query: query, body: body)
         switch outcome {
         case .reply(let status, let body, let retryAfter):
-            var response = json(status, body)
+            let bigint = request.headers.contains {
+                $0.name.canonicalName == "x-sakura-bigint-as-int" && $0.value == "1"
+            }
+            var response = json(status, bigint ? body.idsAsNumbers() : body)
             if let retryAfter { response.headers[.retryAfter] = String(retryAfter) }
             return response
         case .reset:
