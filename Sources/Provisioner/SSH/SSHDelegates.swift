@@ -7,6 +7,8 @@ final class PublicKeyAuthDelegate: NIOSSHClientUserAuthenticationDelegate, Senda
     private let user: String
     private let key: NIOSSHPrivateKey
     private let offered = Mutex(false)
+    /// Set once the node refused the key.
+    let rejected = Mutex(false)
 
     init(user: String, key: NIOSSHPrivateKey) {
         self.user = user
@@ -22,6 +24,7 @@ final class PublicKeyAuthDelegate: NIOSSHClientUserAuthenticationDelegate, Senda
             return !offered
         }
         guard first, availableMethods.contains(.publicKey) else {
+            rejected.withLock { $0 = true }
             nextChallengePromise.fail(SSHError(kind: .authenticationFailed))
             return
         }

@@ -131,9 +131,10 @@ public final class SSHExecutor: Sendable {
         let attempts = max(configuration.connectAttempts, 1)
         for attempt in 1...attempts {
             let hostKeys = PinnedHostKeyDelegate(knownHosts: configuration.knownHosts, name: endpoint.knownHostsName)
+            let auth = PublicKeyAuthDelegate(user: endpoint.user, key: configuration.identity.privateKey)
             let channel: Channel
             do {
-                channel = try await openConnection(endpoint, hostKeys: hostKeys)
+                channel = try await openConnection(endpoint, hostKeys: hostKeys, auth: auth)
             } catch {
                 lastReason = String(describing: error)
                 logger.debug("ssh connect failed", metadata: ["endpoint": "\(endpoint)", "attempt": "\(attempt)",
@@ -151,6 +152,9 @@ public final class SSHExecutor: Sendable {
                 if let kind = hostKeys.mismatch.withLock({ $0 }) {
                     throw SSHError(kind: kind, endpoint: "\(endpoint)", command: summary)
                 }
+                if auth.rejected.withLock({ $0 }) {
+                    throw SSHError(kind: .authenticationFailed, endpoint: "\(endpoint)", command: summary)
+                }
                 if let error = error as? SSHError {
                     throw SSHError(kind: error.kind, endpoint: "\(endpoint)", command: summary)
                 }
@@ -161,8 +165,9 @@ public final class SSHExecutor: Sendable {
             kind: .connectFailed(attempts: attempts, reason: lastReason), endpoint: "\(endpoint)", command: summary)
     }
 
-    private func openConnection(_ endpoint: SSHEndpoint, hostKeys: PinnedHostKeyDelegate) async throws -> Channel {
-        let auth = PublicKeyAuthDelegate(user: endpoint.user, key: configuration.identity.privateKey)
+    private func openConnection(
+        _ endpoint: SSHEndpoint, hostKeys: PinnedHostKeyDelegate, auth: PublicKeyAuthDelegate
+    ) async throws -> Channel {
         let bootstrap = ClientBootstrap(group: group)
             .connectTimeout(Self.timeAmount(configuration.connectTimeout))
             .channelOption(ChannelOptions.socketOption(.so_keepalive), value: 1)
