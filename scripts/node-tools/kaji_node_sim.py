@@ -305,7 +305,7 @@ def kubectl(args):
     raw = option(args, "--raw")
     if raw is not None:
         return kubectl_raw(raw)
-    words = positional(args, skip_values=("-n", "--namespace", "-o", "--output", "-p", "--patch", "-f", "--filename",
+    words = positional(args, skip_values=("-n", "--namespace", "-o", "--output", "-p", "--patch", "--patch-file", "-f", "--filename",
                                          "--type", "--from-literal", "--for", "--timeout"))
     cluster = cluster_for_kubectl()
     output = option(args, "-o") or option(args, "--output") or ""
@@ -337,8 +337,13 @@ def kubectl(args):
         key = "%s/%s" % (namespace, name)
         if key not in cluster["secrets"]:
             die('Error from server (NotFound): secrets "%s" not found' % name)
+        patch_text = option(args, "-p") or option(args, "--patch")
+        patch_file = option(args, "--patch-file")
+        if patch_file:
+            with open(patch_file) as handle:
+                patch_text = handle.read()
         try:
-            patch = json.loads(option(args, "-p") or option(args, "--patch") or "{}")
+            patch = json.loads(patch_text or "{}")
         except json.JSONDecodeError as error:
             die("error: unable to parse \"%s\": %s" % (option(args, "-p"), error))
         data = cluster["secrets"][key]
