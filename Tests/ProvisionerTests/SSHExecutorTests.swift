@@ -71,7 +71,9 @@ struct SSHExecutorTests {
         let pinned = try String(contentsOfFile: knownHosts, encoding: .utf8)
         let hostKey = try String(contentsOfFile: sshd.hostKeyPub, encoding: .utf8).split(separator: " ").prefix(2).joined(separator: " ")
         #expect(pinned == "[127.0.0.1]:\(sshd.port) \(hostKey)\n")
+        await ssh.closeConnections()
         _ = try await ssh.run("true", on: sshd.endpoint, deadline: .seconds(10))
+        await ssh.closeConnections()
 
         let impostor = SSHIdentity.generate().publicKeyLine
         try "[127.0.0.1]:\(sshd.port) \(impostor)\n".write(toFile: knownHosts, atomically: true, encoding: .utf8)
@@ -144,6 +146,22 @@ struct SSHExecutorTests {
         try "not a key".write(toFile: bogus, atomically: true, encoding: .utf8)
         #expect(throws: SSHError.self) { try SSHIdentity.load(privateKeyPath: bogus) }
         #expect(throws: SSHError.self) { try SSHIdentity.load(privateKeyPath: sshd.clientKey + ".missing") }
+    }
+
+    @Test func aKilledCommandReportsItsSignalAndTheConnectionIsReused() async throws {
+        let sshd = try TestSSHD.fromEnvironment()
+        let ssh = try sshd.executor()
+        let killed = try await ssh.run("kill -KILL $$", on: sshd.endpoint, deadline: .seconds(10))
+        #expect(killed.signal == "KILL" && killed.exitStatus == -1)
+        let first = try await ssh.run("echo $PPID", on: sshd.endpoint, deadline: .seconds(10))
+        let second = try await ssh.run("echo $PPID", on: sshd.endpoint, deadline: .seconds(10))
+        #expect(first.succeeded && second.succeeded)
+        let reconnecting = try sshd.executor()
+        await reconnecting.closeConnections()
+        _ = try await reconnecting.run("true", on: sshd.endpoint, deadline: .seconds(10))
+        await reconnecting.closeConnections()
+        let after = try await reconnecting.run("echo again", on: sshd.endpoint, deadline: .seconds(10))
+        #expect(after.stdout == "again\n")
     }
 
     @Test func concurrentCommandsOnOneNode() async throws {

@@ -93,6 +93,7 @@ final class ExecHandler: ChannelDuplexHandler {
     private var stdout = ByteBuffer()
     private var stderr = ByteBuffer()
     private var exitStatus: Int?
+    private var exitSignal: String?
 
     init(command: String, environment: [String: String], input: String?, result: EventLoopPromise<SSHCommandResult>) {
         self.command = command
@@ -143,6 +144,8 @@ final class ExecHandler: ChannelDuplexHandler {
         switch event {
         case let status as SSHChannelRequestEvent.ExitStatus:
             exitStatus = status.exitStatus
+        case let signal as SSHChannelRequestEvent.ExitSignal:
+            exitSignal = signal.signalName
         case is ChannelFailureEvent:
             result.fail(SSHError(kind: .channelFailed("the node refused to run the command")))
             context.close(promise: nil)
@@ -157,9 +160,14 @@ final class ExecHandler: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        result.succeed(
-            SSHCommandResult(
-                exitStatus: exitStatus ?? -1, stdout: String(buffer: stdout), stderr: String(buffer: stderr)))
+        if exitStatus == nil && exitSignal == nil {
+            result.fail(SSHError(kind: .channelFailed("the session closed without an exit status")))
+        } else {
+            result.succeed(
+                SSHCommandResult(
+                    exitStatus: exitStatus ?? -1, stdout: String(buffer: stdout), stderr: String(buffer: stderr),
+                    signal: exitSignal))
+        }
         context.fireChannelInactive()
     }
 }

@@ -30,15 +30,18 @@ public struct SSHEndpoint: Sendable, Hashable, CustomStringConvertible {
 
 /// What a remote command did.
 public struct SSHCommandResult: Sendable, Equatable {
-    /// The exit status; -1 when the command ended without one (e.g. killed by a signal).
+    /// The exit status; -1 when the command was killed by a signal.
     public var exitStatus: Int
     public var stdout: String
     public var stderr: String
+    /// The signal that killed the command (e.g. `KILL`), if one did.
+    public var signal: String?
 
-    public init(exitStatus: Int, stdout: String, stderr: String) {
+    public init(exitStatus: Int, stdout: String, stderr: String, signal: String? = nil) {
         self.exitStatus = exitStatus
         self.stdout = stdout
         self.stderr = stderr
+        self.signal = signal
     }
 
     public var succeeded: Bool { exitStatus == 0 }

@@ -15,11 +15,14 @@ public struct SSHConfiguration: Sendable {
     public var connectAttempts: Int
     /// Wait between connect attempts, doubled each time; default 0.5 s.
     public var connectRetryWait: Duration
+    /// Keep one connection per node open and run later commands as new sessions on it; default true.
+    public var reuseConnections: Bool
 
     public init(
         identity: SSHIdentity, knownHosts: KnownHostsFile, connectTimeout: Duration = .seconds(5),
-        connectAttempts: Int = 3, connectRetryWait: Duration = .milliseconds(500)
+        connectAttempts: Int = 3, connectRetryWait: Duration = .milliseconds(500), reuseConnections: Bool = true
     ) {
+        self.reuseConnections = reuseConnections
         self.identity = identity
         self.knownHosts = knownHosts
         self.connectTimeout = connectTimeout
@@ -35,12 +38,17 @@ public struct SSHConfiguration: Sendable {
 /// the deadline closes the connection from the event loop, stdin is written to the channel (so a password
 /// never appears in `ps`), and no OpenSSH client needs to be installed on the worker.
 ///
-/// Each call opens one connection and one session. Connection failures are retried
-/// (``SSHConfiguration/connectAttempts``); nothing is retried once the command may have started.
+/// Each node gets one connection (kept for later calls unless ``SSHConfiguration/reuseConnections`` is off);
+/// each command runs in its own session channel. Connection failures are retried
+/// (``SSHConfiguration/connectAttempts``), and a stale pooled connection is replaced once when no session can
+/// be opened on it; nothing is retried once the command may have started. A missed deadline closes that
+/// node's connection. (An sshd limits sessions per connection, 10 by default: keep concurrent commands per
+/// node below that.)
 public final class SSHExecutor: Sendable {
     public let configuration: SSHConfiguration
     let group: any EventLoopGroup
     let logger: Logger
+    let pool = SSHConnectionPool()
 
     /// - Parameters:
     ///   - group: default `MultiThreadedEventLoopGroup.singleton`.
@@ -63,21 +71,61 @@ public final class SSHExecutor: Sendable {
     public func run(
         _ command: String, on endpoint: SSHEndpoint, stdin: String? = nil, deadline: Duration = .seconds(60)
     ) async throws -> SSHCommandResult {
-        let started = ContinuousClock.now
+        let until = ContinuousClock.now + deadline
         let summary = Self.summary(of: command)
-        let channel = try await connect(endpoint, summary: summary, until: started + deadline)
-        defer { channel.close(promise: nil) }
-        let remaining = started + deadline - ContinuousClock.now
+        var attempt = 0
+        while true {
+            attempt += 1
+            let (channel, fresh) = try await pool.connection(for: endpoint) {
+                try await self.connect(endpoint, summary: summary, until: until)
+            }
+            do {
+                let result = try await execute(
+                    command, on: channel, endpoint: endpoint, stdin: stdin, deadline: deadline, until: until)
+                if !configuration.reuseConnections { await pool.evict(endpoint, channel) }
+                return result
+            } catch let error as SessionNotOpened {
+                // The command never started: a stale pooled connection is replaced once.
+                await pool.evict(endpoint, channel)
+                if fresh || attempt > 1 {
+                    throw SSHError(kind: .channelFailed("could not open a session: \(error.reason)"), endpoint: "\(endpoint)", command: summary)
+                }
+            } catch {
+                await pool.evict(endpoint, channel)
+                throw error
+            }
+        }
+    }
+
+    /// Closes pooled connections. Later calls connect again.
+    public func closeConnections() async {
+        await pool.closeAll()
+    }
+
+    /// The session channel could not be opened; nothing ran.
+    struct SessionNotOpened: Error {
+        var reason: String
+    }
+
+    /// Opens one session channel on `channel` and runs `command` in it.
+    private func execute(
+        _ command: String, on channel: any Channel, endpoint: SSHEndpoint, stdin: String?, deadline: Duration,
+        until: ContinuousClock.Instant
+    ) async throws -> SSHCommandResult {
+        let summary = Self.summary(of: command)
+        let remaining = max(until - ContinuousClock.now, .zero)
+        let opened = channel.eventLoop.makePromise(of: Channel.self)
         let result = channel.eventLoop.makePromise(of: SSHCommandResult.self)
-        let timeout = channel.eventLoop.scheduleTask(in: Self.timeAmount(max(remaining, .zero))) {
-            result.fail(SSHError(kind: .timedOut(seconds: Self.seconds(deadline)), endpoint: "\(endpoint)", command: summary))
+        let timedOut = SSHError(kind: .timedOut(seconds: Self.seconds(deadline)), endpoint: "\(endpoint)", command: summary)
+        let timeout = channel.eventLoop.scheduleTask(in: Self.timeAmount(remaining)) {
+            opened.fail(timedOut)
+            result.fail(timedOut)
             channel.close(promise: nil)
         }
+        defer { timeout.cancel() }
         channel.eventLoop.execute {
             do {
                 let handler = try channel.pipeline.syncOperations.handler(type: NIOSSHHandler.self)
-                let opened = channel.eventLoop.makePromise(of: Channel.self)
-                opened.futureResult.whenFailure { result.fail($0) }
                 handler.createChannel(opened, channelType: .session) { child, _ in
                     child.eventLoop.makeCompletedFuture {
                         try child.pipeline.syncOperations.addHandler(
@@ -86,26 +134,27 @@ public final class SSHExecutor: Sendable {
                     }
                 }
             } catch {
-                result.fail(error)
+                opened.fail(error)
             }
         }
-        channel.closeFuture.whenComplete { _ in
-            result.fail(SSHError(kind: .channelFailed("the connection closed before the command finished")))
+        do {
+            _ = try await opened.futureResult.get()
+        } catch let error as SSHError {
+            throw error
+        } catch {
+            throw SessionNotOpened(reason: String(describing: error))
         }
         do {
             let value = try await result.futureResult.get()
-            timeout.cancel()
             logger.debug("ssh command finished", metadata: ["endpoint": "\(endpoint)", "command": "\(summary)",
                                                            "status": "\(value.exitStatus)"])
             return value
         } catch let error as SSHError {
-            timeout.cancel()
             var error = error
             if error.endpoint.isEmpty { error.endpoint = "\(endpoint)" }
             if error.command.isEmpty { error.command = summary }
             throw error
         } catch {
-            timeout.cancel()
             throw SSHError(kind: .channelFailed(String(describing: error)), endpoint: "\(endpoint)", command: summary)
         }
     }
