@@ -9,7 +9,7 @@ final class ExecutionCounter: Sendable {
     func count(_ key: String) -> Int { counts.withLock { $0[key] ?? 0 } }
 }
 
-/// Step A, then step B that fails (non-retryable) on the run's first attempt: the run is retried and B
+/// Step A, then step B that fails (one attempt per step) on the run's first attempt: the run is retried and B
 /// succeeds, A must not run again.
 struct ResumeWorkflow: Workflow {
     static let kind = "test.resume"
@@ -24,9 +24,9 @@ struct ResumeWorkflow: Workflow {
             return "a-result"
         }
         let attempt = context.attempt
-        let b = try await context.step("b") { _ in
+        let b = try await context.step("b", retry: .never) { _ in
             counter.hit("\(input.tag)/b")
-            if attempt == 1 { throw WorkflowError("b breaks on the first run attempt", nonRetryable: true) }
+            if attempt == 1 { throw WorkflowError("b breaks on the first run attempt") }
             return "b-result"
         }
         return [a, b]

@@ -106,8 +106,10 @@ public struct RunExecutor: Sendable {
             case .leaseLost:
                 return .fenced
             case .drain, .none:
-                guard try await store.releaseRun(lease, reason: "worker \(worker) is shutting down") else { return .fenced }
-                return .released
+                // This task is cancelled: record the release from a task that is not, or the query is refused.
+                let store = self.store, worker = self.worker
+                let released = try await Task { try await store.releaseRun(lease, reason: "worker \(worker) stopped the run mid-step (drain deadline)") }.value
+                return released ? .released : .fenced
             }
         case .failure(let error):
             let message = error.kajiDescription

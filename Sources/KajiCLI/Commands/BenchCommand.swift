@@ -141,16 +141,22 @@ struct BenchQueue: AsyncParsableCommand {
     @Option(name: .long, help: "Runs to enqueue and drain (default 20000).")
     var jobs: Int = 20_000
 
+    @Option(name: .long, help: "Finished runs (with payloads and steps) to insert first, to show claiming does not slow with history (default 0).")
+    var history: Int = 0
+
     @OptionGroup var options: BenchOptions
 
     func run() async throws {
         guard jobs > 0 else { throw KajiError(.invalidArgument, "--jobs must be positive") }
+        guard (0...10_000_000).contains(history) else { throw KajiError(.invalidArgument, "--history must be 0...10000000") }
         let harness = try BenchHarness(options: options)
-        let jobs = self.jobs, concurrency = options.concurrency, baseline = options.baseline
+        let jobs = self.jobs, concurrency = options.concurrency, baseline = options.baseline, history = self.history
         let result: [String: JSONValue] = try await harness.run(keep: options.keepSchema) { store in
             var registry = WorkflowRegistry()
             registry.register(NoopWorkflow())
             let client = KajiClient(store: store, registry: registry)
+            if history > 0 { try await store.insertFinishedHistory(count: history, kind: NoopWorkflow.kind) }
+            let emptyClaimMs = try await store.measureEmptyClaim()
             let clock = ContinuousClock()
             let start = clock.now
             var left = jobs
@@ -167,6 +173,8 @@ struct BenchQueue: AsyncParsableCommand {
                 "enqueue_per_s": .number(round2(Double(jobs) / enqueueSeconds)),
                 "drain_per_s": .number(round2(Double(jobs) / drainSeconds)),
                 "failed": .number(Double(countdown.failures)),
+                "history": .number(Double(history)),
+                "empty_claim_ms": .number((emptyClaimMs * 1000).rounded() / 1000),
                 "settings": .string(try await harness.settings(store)),
                 "rss_mb": .number(round2(residentMegabytes())),
             ]

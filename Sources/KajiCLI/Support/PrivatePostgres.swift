@@ -62,19 +62,27 @@ struct PrivatePostgres {
         return Int(UInt16(bigEndian: addr.sin_port))
     }
 
+    /// Runs a program to completion, its output in a file (a pipe would be inherited by the server that
+    /// pg_ctl starts, and reading it to the end would never return).
     @discardableResult
     static func run(_ path: String, _ arguments: [String]) throws -> String {
+        let outputPath = NSTemporaryDirectory() + "kaji-run-\(UUID().uuidString).log"
+        FileManager.default.createFile(atPath: outputPath, contents: nil)
+        defer { try? FileManager.default.removeItem(atPath: outputPath) }
+        let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
+        // Foundation watches a socket it leaves open in the child to learn that the child exited; the
+        // server that pg_ctl starts would inherit it and the wait would never end. Close every descriptor
+        // above 2 before exec.
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.arguments = ["-c", #"for fd in /proc/$$/fd/*; do n=${fd##*/}; [ "$n" -gt 2 ] 2>/dev/null && eval "exec $n>&-"; done; exec "$@""#, "kaji-run", path] + arguments
+        process.standardOutput = output
+        process.standardError = output
         process.standardInput = FileHandle.nullDevice
         try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
+        try? output.close()
+        let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
         guard process.terminationStatus == 0 else {
             throw CLIFailure(message: "\((path as NSString).lastPathComponent) \(arguments.prefix(3).joined(separator: " ")) failed (exit \(process.terminationStatus)): \(text.suffix(800))")
         }

@@ -1,0 +1,32 @@
+import Engine
+import Foundation
+import Testing
+
+@Suite("kaji demo", .timeLimit(.minutes(3)))
+struct DemoTests {
+    @Test("the demo runs diag workflows on worker processes and prints each run's step history")
+    func demoOnGivenDatabase() async throws {
+        try await TestDatabase.with(migrate: false) { db in
+            let result = try await KajiProcess.run(["demo", "--runs", "3", "--steps", "2"] + db.cliArguments, timeout: .seconds(120))
+            #expect(result.status == 0, "stderr: \(result.stderr.suffix(2000))")
+            #expect(result.stdout.contains("demo finished: 3 runs succeeded"))
+            #expect(result.stdout.contains("progress: 3/3 runs finished, 6/6 steps"))
+            #expect(result.stdout.contains("step-2"))
+            #expect(result.stdout.contains("run.succeeded"))
+            // The run that fails its first attempts shows them in its history.
+            #expect(result.stdout.contains("injected failure: attempt 1"))
+            #expect(try await db.scalarInt("SELECT count(*)::int8 FROM runs WHERE state = 'succeeded'") == 3)
+        }
+    }
+
+    @Test("without a database the demo starts and stops a private PostgreSQL")
+    func demoWithPrivateServer() async throws {
+        let result = try await KajiProcess.run(["demo", "--runs", "1", "--steps", "1"], environment: ["DATABASE_URL": ""], timeout: .seconds(120))
+        #expect(result.status == 0, "stderr: \(result.stderr.suffix(2000))")
+        #expect(result.stderr.contains("starting a private PostgreSQL"))
+        #expect(result.stdout.contains("demo finished: 1 runs succeeded"))
+        let line = try #require(result.stderr.split(separator: "\n").first { $0.contains("(data in ") })
+        let dir = try #require(line.split(separator: "(data in ").last?.dropLast())
+        #expect(!FileManager.default.fileExists(atPath: String(dir)), "the private server's folder is removed")
+    }
+}
