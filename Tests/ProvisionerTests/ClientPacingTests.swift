@@ -12,7 +12,7 @@ struct ClientPacingTests {
                 configuration: SakuraCloudConfiguration(
                     baseURL: simulator.baseURL,
                     credentials: SakuraCloudCredentials(accessToken: "kaji-sim-token", accessTokenSecret: "kaji-sim-secret"),
-                    requestsPerSecond: 20))
+                    rateLimiter: SakuraRateLimiter(requestsPerSecond: 20)))
             let started = ContinuousClock.now
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for _ in 0..<6 { group.addTask { _ = try await client.authStatus() } }

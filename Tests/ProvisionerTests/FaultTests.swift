@@ -96,6 +96,19 @@ struct FaultTests {
         }
     }
 
+    @Test func lostConnectAnswersCountAsDone() async throws {
+        try await withSimulator(try faults("PUT /interface/*/to/switch/*=reset,after;DELETE /disk/*/to/server=busy,after")) { simulator, client in
+            let sw = try await client.createSwitch(SwitchSpec(name: "sw"))
+            let server = try await client.createServer(ServerSpec(name: "m", cpu: 1, memoryMB: 1024, connectedSwitches: [.none]))
+            try await client.connectInterface(server.interfaces[0].id, toSwitch: sw.id)
+            #expect(try await client.getServer(server.id).interfaces[0].switchID == sw.id)
+            let disk = try await client.createDisk(DiskSpec(name: "d", serverID: server.id))
+            try await client.detachDisk(disk.id)
+            #expect(try await client.getDisk(disk.id).serverID == nil)
+            #expect(try await fetchState(simulator)["FaultsFired"]?.arrayValue?.count == 2)
+        }
+    }
+
     @Test func hangRunsIntoTheRequestTimeout() async throws {
         try await withSimulator(
             try faults("GET /auth-status=hang"), retry: .none, requestTimeout: .milliseconds(300)

@@ -28,7 +28,7 @@ struct SakuraClientTests {
                 configuration: SakuraCloudConfiguration(
                     baseURL: simulator.baseURL,
                     credentials: SakuraCloudCredentials(accessToken: "tok", accessTokenSecret: "s3cr3t-value"),
-                    retry: .none, requestsPerSecond: 1000))
+                    retry: .none, rateLimiter: SakuraRateLimiter(requestsPerSecond: 0)))
             let error = await expectCloudError { _ = try await client.authStatus() }
             #expect(error?.status == 401)
             #expect(error?.code == "unauthorized")
@@ -70,6 +70,7 @@ struct SakuraClientTests {
             #expect(server.interfaces[0].isShared && server.interfaces[0].ipAddress != nil)
             #expect(server.interfaces[1].switchID == switchID)
             #expect(server.sshEndpoint()?.port == 22)
+            #expect(server.sshEndpoint()?.user == "ubuntu")
 
             let archive = try await client.findUbuntuArchive()
             let disk = try await client.findOrCreateDisk(

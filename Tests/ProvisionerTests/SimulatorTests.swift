@@ -76,7 +76,7 @@ struct SimulatorTests {
             let other = SakuraCloudClient(
                 configuration: SakuraCloudConfiguration(
                     baseURL: simulator.baseURL, zone: "tk1a", credentials: client.configuration.credentials,
-                    retry: .none, requestsPerSecond: 1000))
+                    retry: .none, rateLimiter: SakuraRateLimiter(requestsPerSecond: 0)))
             let error = await expectCloudError { _ = try await other.getServer(server.id) }
             #expect(error?.code == "not_found" && error?.zone == "tk1a")
         }

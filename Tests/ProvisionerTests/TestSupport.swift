@@ -18,7 +18,7 @@ func withSimulator<T>(
             baseURL: simulator.baseURL, zone: "is1a",
             credentials: SakuraCloudCredentials(
                 accessToken: configuration.accessToken, accessTokenSecret: configuration.accessTokenSecret),
-            requestTimeout: requestTimeout, retry: retry, requestsPerSecond: 1000, powerGate: InProcessPowerGate()))
+            requestTimeout: requestTimeout, retry: retry, rateLimiter: SakuraRateLimiter(requestsPerSecond: 0), powerGate: InProcessPowerGate()))
     do {
         let value = try await body(simulator, client)
         await simulator.stop()

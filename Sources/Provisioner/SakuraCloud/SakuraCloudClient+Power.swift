@@ -18,14 +18,8 @@ extension SakuraCloudClient {
     private func powerCall(_ method: HTTPMethod, _ path: String, body: [String: Bool]?) async throws {
         let client = self
         try await configuration.powerGate.withGate(zone: zone) {
-            do {
-                _ = try await client.sendRaw(method, path, body: body)
-            } catch let error as SakuraCloudError
-                where error.attempts > 1 && ["conflict", "server_power_must_be_up"].contains(error.code ?? "")
-            {
-                // An earlier attempt was carried out but its answer was lost.
-                return
-            }
+            // A re-sent call answered "already up/down": an earlier attempt ran but its answer was lost.
+            _ = try await client.sendRaw(method, path, body: body, doneCodes: ["conflict", "server_power_must_be_up"])
         }
     }
 }

@@ -110,12 +110,12 @@ extension SakuraCloudClient {
 
     /// `PUT /disk/{id}/to/server/{serverID}` (the server must be down).
     public func attachDisk(_ id: SakuraID, toServer serverID: SakuraID) async throws {
-        _ = try await sendRaw(.PUT, "/disk/\(id)/to/server/\(serverID)")
+        _ = try await sendRaw(.PUT, "/disk/\(id)/to/server/\(serverID)", doneCodes: ["res_already_connected"])
     }
 
     /// `DELETE /disk/{id}/to/server`.
     public func detachDisk(_ id: SakuraID) async throws {
-        _ = try await sendRaw(.DELETE, "/disk/\(id)/to/server")
+        _ = try await sendRaw(.DELETE, "/disk/\(id)/to/server", doneCodes: ["res_already_disconnected"])
     }
 
     /// Deletes a disk. Returns false when it was already gone.
@@ -134,17 +134,17 @@ extension SakuraCloudClient {
 
     /// `PUT /interface/{id}/to/switch/{switchID}`. 409 `res_already_connected`, `connect_to_same_switch`.
     public func connectInterface(_ id: SakuraID, toSwitch switchID: SakuraID) async throws {
-        _ = try await sendRaw(.PUT, "/interface/\(id)/to/switch/\(switchID)")
+        _ = try await sendRaw(.PUT, "/interface/\(id)/to/switch/\(switchID)", doneCodes: ["res_already_connected"])
     }
 
     /// `PUT /interface/{id}/to/switch/shared`.
     public func connectInterfaceToShared(_ id: SakuraID) async throws {
-        _ = try await sendRaw(.PUT, "/interface/\(id)/to/switch/shared")
+        _ = try await sendRaw(.PUT, "/interface/\(id)/to/switch/shared", doneCodes: ["res_already_connected"])
     }
 
     /// `DELETE /interface/{id}/to/switch`.
     public func disconnectInterface(_ id: SakuraID) async throws {
-        _ = try await sendRaw(.DELETE, "/interface/\(id)/to/switch")
+        _ = try await sendRaw(.DELETE, "/interface/\(id)/to/switch", doneCodes: ["res_already_disconnected"])
     }
 
     /// Deletes with retries; a 404 means the resource is gone (perhaps by an earlier attempt): false.

@@ -14,7 +14,6 @@ import NIOHTTP1
 public final class SakuraCloudClient: Sendable {
     public let configuration: SakuraCloudConfiguration
     let httpClient: HTTPClient
-    let limiter: RateLimiter
     let logger: Logger
     let authorization: String
 
@@ -27,7 +26,6 @@ public final class SakuraCloudClient: Sendable {
     ) {
         self.configuration = configuration
         self.httpClient = httpClient
-        self.limiter = RateLimiter(requestsPerSecond: configuration.requestsPerSecond)
         self.logger = logger
         let credentials = "\(configuration.credentials.accessToken):\(configuration.credentials.accessTokenSecret)"
         self.authorization = "Basic " + Data(credentials.utf8).base64EncodedString()
@@ -59,9 +57,11 @@ public final class SakuraCloudClient: Sendable {
     }
 
     /// Sends one call and returns the raw answer body of a 2xx status.
+    /// - Parameter doneCodes: error codes that mean "already done" when they answer a re-sent call (the first
+    ///   attempt ran but its answer was lost), e.g. `res_already_connected`; such an answer counts as success.
     func sendRaw(
         _ method: HTTPMethod, _ path: String, query: (any Encodable & Sendable)? = nil,
-        body: (any Encodable & Sendable)? = nil, resend: Resend = .whenRetryable
+        body: (any Encodable & Sendable)? = nil, resend: Resend = .whenRetryable, doneCodes: Set<String> = []
     ) async throws -> Data {
         let request = try makeRequest(method, path, query: query, body: body)
         var attempt = 0
@@ -71,6 +71,9 @@ public final class SakuraCloudClient: Sendable {
                 return try await attemptOnce(request, method: method, path: path, attempt: attempt)
             } catch var error as SakuraCloudError {
                 error.attempts = attempt
+                if attempt > 1, let code = error.code, doneCodes.contains(code) {
+                    return Data()
+                }
                 let retries = attempt - 1
                 guard resend == .whenRetryable, error.isRetryable, error.code != "still_creating",
                     retries < configuration.retry.maxRetries
@@ -131,7 +134,7 @@ public final class SakuraCloudClient: Sendable {
     private func attemptOnce(
         _ request: HTTPClientRequest, method: HTTPMethod, path: String, attempt: Int
     ) async throws -> Data {
-        try await limiter.acquire()
+        try await configuration.rateLimiter.acquire()
         let response: HTTPClientResponse
         let buffer: ByteBuffer
         do {

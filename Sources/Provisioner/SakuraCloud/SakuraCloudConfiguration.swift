@@ -9,22 +9,23 @@ public struct SakuraCloudConfiguration: Sendable {
     public var requestTimeout: Duration
     /// Retries of 503/423/429/transport errors; default ``SakuraRetryPolicy/init()``.
     public var retry: SakuraRetryPolicy
-    /// Client-side request rate per client; default 5 requests per second (as `api-client-go`).
-    public var requestsPerSecond: Double
+    /// Client-side request rate; default ``SakuraRateLimiter/processWide`` (5 requests per second shared by
+    /// every client of the process, as `api-client-go`).
+    public var rateLimiter: SakuraRateLimiter
     /// Serialises power calls per zone; default ``InProcessPowerGate/shared`` (one process-wide lock per zone).
     public var powerGate: any PowerCallGate
 
     public init(
         baseURL: String = "https://secure.sakura.ad.jp", zone: String = "is1a", credentials: SakuraCloudCredentials,
         requestTimeout: Duration = .seconds(300), retry: SakuraRetryPolicy = SakuraRetryPolicy(),
-        requestsPerSecond: Double = 5, powerGate: any PowerCallGate = InProcessPowerGate.shared
+        rateLimiter: SakuraRateLimiter = .processWide, powerGate: any PowerCallGate = InProcessPowerGate.shared
     ) {
         self.baseURL = baseURL
         self.zone = zone
         self.credentials = credentials
         self.requestTimeout = requestTimeout
         self.retry = retry
-        self.requestsPerSecond = requestsPerSecond
+        self.rateLimiter = rateLimiter
         self.powerGate = powerGate
     }
 

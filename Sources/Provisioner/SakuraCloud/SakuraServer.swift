@@ -43,10 +43,14 @@ public struct SakuraServer: Sendable, Decodable, Equatable {
         simulatedNode = try container.decodeIfPresent(SimulatedNodeInfo.self, forKey: .kajiSim)
     }
 
-    /// The address to reach the server over SSH: the simulated node's sshd when there is one, else the
-    /// shared-segment interface's IP address on `port`.
-    /// - Parameter port: default 22.
-    public func sshEndpoint(port: Int = 22) -> SSHEndpoint? {
+    /// The address to reach the server over SSH: the simulated node's sshd (as root, with `KAJI_SIM_WORLD`
+    /// and `KAJI_NODE` sent as SSH environment) when there is one, else the shared-segment interface's IP
+    /// address on `port` as `user`.
+    /// - Parameters:
+    ///   - port: default 22.
+    ///   - user: default `ubuntu`, the admin user of SAKURA's public Ubuntu archives (unverified; root login
+    ///     is off there, so node commands need `sudo`).
+    public func sshEndpoint(port: Int = 22, user: String = "ubuntu") -> SSHEndpoint? {
         if let node = simulatedNode {
             return SSHEndpoint(
                 host: node.sshHost, port: node.sshPort,
@@ -55,7 +59,7 @@ public struct SakuraServer: Sendable, Decodable, Equatable {
         guard let address = interfaces.first(where: { $0.isShared })?.ipAddress ?? interfaces.first?.ipAddress else {
             return nil
         }
-        return SSHEndpoint(host: address, port: port)
+        return SSHEndpoint(host: address, port: port, user: user)
     }
 }
 
