@@ -50,6 +50,9 @@ struct SakuraSimCommand: AsyncParsableCommand {
     @Option(help: "Name keeping this simulator's node state apart on a shared sshd.")
     var world: String = "sim"
 
+    @Option(help: "The sshd's authorized_keys file: disk edits' SSH keys are added to it.")
+    var authorizedKeys: String?
+
     func validate() throws {
         guard SimulatorProfile.named(profile) != nil else {
             throw ValidationError("--profile must be unit or realistic, got `\(profile)`")
@@ -70,7 +73,9 @@ struct SakuraSimCommand: AsyncParsableCommand {
             host: host, port: port, accessToken: token, accessTokenSecret: secret,
             profile: SimulatorProfile.named(profile) ?? .unit, faults: rules, seed: seed,
             clock: manualClock ? .manual : .wallClock,
-            nodes: sshPort.map { SimulatedNodes(host: sshHost, port: $0, world: world) })
+            nodes: sshPort.map {
+                SimulatedNodes(host: sshHost, port: $0, world: world, authorizedKeysFile: authorizedKeys)
+            })
         let simulator = try await SakuraSimulator.start(configuration)
         let line = "sakura-sim listening on \(simulator.baseURL) (profile \(profile), zones is1a is1b is1c tk1a tk1b tk1v)\n"
         FileHandle.standardOutput.write(Data(line.utf8))

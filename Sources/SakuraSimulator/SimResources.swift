@@ -115,8 +115,14 @@ public struct SimulatorQuotas: Sendable, Equatable {
     }
 }
 
-/// Where simulated servers can be reached over SSH: every server is served by the same loopback `sshd`,
-/// and the node it stands for is named by the `KajiSim` member of the server (see ``SimulatedNodes``).
+/// Where simulated servers can be reached over SSH.
+///
+/// Every server is served by the same loopback `sshd` (started by `scripts/start-sshd.sh`). The server's JSON
+/// carries a non-standard member `"KajiSim": {"SSHHost", "SSHPort", "World", "Node"}`; `Node` is the host
+/// name of its disk edit (else the server name). A client sends `KAJI_SIM_WORLD=<World>` and
+/// `KAJI_NODE=<Node>` as SSH environment variables (the sshd's `AcceptEnv`); the sshd's `ForceCommand` then
+/// puts the simulated kubeadm/kubectl/velero/argocd on PATH, and they keep that node's cluster state under
+/// `$KAJI_SIM_STATE/<World>/`. The Provisioner's `SakuraServer.sshEndpoint()` does all this.
 public struct SimulatedNodes: Sendable, Equatable {
     /// Address of the `sshd`, default `127.0.0.1`.
     public var host: String
@@ -124,10 +130,14 @@ public struct SimulatedNodes: Sendable, Equatable {
     public var port: Int
     /// Name that keeps this simulator's node state apart from other simulators' on the same `sshd`.
     public var world: String
+    /// The sshd's `authorized_keys`; when set, the `SSHKeys` of every disk edit are added to it, as the
+    /// real disk edit installs them on the node. Default nil.
+    public var authorizedKeysFile: String?
 
-    public init(host: String = "127.0.0.1", port: Int, world: String) {
+    public init(host: String = "127.0.0.1", port: Int, world: String, authorizedKeysFile: String? = nil) {
         self.host = host
         self.port = port
         self.world = world
+        self.authorizedKeysFile = authorizedKeysFile
     }
 }

@@ -45,6 +45,7 @@ extension SimState {
             ])
             try requireUsable(item)
             item.config = try diskConfig(request.body ?? [:])
+            newSSHKeys += item.config?.sshKeys ?? []
             disks[item.id] = item
             applyUserIP(of: item)
             return .ok()
@@ -142,6 +143,7 @@ extension SimState {
         var config: SimDiskConfig?
         if let configBody = request.body?["Config"], configBody != .null {
             config = try diskConfig(configBody)
+            newSSHKeys += config?.sshKeys ?? []
         }
         let copySeconds = archiveID == nil ? 0 : duration(profile.diskCopySeconds)
         let disk = SimDisk(

@@ -25,6 +25,8 @@ struct SimState: Sendable {
     var faults: [FaultRule] = []
     /// Every fault that fired, in order, as `METHOD /path kind phase`.
     var firedFaults: [String] = []
+    /// SSH public keys of disk edits not yet written to the sshd's authorized_keys.
+    var newSSHKeys: [String] = []
 
     init(profile: SimulatorProfile, quotas: SimulatorQuotas, nodes: SimulatedNodes?, seed: UInt64) {
         self.profile = profile

@@ -24,27 +24,38 @@ final class SimStore: Sendable {
     /// Runs one API call through fault injection and the state machine.
     func process(method: String, zone: String, path: [String], query: JSONValue?, body: JSONValue?) -> SimOutcome {
         let request = SimRequest(method: method, zone: zone, path: path, query: query, body: body, now: clock.now)
-        return state.withLock { state in
-            let fault = state.takeFault(method: method, zone: zone, path: path)
-            if let fault, fault.kind == .copyfail {
-                state.failNextCopy = true
-            }
-            let failure = fault.flatMap { $0.kind == .copyfail ? nil : $0 }
-            if let failure, failure.phase == .before {
-                return Self.outcome(of: failure, method: method, state: &state)
-            }
-            let outcome: SimOutcome
-            do throws(SimAPIError) {
-                let reply = try state.handle(request)
-                outcome = .reply(status: reply.status, body: reply.body, retryAfter: nil)
-            } catch {
-                outcome = .reply(status: error.status, body: error.body(serial: state.newSerial()), retryAfter: nil)
-            }
-            if let failure {
-                return Self.outcome(of: failure, method: method, state: &state)
-            }
-            return outcome
+        let (outcome, keys, file) = state.withLock { state in
+            let outcome = Self.run(request, state: &state)
+            defer { state.newSSHKeys = [] }
+            return (outcome, state.newSSHKeys, state.nodes?.authorizedKeysFile)
         }
+        if let file, !keys.isEmpty {
+            AuthorizedKeys.add(keys, to: file)
+        }
+        return outcome
+    }
+
+    private static func run(_ request: SimRequest, state: inout SimState) -> SimOutcome {
+        let method = request.method
+        let fault = state.takeFault(method: method, zone: request.zone, path: request.path)
+        if let fault, fault.kind == .copyfail {
+            state.failNextCopy = true
+        }
+        let failure = fault.flatMap { $0.kind == .copyfail ? nil : $0 }
+        if let failure, failure.phase == .before {
+            return Self.outcome(of: failure, method: method, state: &state)
+        }
+        let outcome: SimOutcome
+        do throws(SimAPIError) {
+            let reply = try state.handle(request)
+            outcome = .reply(status: reply.status, body: reply.body, retryAfter: nil)
+        } catch {
+            outcome = .reply(status: error.status, body: error.body(serial: state.newSerial()), retryAfter: nil)
+        }
+        if let failure {
+            return Self.outcome(of: failure, method: method, state: &state)
+        }
+        return outcome
     }
 
     private static func outcome(of fault: FaultRule, method: String, state: inout SimState) -> SimOutcome {

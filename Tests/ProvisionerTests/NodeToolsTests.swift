@@ -9,9 +9,15 @@ import Testing
 struct NodeToolsTests {
     @Test func initJoinGetNodesAndBackup() async throws {
         let sshd = try TestSSHD.fromEnvironment()
-        let ssh = try sshd.executor()
+        // A key of the cluster's own, installed by the disk edit as on real nodes.
+        let clusterKey = SSHIdentity.generate()
+        let ssh = SSHExecutor(
+            configuration: SSHConfiguration(
+                identity: clusterKey, knownHosts: KnownHostsFile(path: temporaryPath("known_hosts")),
+                connectTimeout: .seconds(2), connectAttempts: 2, connectRetryWait: .milliseconds(50)))
         let world = "test-\(UUID().uuidString.prefix(8))"
-        let configuration = SakuraSimulatorConfiguration(nodes: SimulatedNodes(port: sshd.port, world: world))
+        let configuration = SakuraSimulatorConfiguration(
+            nodes: SimulatedNodes(port: sshd.port, world: world, authorizedKeysFile: sshd.directory + "/authorized_keys"))
         try await withSimulator(configuration) { _, client in
             let archive = try await client.findUbuntuArchive()
             var nodes: [String: SSHEndpoint] = [:]
@@ -21,7 +27,7 @@ struct NodeToolsTests {
                 ).resource
                 _ = try await client.findOrCreateDisk(
                     DiskSpec(name: name, sourceArchiveID: archive.id, serverID: server.id,
-                             edit: DiskEdit(hostName: name, sshPublicKeys: [ssh.configuration.identity.publicKeyLine]),
+                             edit: DiskEdit(hostName: name, sshPublicKeys: [clusterKey.publicKeyLine]),
                              bootAtAvailable: true),
                     operation: OperationTag(run: world, step: "disk:\(name)"))
                 try await eventually("\(name) up") { try await client.checkServerStatus(server.id, is: .up).ready }

@@ -136,6 +136,27 @@ struct SSHExecutorTests {
         }
     }
 
+    @Test func generatedKeysRoundTripThroughOpenSSHFiles() throws {
+        let identity = SSHIdentity.generate()
+        let text = identity.openSSHPrivateKey(comment: "kaji-test")
+        #expect(!"\(identity)".contains(text))
+        let reread = try SSHIdentity(openSSHPrivateKey: text)
+        #expect(reread.publicKeyLine == identity.publicKeyLine)
+        let path = temporaryPath("generated_ed25519")
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
+        let keygen = Process()
+        let output = Pipe()
+        keygen.executableURL = URL(fileURLWithPath: "/usr/bin/ssh-keygen")
+        keygen.arguments = ["-y", "-f", path]
+        keygen.standardOutput = output
+        try keygen.run()
+        keygen.waitUntilExit()
+        let derived = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(keygen.terminationStatus == 0)
+        #expect(derived.hasPrefix(identity.publicKeyLine))
+    }
+
     @Test func keyFilesAreCheckedAndNeverPrinted() throws {
         let sshd = try TestSSHD.fromEnvironment()
         let identity = try SSHIdentity.load(privateKeyPath: sshd.clientKey)

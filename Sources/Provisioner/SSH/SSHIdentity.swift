@@ -5,12 +5,29 @@ import NIOSSH
 /// The client's ed25519 key. Its `description` shows only the public key's fingerprint.
 public struct SSHIdentity: Sendable, CustomStringConvertible {
     let privateKey: NIOSSHPrivateKey
+    private let seed: Data
     /// `ssh-ed25519 AAAA…`, for `authorized_keys` or a disk edit's `SSHKeys`.
     public let publicKeyLine: String
 
     init(key: Curve25519.Signing.PrivateKey) {
         privateKey = NIOSSHPrivateKey(ed25519Key: key)
+        seed = key.rawRepresentation
         publicKeyLine = String(openSSHPublicKey: privateKey.publicKey)
+    }
+
+    /// Reads an unencrypted OpenSSH ed25519 private key from its text.
+    public init(openSSHPrivateKey text: String) throws(SSHError) {
+        do {
+            self.init(key: try OpenSSHKeyParser.parseEd25519(text))
+        } catch {
+            throw SSHError(kind: .invalidKey(path: "<text>", reason: error.reason))
+        }
+    }
+
+    /// The key as an unencrypted OpenSSH private key file (`-----BEGIN OPENSSH PRIVATE KEY-----`), for a
+    /// secret store or for `ssh -i`. This is key material: keep it encrypted, never log it.
+    public func openSSHPrivateKey(comment: String = "kaji") -> String {
+        OpenSSHKeyParser.encodeEd25519(seed: seed, comment: comment)
     }
 
     /// A new random key.
@@ -86,6 +103,39 @@ enum OpenSSHKeyParser {
         } catch {
             throw Failure(reason: "the ed25519 seed was rejected")
         }
+    }
+
+    /// Writes the `openssh-key-v1` container for an ed25519 seed (cipher and kdf `none`).
+    static func encodeEd25519(seed: Data, comment: String) -> String {
+        let key = try? Curve25519.Signing.PrivateKey(rawRepresentation: seed)
+        let publicKey = [UInt8](key?.publicKey.rawRepresentation ?? Data())
+        func uint32(_ value: Int) -> [UInt8] {
+            [UInt8(value >> 24 & 0xff), UInt8(value >> 16 & 0xff), UInt8(value >> 8 & 0xff), UInt8(value & 0xff)]
+        }
+        func blob(_ bytes: [UInt8]) -> [UInt8] { uint32(bytes.count) + bytes }
+        let type = Array("ssh-ed25519".utf8)
+        let publicBlob = blob(type) + blob(publicKey)
+        let check = uint32(Int(UInt32.random(in: 0...UInt32.max)))
+        var section = check + check + blob(type) + blob(publicKey) + blob([UInt8](seed) + publicKey)
+            + blob(Array(comment.utf8))
+        var pad: UInt8 = 1
+        while section.count % 8 != 0 {
+            section.append(pad)
+            pad += 1
+        }
+        let none = Array("none".utf8)
+        let body = Array("openssh-key-v1".utf8) + [0] + blob(none) + blob(none) + blob([]) + uint32(1)
+            + blob(publicBlob) + blob(section)
+        let base64 = Data(body).base64EncodedString()
+        var lines = ["-----BEGIN OPENSSH PRIVATE KEY-----"]
+        var index = base64.startIndex
+        while index < base64.endIndex {
+            let end = base64.index(index, offsetBy: 70, limitedBy: base64.endIndex) ?? base64.endIndex
+            lines.append(String(base64[index..<end]))
+            index = end
+        }
+        lines.append("-----END OPENSSH PRIVATE KEY-----")
+        return lines.joined(separator: "\n") + "\n"
     }
 
     struct Reader {
