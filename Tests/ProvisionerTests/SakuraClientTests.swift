@@ -47,6 +47,14 @@ struct SakuraClientTests {
         let ok = try SakuraCloudCredentials.fromEnvironment(
             ["SAKURA_ACCESS_TOKEN": "t", "SAKURA_ACCESS_TOKEN_SECRET": "s"])
         #expect(ok.accessToken == "t")
+        let configuration = try SakuraCloudConfiguration.fromEnvironment(
+            ["SAKURACLOUD_ACCESS_TOKEN": "t", "SAKURACLOUD_ACCESS_TOKEN_SECRET": "s", "SAKURACLOUD_ZONE": "tk1b",
+             "KAJI_SAKURA_BASE_URL": "http://127.0.0.1:9"])
+        #expect(configuration.zoneRoot == "http://127.0.0.1:9/cloud/zone/tk1b/api/cloud/1.1")
+        #expect(throws: SakuraCloudError.self) {
+            try SakuraCloudConfiguration.fromEnvironment(
+                ["SAKURACLOUD_ACCESS_TOKEN": "t", "SAKURACLOUD_ACCESS_TOKEN_SECRET": "s", "SAKURACLOUD_ZONE": "xx9"])
+        }
     }
 
     @Test func switchServerDiskInterfacePowerAndDeleteLifecycle() async throws {
