@@ -70,6 +70,30 @@ struct SimulatorTests {
         }
     }
 
+    @Test func planChangeSwitchServersResetAndInterfaceDelete() async throws {
+        try await withSimulator { simulator, client in
+            let sw = try await client.createSwitch(SwitchSpec(name: "sw"))
+            let server = try await client.createServer(
+                ServerSpec(name: "m", cpu: 1, memoryMB: 1024, connectedSwitches: [.switch(sw.id)]))
+            let listed = try await raw(simulator, .GET, "/switch/\(sw.id)/server")
+            #expect(listed.body["Servers"]?.arrayValue?.first?["ID"]?.stringValue == server.id.rawValue)
+            let reset = try await raw(simulator, .PUT, "/server/\(server.id)/reset")
+            #expect(reset.status == 409 && reset.body["error_code"]?.stringValue == "server_power_must_be_up")
+            let renamed = try await raw(simulator, .PUT, "/server/\(server.id)", body: #"{"Server":{"Name":"m2","Tags":["x"]}}"#)
+            #expect(renamed.body["Server"]?["Name"]?.stringValue == "m2")
+            let plan = try await raw(simulator, .PUT, "/server/\(server.id)/plan", body: #"{"CPU":2,"MemoryMB":4096}"#)
+            let newID = try #require(plan.body["Server"]?["ID"]?.stringValue)
+            #expect(newID != server.id.rawValue)
+            let moved = try await client.getServer(SakuraID(newID))
+            #expect(moved.cpu == 2 && moved.interfaces.count == 1)
+            let gone = await expectCloudError { _ = try await client.getServer(server.id) }
+            #expect(gone?.isNotFound == true)
+            let deleted = try await raw(simulator, .DELETE, "/interface/\(moved.interfaces[0].id)")
+            #expect(deleted.status == 200)
+            #expect(try await client.deleteSwitch(sw.id))
+        }
+    }
+
     @Test func wrongZoneIsNotFound() async throws {
         try await withSimulator { simulator, client in
             let server = try await client.createServer(ServerSpec(name: "m", cpu: 1, memoryMB: 1024))
