@@ -66,6 +66,7 @@ public final class WorkerPool: Service, Sendable {
                 group.addTask { await self.pollLoop() }
                 group.addTask { await self.leaseLoop() }
                 group.addTask { await self.rescueLoop() }
+                group.addTask { await self.maintenanceLoop() }
             }
         }
         await withGracefulShutdownHandler {
@@ -208,6 +209,19 @@ public final class WorkerPool: Service, Sendable {
                 }
             } catch {
                 logger.error("lease renewal failed; will try again", metadata: ["error": "\(DatabaseConfig.describe(error))"])
+            }
+        }
+    }
+
+    private func maintenanceLoop() async {
+        let maintenance = Maintenance(store: store, worker: configuration.id, logger: logger)
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(Int64(1000 * Double.random(in: 0.8...1.2))))
+            if Task.isCancelled { break }
+            do {
+                try await maintenance.tick()
+            } catch {
+                logger.error("maintenance failed; will try again", metadata: ["error": "\(DatabaseConfig.describe(error))"])
             }
         }
     }
