@@ -53,6 +53,7 @@ struct Kaji: AsyncParsableCommand {
             """,
         subcommands: [
             MigrateCommand.self, EnqueueCommand.self, RunsCommand.self, ShowCommand.self, RetryCommand.self,
+            SignalCommand.self, ApproveCommand.self, RejectCommand.self, CancelCommand.self,
             WorkerCommand.self, DemoCommand.self, BenchCommand.self,
         ]
     )

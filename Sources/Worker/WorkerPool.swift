@@ -62,7 +62,17 @@ public final class WorkerPool: Service, Sendable {
 
         let helpers = Task {
             await withDiscardingTaskGroup { group in
-                group.addTask { await self.listenLoop() }
+                group.addTask {
+                    let queues = Set(self.configuration.queues)
+                    await self.listenLoop(channel: self.store.config.notifyChannel) { payload in
+                        if queues.contains(payload) { _ = self.state.withLock { $0.wake?.yield() } }
+                    }
+                }
+                group.addTask {
+                    await self.listenLoop(channel: self.store.config.notifyChannel + "_cancel") { payload in
+                        if let id = UUID(uuidString: payload) { self.cancelRequested(id) }
+                    }
+                }
                 group.addTask { await self.pollLoop() }
                 group.addTask { await self.leaseLoop() }
                 group.addTask { await self.rescueLoop() }
@@ -169,27 +179,35 @@ public final class WorkerPool: Service, Sendable {
         }
     }
 
-    private func listenLoop() async {
-        let queues = Set(configuration.queues)
+    /// Keeps a LISTEN connection on `channel` open, handing each payload to `handle`; reconnects after a
+    /// second when it drops (polling covers the gap).
+    private func listenLoop(channel: String, _ handle: @escaping @Sendable (String) -> Void) async {
         while !Task.isCancelled {
             do {
                 let connection = try await store.config.connect(logger: logger)
                 do {
-                    try await connection.listen(on: store.config.notifyChannel) { notifications in
+                    try await connection.listen(on: channel) { notifications in
                         _ = state.withLock { $0.wake?.yield() }
-                        for try await note in notifications where queues.contains(note.payload) {
-                            _ = state.withLock { $0.wake?.yield() }
-                        }
+                        for try await note in notifications { handle(note.payload) }
                     }
                 } catch {
-                    if !Task.isCancelled { logger.warning("LISTEN connection lost; polling until it is back", metadata: ["error": "\(DatabaseConfig.describe(error))"]) }
+                    if !Task.isCancelled { logger.warning("LISTEN connection lost; polling until it is back", metadata: ["channel": "\(channel)", "error": "\(DatabaseConfig.describe(error))"]) }
                 }
                 try? await connection.close()
             } catch {
-                logger.warning("cannot open the LISTEN connection; polling", metadata: ["error": "\(error)"])
+                logger.warning("cannot open the LISTEN connection; polling", metadata: ["channel": "\(channel)", "error": "\(error)"])
             }
             try? await Task.sleep(for: .seconds(1))
         }
+    }
+
+    /// A cancel was requested for a run: if it runs here, its running step sees Task cancellation.
+    private func cancelRequested(_ id: UUID) {
+        guard let entry = state.withLock({ $0.active[id] }),
+              entry.control.cancelReason == nil, !entry.run.cancelRequested else { return }
+        logger.info("cancel requested; stopping the run", metadata: ["run": "\(id)"])
+        entry.control.set(.cancelRequested)
+        entry.task.cancel()
     }
 
     private func leaseLoop() async {
@@ -200,7 +218,8 @@ public final class WorkerPool: Service, Sendable {
             let held = state.withLock { $0.active.values.map { (id: $0.run.id, epoch: $0.run.epoch) } }
             do {
                 let kept = try await store.renewLeases(worker: configuration.id, runs: held, leaseSeconds: configuration.leaseSeconds)
-                for run in held where !kept.contains(run.id) {
+                for (id, cancelling) in kept where cancelling { cancelRequested(id) }
+                for run in held where kept[run.id] == nil {
                     let entry = state.withLock { $0.active[run.id] }
                     guard let entry, entry.run.epoch == run.epoch else { continue }
                     logger.warning("lease lost; stopping the run here (another worker owns it now)", metadata: ["run": "\(run.id)", "epoch": "\(run.epoch)"])

@@ -62,7 +62,7 @@ struct QueueTests {
             let r = try await client.enqueue(EnqueueRequest(kind: "diag.steps", actor: "test"))
             let zombieClaim = try #require(try await db.store.claimRuns(worker: "zombie", queues: ["default"], limit: 1, leaseSeconds: 0.2).first)
             let zombie = LeaseToken(runID: r.id, epoch: zombieClaim.epoch, worker: "zombie")
-            #expect(try await db.store.recordStepStarted(zombie, step: "step-1", attempt: 1))
+            #expect(try await db.store.recordStepStarted(zombie, step: "step-1", attempt: 1) == .open)
 
             try await eventually("the zombie's lease is rescued") {
                 try await db.store.rescueExpiredLeases(actor: "worker:rescuer") == 1

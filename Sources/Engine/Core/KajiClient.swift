@@ -16,6 +16,9 @@ public struct KajiClient: Sendable {
     /// Enqueues one run after checking its kind, input, queue and priority. Bad input changes nothing.
     public func enqueue(_ request: EnqueueRequest) async throws -> EnqueueResult {
         try Self.validate(queue: request.queue, priority: request.priority, idempotencyKey: request.idempotencyKey)
+        if let key = request.concurrencyKey, key.isEmpty || key.count > 200 {
+            throw KajiError(.invalidArgument, "--concurrency-key must be 1-200 characters (e.g. cluster:prod-a)")
+        }
         try registry.validate(kind: request.kind, input: request.input)
         let policy = try registry.retryPolicy(kind: request.kind)
         return try await store.enqueue(request, maxAttempts: policy.maxAttempts)
@@ -50,6 +53,38 @@ public struct KajiClient: Sendable {
 }
 
 extension KajiClient {
+    /// Sends a signal to a run (its payload must be JSON). Kept until the run waits for it.
+    @discardableResult
+    public func signal(runID: UUID, name: String, payload: String = "{}", sender: String) async throws -> Int64 {
+        guard !name.isEmpty, name.count <= 100 else {
+            throw KajiError(.invalidArgument, "signal NAME must be 1-100 characters")
+        }
+        guard (try? KajiJSON.decode(JSONValue.self, from: payload)) != nil else {
+            throw KajiError(.invalidArgument, "--payload is not valid JSON")
+        }
+        return try await store.sendSignal(runID: runID, name: name, payload: payload, sender: sender)
+    }
+
+    /// Approves or rejects a run's pending approval. Refuses an approval by the requester when the
+    /// workflow waits for a distinct approver.
+    @discardableResult
+    public func decide(runID: UUID, approved: Bool, reason: String?, sender: String) async throws -> Int64 {
+        if !approved && (reason ?? "").trimmingCharacters(in: .whitespaces).isEmpty {
+            throw KajiError(.invalidArgument, "--reason is required to reject a run")
+        }
+        if approved, let excluded = try await store.approvalExclusion(runID: runID, signal: "approval"), excluded == sender {
+            throw KajiError(.invalidArgument, "\(sender) requested run \(runID) and cannot approve it: another operator must")
+        }
+        let payload = try KajiJSON.string(ApprovalPayload(approved: approved, reason: reason))
+        return try await store.sendSignal(runID: runID, name: "approval", payload: payload, sender: sender)
+    }
+
+    /// Cancels a run (see `RunStore.requestCancel`).
+    public func cancel(runID: UUID, reason: String?, actor: String) async throws -> RunStore.CancelOutcome {
+        guard let run = try await store.run(id: runID) else { throw KajiError(.runNotFound, "no run with id \(runID)") }
+        return try await store.requestCancel(runID: runID, actor: actor, reason: reason, kindHasCompensation: registry.hasCompensation(kind: run.kind))
+    }
+
     /// The actor string for a command-line user: `cli:USER@HOST`.
     public static func cliActor() -> String {
         let env = ProcessInfo.processInfo.environment

@@ -11,7 +11,7 @@ public enum RunState: String, Codable, Sendable, CaseIterable {
 
 /// The states of a step checkpoint.
 public enum StepState: String, Codable, Sendable {
-    case running, retrying, succeeded, failed, pending
+    case running, retrying, succeeded, failed, pending, waiting
 }
 
 /// A request to start one run.
@@ -28,11 +28,14 @@ public struct EnqueueRequest: Sendable {
     public var runAt: Date?
     /// Enqueueing the same key again returns the existing run instead of a new one (default none).
     public var idempotencyKey: String?
+    /// At most one run per concurrency key is active at a time, e.g. `cluster:prod-a` (default none).
+    public var concurrencyKey: String?
     /// Who asked, e.g. `cli:alice@host` (recorded in the audit trail).
     public var actor: String
 
-    public init(kind: String, input: String = "{}", queue: String = "default", priority: Int = 0, runAt: Date? = nil, idempotencyKey: String? = nil, actor: String) {
+    public init(kind: String, input: String = "{}", queue: String = "default", priority: Int = 0, runAt: Date? = nil, idempotencyKey: String? = nil, concurrencyKey: String? = nil, actor: String) {
         self.kind = kind
+        self.concurrencyKey = concurrencyKey
         self.input = input
         self.queue = queue
         self.priority = priority
@@ -60,7 +63,10 @@ public struct RunSummary: Sendable, Codable {
     public var epoch: Int64
     public var leaseOwner: String?
     public var idempotencyKey: String?
+    public var concurrencyKey: String?
     public var actor: String
+    public var cancelRequestedBy: String?
+    public var cancelReason: String?
     public var createdAt: Date
     public var runAt: Date
     public var startedAt: Date?
@@ -93,6 +99,8 @@ public struct StepRecord: Sendable, Codable {
     public var error: String?
     /// The stored result as JSON text.
     public var result: String?
+    /// For a wait: its deadline, polls and last observation, as JSON text.
+    public var wait: String?
     public var history: [StepAttemptRecord]
 }
 
@@ -129,4 +137,12 @@ public struct ClaimedRun: Sendable {
     public var attempt: Int
     public var maxAttempts: Int
     public var input: String
+    /// Who enqueued the run (an approval can be required to come from someone else).
+    public var actor: String = ""
+    /// Signals received so far; a suspension that sees a newer count runs again at once.
+    public var wakeups: Int64 = 0
+    /// Whether a cancel was requested: the run goes straight to compensation and ends cancelled.
+    public var cancelRequested: Bool = false
+    /// Whether the run was in its compensation phase.
+    public var compensating: Bool = false
 }

@@ -23,6 +23,14 @@ extension Workflow {
     public static var retryPolicy: RetryPolicy { .never }
 }
 
+/// A workflow with undo steps: `compensate` runs once after a final failure or a cancel, before the run
+/// ends `failed` or `cancelled`. Use `context.result(of:)` to undo only what was done; undo steps are
+/// ordinary checkpointed steps with names of their own (e.g. `"undo:create-switch"`), so a crash during
+/// compensation resumes it without repeating finished undo steps.
+public protocol CompensatingWorkflow: Workflow {
+    func compensate(_ input: Input, context: WorkflowContext) async throws
+}
+
 /// A workflow with no output.
 public struct NoOutput: Codable, Sendable, Equatable {
     public init() {}

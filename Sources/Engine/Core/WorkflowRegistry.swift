@@ -8,6 +8,7 @@ public struct WorkflowRegistry: Sendable {
         let retryPolicy: RetryPolicy
         let validate: @Sendable (String) throws -> Void
         let execute: @Sendable (String, WorkflowContext) async throws -> String
+        let compensate: (@Sendable (String, WorkflowContext) async throws -> Void)?
     }
 
     private var entries: [String: Entry] = [:]
@@ -16,6 +17,18 @@ public struct WorkflowRegistry: Sendable {
 
     /// Registers a workflow instance under its `kind`. Registering a kind twice replaces the first.
     public mutating func register<W: Workflow>(_ workflow: W) {
+        add(workflow, compensate: nil)
+    }
+
+    /// Registers a workflow with undo steps.
+    public mutating func register<W: CompensatingWorkflow>(_ workflow: W) {
+        add(workflow) { json, context in
+            let input = try Self.decodeInput(W.Input.self, kind: W.kind, json: json)
+            try await workflow.compensate(input, context: context)
+        }
+    }
+
+    private mutating func add<W: Workflow>(_ workflow: W, compensate: (@Sendable (String, WorkflowContext) async throws -> Void)?) {
         entries[W.kind] = Entry(
             kind: W.kind,
             retryPolicy: W.retryPolicy,
@@ -24,9 +37,13 @@ public struct WorkflowRegistry: Sendable {
                 let input = try Self.decodeInput(W.Input.self, kind: W.kind, json: json)
                 let output = try await workflow.run(input, context: context)
                 return try KajiJSON.string(output)
-            }
+            },
+            compensate: compensate
         )
     }
+
+    /// Whether the kind has undo steps (a cancel then runs them before the run ends).
+    public func hasCompensation(kind: String) -> Bool { entries[kind]?.compensate != nil }
 
     /// The registered kinds, sorted.
     public var kinds: [String] { entries.keys.sorted() }

@@ -1,8 +1,8 @@
 import Foundation
 
-/// `diag.steps`: a built-in workflow for smoke tests and benchmarks. Each of its `steps` steps sleeps
-/// `stepMillis` ms and returns its name; the first `failFirstAttempts` attempts of each step throw a
-/// retryable error.
+/// `diag.steps`: a built-in workflow for smoke tests and benchmarks. It first sleeps durably `sleepMillis`
+/// ms and waits for the signal `waitSignal` if asked; then each of its `steps` steps sleeps `stepMillis` ms
+/// and returns its name; the first `failFirstAttempts` attempts of each step throw a retryable error.
 ///
 /// When `KAJI_DIAG_LOG` names a file, each finished step body appends one line `RUN STEP ATTEMPT EPOCH PID`
 /// to it, so that tests can count executions outside the database.
@@ -16,20 +16,34 @@ public struct DiagWorkflow: Workflow {
         public var stepMillis: Int
         /// Attempts of each step that fail first (default 0).
         public var failFirstAttempts: Int
+        /// A signal to wait for before the steps (default none).
+        public var waitSignal: String?
+        /// A durable sleep before the steps, in ms (default 0).
+        public var sleepMillis: Int
 
-        public init(steps: Int = 3, stepMillis: Int = 0, failFirstAttempts: Int = 0) {
+        public init(steps: Int = 3, stepMillis: Int = 0, failFirstAttempts: Int = 0, waitSignal: String? = nil, sleepMillis: Int = 0) {
             self.steps = steps
             self.stepMillis = stepMillis
             self.failFirstAttempts = failFirstAttempts
+            self.waitSignal = waitSignal
+            self.sleepMillis = sleepMillis
         }
 
-        enum CodingKeys: String, CodingKey { case steps, stepMillis, failFirstAttempts }
+        enum CodingKeys: String, CodingKey { case steps, stepMillis, failFirstAttempts, waitSignal, sleepMillis }
 
         public init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             steps = try c.decodeIfPresent(Int.self, forKey: .steps) ?? 3
             stepMillis = try c.decodeIfPresent(Int.self, forKey: .stepMillis) ?? 0
             failFirstAttempts = try c.decodeIfPresent(Int.self, forKey: .failFirstAttempts) ?? 0
+            waitSignal = try c.decodeIfPresent(String.self, forKey: .waitSignal)
+            sleepMillis = try c.decodeIfPresent(Int.self, forKey: .sleepMillis) ?? 0
+            if let waitSignal, waitSignal.isEmpty || waitSignal.count > 100 {
+                throw DecodingError.dataCorruptedError(forKey: .waitSignal, in: c, debugDescription: "must be 1-100 characters")
+            }
+            guard (0...86_400_000).contains(sleepMillis) else {
+                throw DecodingError.dataCorruptedError(forKey: .sleepMillis, in: c, debugDescription: "must be 0...86400000, got \(sleepMillis)")
+            }
             guard (0...10_000).contains(steps) else {
                 throw DecodingError.dataCorruptedError(forKey: .steps, in: c, debugDescription: "must be 0...10000, got \(steps)")
             }
@@ -44,6 +58,9 @@ public struct DiagWorkflow: Workflow {
 
     public struct Output: Codable, Sendable {
         public var steps: [String]
+        /// Who sent the awaited signal, and its payload.
+        public var signalSender: String?
+        public var signalPayload: JSONValue?
     }
 
     private let logPath: String?
@@ -55,6 +72,14 @@ public struct DiagWorkflow: Workflow {
 
     public func run(_ input: Input, context: WorkflowContext) async throws -> Output {
         var names: [String] = []
+        var sender: String?
+        var payload: JSONValue?
+        if input.sleepMillis > 0 { try await context.sleep(for: .milliseconds(input.sleepMillis), name: "sleep") }
+        if let signal = input.waitSignal {
+            let received = try await context.waitForSignal(signal, as: JSONValue.self)
+            sender = received.sender
+            payload = received.payload
+        }
         let policy = RetryPolicy(maxAttempts: input.failFirstAttempts + 3, initialDelay: .milliseconds(10), backoff: 2, maxDelay: .milliseconds(200))
         for index in stride(from: 1, through: input.steps, by: 1) {
             let name = "step-\(index)"
@@ -68,7 +93,7 @@ public struct DiagWorkflow: Workflow {
             }
             names.append(recorded)
         }
-        return Output(steps: names)
+        return Output(steps: names, signalSender: sender, signalPayload: payload)
     }
 }
 

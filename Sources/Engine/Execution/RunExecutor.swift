@@ -8,6 +8,8 @@ public enum CancelReason: Sendable {
     case drain
     /// Another worker owns the run now: record nothing.
     case leaseLost
+    /// Someone asked to cancel the run: run its undo steps, then end it `cancelled`.
+    case cancelRequested
 }
 
 /// Shared between a worker and one run's task: whether the run should stop at its next step boundary
@@ -33,6 +35,7 @@ public enum RunOutcome: Sendable, Equatable {
     case retrying(Date)
     case suspended(RunState, Date)
     case released
+    case cancelled
     /// The lease was lost: another worker owns the run; nothing was recorded.
     case fenced
     /// A database error left the outcome unrecorded; the lease will expire and the run will be resumed.
@@ -80,6 +83,10 @@ public struct RunExecutor: Sendable {
             let message = "no workflow of kind '\(run.kind)' is registered in this worker (known: \(registry.kinds.joined(separator: ", ")))"
             return try await fail(lease, message)
         }
+        if run.cancelRequested || run.compensating {
+            // Woken to be cancelled, or resuming undo steps after a crash.
+            return try await compensateAndFinish(run, entry: entry, lease: lease, control: control, cancelled: run.cancelRequested, error: nil, logger: log)
+        }
         let checkpoints = try await store.loadSteps(runID: run.id)
         let context = WorkflowContext(run: run, worker: worker, store: store, checkpoints: checkpoints, inlineRetryLimit: inlineRetryLimit,
                                       control: control, logger: log)
@@ -94,17 +101,24 @@ public struct RunExecutor: Sendable {
             guard try await store.completeRun(lease, output: output) else { return .fenced }
             return .succeeded
         case .failure(let error as RunSuspension):
-            guard try await store.suspendRun(lease, state: error.state, until: error.until, reason: error.reason) else { return .fenced }
+            guard try await store.suspendRun(lease, state: error.state, until: error.until, reason: error.reason, wakeups: run.wakeups) else { return .fenced }
             return .suspended(error.state, error.until)
         case .failure(let error as KajiError) where error.code == .leaseLost:
             throw error
         case .failure(let error) where error is RunReleased:
             guard try await store.releaseRun(lease, reason: "worker \(worker) is draining") else { return .fenced }
             return .released
+        case .failure(let error) where error is RunCancelRequested:
+            return try await compensateAndFinish(run, entry: entry, lease: lease, control: control, cancelled: true, error: nil, logger: log)
         case .failure(let error) where error is CancellationError || Task.isCancelled:
             switch control.cancelReason {
             case .leaseLost:
                 return .fenced
+            case .cancelRequested:
+                // The running step saw Task cancellation; undo and record from a task that is not cancelled.
+                return try await Task {
+                    try await compensateAndFinish(run, entry: entry, lease: lease, control: RunControl(), cancelled: true, error: nil, logger: log)
+                }.value
             case .drain, .none:
                 // This task is cancelled: record the release from a task that is not, or the query is refused.
                 let store = self.store, worker = self.worker
@@ -120,8 +134,47 @@ public struct RunExecutor: Sendable {
                 log.info("run attempt failed; retrying", metadata: ["attempt": "\(run.attempt)", "error": "\(message)"])
                 return .retrying(at)
             }
+            if entry.compensate != nil {
+                return try await compensateAndFinish(run, entry: entry, lease: lease, control: control, cancelled: false, error: message, logger: log)
+            }
             return try await fail(lease, message)
         }
+    }
+
+    /// Runs the workflow's undo steps (if it has any) and ends the run `cancelled` or `failed`.
+    private func compensateAndFinish(_ run: ClaimedRun, entry: WorkflowRegistry.Entry, lease: LeaseToken, control: RunControl, cancelled: Bool, error: String?, logger log: Logger) async throws -> RunOutcome {
+        var compensationError: String?
+        if let compensate = entry.compensate {
+            guard try await store.beginCompensation(lease, error: error) else { return .fenced }
+            let checkpoints = try await store.loadSteps(runID: run.id)
+            let context = WorkflowContext(run: run, worker: worker, store: store, checkpoints: checkpoints, inlineRetryLimit: inlineRetryLimit,
+                                          control: control, compensating: true, logger: log)
+            do {
+                try await compensate(run.input, context)
+            } catch let suspension as RunSuspension {
+                guard try await store.suspendRun(lease, state: suspension.state, until: suspension.until, reason: "compensation: \(suspension.reason)", wakeups: run.wakeups) else { return .fenced }
+                return .suspended(suspension.state, suspension.until)
+            } catch let e as KajiError where e.code == .leaseLost {
+                throw e
+            } catch is RunReleased {
+                guard try await store.releaseRun(lease, reason: "worker \(worker) is draining (during compensation)") else { return .fenced }
+                return .released
+            } catch {
+                compensationError = "compensation failed: \(error.kajiDescription)"
+                log.error("compensation failed", metadata: ["error": "\(error.kajiDescription)"])
+            }
+        }
+        if cancelled {
+            guard try await store.finishCancelled(lease, note: compensationError) else { return .fenced }
+            return .cancelled
+        }
+        let message = [error, compensationError].compactMap { $0 }.joined(separator: "; ")
+        if message.isEmpty {
+            // Resumed compensation after a crash: the original error is already recorded.
+            guard try await store.failRun(lease, error: try await store.run(id: run.id)?.lastError ?? "failed") else { return .fenced }
+            return .failed("failed")
+        }
+        return try await fail(lease, message)
     }
 
     private func fail(_ lease: LeaseToken, _ message: String) async throws -> RunOutcome {

@@ -26,3 +26,22 @@ public struct StepFailure: RetryClassifying, CustomStringConvertible, Sendable {
 
     public var description: String { "step '\(step)' failed after \(attempts) attempt\(attempts == 1 ? "" : "s"): \(message)" }
 }
+
+/// Thrown at a step boundary when someone asked to cancel the run.
+struct RunCancelRequested: Error {}
+
+/// A wait that ran out of time: for a signal, or for a polled condition (with its last observation).
+public struct WaitTimeout: RetryClassifying, CustomStringConvertible, Sendable {
+    public let step: String
+    public let message: String
+    public var isRetryable: Bool { false }
+    public var description: String { message }
+}
+
+/// An operator rejected the run's approval.
+public struct ApprovalRejected: RetryClassifying, CustomStringConvertible, Sendable {
+    public let rejectedBy: String
+    public let reason: String?
+    public var isRetryable: Bool { false }
+    public var description: String { "rejected by \(rejectedBy)\(reason.map { ": \($0)" } ?? "")" }
+}

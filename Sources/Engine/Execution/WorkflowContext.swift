@@ -18,11 +18,18 @@ public final class WorkflowContext: Sendable {
     /// Step retries due sooner than this wait in place; later ones suspend the run (default 2 s).
     let inlineRetryLimit: Duration
     let control: RunControl
-    private let checkpoints: [String: StepCheckpoint]
+    let checkpoints: [String: StepCheckpoint]
+    /// Who enqueued the run.
+    public let requester: String
+    let wakeups: Int64
+    /// Undo steps run even though the run is being cancelled.
+    let compensating: Bool
+    private let sequence = Mutex<Int>(0)
     private let usedNames = Mutex<Set<String>>([])
 
-    init(run: ClaimedRun, worker: String, store: RunStore, checkpoints: [String: StepCheckpoint], inlineRetryLimit: Duration, control: RunControl, logger: Logger) {
+    init(run: ClaimedRun, worker: String, store: RunStore, checkpoints: [String: StepCheckpoint], inlineRetryLimit: Duration, control: RunControl, compensating: Bool = false, logger: Logger) {
         self.control = control
+        self.compensating = compensating
         self.runID = run.id
         self.kind = run.kind
         self.attempt = run.attempt
@@ -31,6 +38,8 @@ public final class WorkflowContext: Sendable {
         self.store = store
         self.lease = LeaseToken(runID: run.id, epoch: run.epoch, worker: worker)
         self.checkpoints = checkpoints
+        self.requester = run.actor
+        self.wakeups = run.wakeups
         self.inlineRetryLimit = inlineRetryLimit
         var logger = logger
         logger[metadataKey: "run"] = "\(run.id)"
@@ -69,7 +78,11 @@ public final class WorkflowContext: Sendable {
             let inBudget = total - budgetStart
             stepLogger[metadataKey: "attempt"] = "\(inBudget)"
             let startedAt = Date()
-            guard try await store.recordStepStarted(lease, step: name, attempt: total) else { throw leaseLost(name) }
+            switch try await store.recordStepStarted(lease, step: name, attempt: total, evenIfCancelling: compensating) {
+            case .open: break
+            case .leaseLost: throw leaseLost(name)
+            case .cancelRequested: throw RunCancelRequested()
+            }
             let stepContext = StepContext(runID: runID, step: name, attempt: inBudget, totalAttempts: total, epoch: epoch,
                                           worker: worker, logger: stepLogger, lease: lease, store: store)
             let failure: any Error
@@ -108,7 +121,18 @@ public final class WorkflowContext: Sendable {
         }
     }
 
-    private func reserve(_ name: String) throws {
+    /// The next number of an unnamed wait in this execution (`sleep:1`, `sleep:2`, …): stable because code
+    /// between steps runs in the same order on every resume.
+    func nextSequence() -> Int { sequence.withLock { $0 += 1; return $0 } }
+
+    /// The stored result of a step that succeeded in this run, or nil (compensation uses it to undo only
+    /// what was done).
+    public func result<T: Decodable>(of step: String, as type: T.Type = T.self) throws -> T? {
+        guard let checkpoint = checkpoints[step], checkpoint.state == .succeeded, let stored = checkpoint.result else { return nil }
+        return try KajiJSON.decode(type, from: stored)
+    }
+
+    func reserve(_ name: String) throws {
         guard !name.isEmpty else {
             throw WorkflowError("a step name must not be empty (run \(runID), kind \(kind))", nonRetryable: true)
         }
@@ -118,7 +142,7 @@ public final class WorkflowContext: Sendable {
         }
     }
 
-    private func leaseLost(_ step: String) -> KajiError {
+    func leaseLost(_ step: String) -> KajiError {
         KajiError(.leaseLost, "run \(runID) lost its lease (epoch \(epoch)) during step '\(step)': the write was refused")
     }
 }

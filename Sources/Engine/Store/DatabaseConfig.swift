@@ -58,11 +58,11 @@ public struct DatabaseConfig: Sendable {
 
     /// Checks that a schema name is a plain identifier (it is quoted into DDL, never bound).
     public static func validate(schema: String) throws {
-        let ok = !schema.isEmpty && schema.count <= 63
+        let ok = !schema.isEmpty && schema.count <= 40
             && schema.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "_" }
             && !(schema.first?.isNumber ?? true)
         guard ok else {
-            throw KajiError(.invalidArgument, "schema '\(schema)' is not valid: use 1-63 characters of a-z, 0-9 and _, not starting with a digit")
+            throw KajiError(.invalidArgument, "schema '\(schema)' is not valid: use 1-40 characters of a-z, 0-9 and _, not starting with a digit")
         }
     }
 

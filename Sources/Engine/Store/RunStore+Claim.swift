@@ -10,35 +10,51 @@ extension RunStore {
         let actor = "worker:\(worker)"
         let query: PostgresQuery = """
             WITH picked AS (
-                SELECT id FROM runs
+                SELECT id, concurrency_key, priority, run_at FROM runs AS r
                 WHERE state IN ('pending', 'retrying', 'waiting') AND queue = ANY(\(queues)::text[]) AND run_at <= now()
+                  AND (r.concurrency_key IS NULL
+                       OR NOT EXISTS (SELECT 1 FROM concurrency_locks AS l WHERE l.key = r.concurrency_key AND l.run_id <> r.id))
                 ORDER BY priority DESC, run_at, id
                 LIMIT \(limit)
                 FOR UPDATE SKIP LOCKED
+            ), locked AS (
+                INSERT INTO concurrency_locks (key, run_id)
+                SELECT concurrency_key, id FROM picked WHERE concurrency_key IS NOT NULL ORDER BY priority DESC, run_at, id
+                ON CONFLICT (key) DO NOTHING
+                RETURNING run_id
+            ), allowed AS (
+                SELECT p.id FROM picked AS p
+                WHERE p.concurrency_key IS NULL
+                   OR p.id IN (SELECT run_id FROM locked)
+                   OR EXISTS (SELECT 1 FROM concurrency_locks AS l WHERE l.key = p.concurrency_key AND l.run_id = p.id)
             ), claimed AS (
                 UPDATE runs AS r
                 SET state = 'running', epoch = r.epoch + 1, lease_owner = \(worker),
                     lease_expires_at = now() + make_interval(secs => \(leaseSeconds)),
                     started_at = coalesce(r.started_at, now())
-                FROM picked WHERE r.id = picked.id
-                RETURNING r.id, r.kind, r.queue, r.epoch, r.attempt, r.max_attempts
+                FROM allowed WHERE r.id = allowed.id
+                RETURNING r.id, r.kind, r.queue, r.epoch, r.attempt, r.max_attempts, r.actor, r.wakeups,
+                          r.cancel_requested_at IS NOT NULL AS cancel_requested, r.phase = 'compensating' AS compensating
             ), audit AS (
                 INSERT INTO audit_events (run_id, type, actor, attempt, epoch, worker)
                 SELECT id, 'run.claimed', \(actor), attempt, epoch, \(worker) FROM claimed
             )
-            SELECT c.id, c.kind, c.queue, c.epoch, c.attempt, c.max_attempts, p.input::text
+            SELECT c.id, c.kind, c.queue, c.epoch, c.attempt, c.max_attempts, p.input::text, c.actor, c.wakeups, c.cancel_requested, c.compensating
             FROM claimed AS c JOIN run_payloads AS p ON p.run_id = c.id
             """
         var runs: [ClaimedRun] = []
-        for try await (id, kind, queue, epoch, attempt, maxAttempts, input) in try await client.query(query, logger: logger).decode((UUID, String, String, Int64, Int, Int, String).self) {
-            runs.append(ClaimedRun(id: id, kind: kind, queue: queue, epoch: epoch, attempt: attempt, maxAttempts: maxAttempts, input: input))
+        let rows = try await client.query(query, logger: logger).decode((UUID, String, String, Int64, Int, Int, String, String, Int64, Bool, Bool).self)
+        for try await (id, kind, queue, epoch, attempt, maxAttempts, input, requester, wakeups, cancelRequested, compensating) in rows {
+            runs.append(ClaimedRun(id: id, kind: kind, queue: queue, epoch: epoch, attempt: attempt, maxAttempts: maxAttempts, input: input,
+                                   actor: requester, wakeups: wakeups, cancelRequested: cancelRequested, compensating: compensating))
         }
         return runs
     }
 
     /// Renews the leases of the runs this worker holds, and its heartbeat, in one statement.
-    /// Returns the ids whose lease is still this worker's: any other was lost (expired and taken).
-    public func renewLeases(worker: String, runs: [(id: UUID, epoch: Int64)], leaseSeconds: Double) async throws -> Set<UUID> {
+    /// Returns the ids whose lease is still this worker's (any other was lost: expired and taken), each
+    /// with whether a cancel was requested (the fallback when the cancel notification was missed).
+    public func renewLeases(worker: String, runs: [(id: UUID, epoch: Int64)], leaseSeconds: Double) async throws -> [UUID: Bool] {
         let ids = runs.map(\.id)
         let epochs = runs.map(\.epoch)
         let query: PostgresQuery = """
@@ -49,10 +65,10 @@ extension RunStore {
             )
             UPDATE runs AS r SET lease_expires_at = now() + make_interval(secs => \(leaseSeconds))
             FROM held WHERE r.id = held.id AND r.epoch = held.epoch AND r.state = 'running' AND r.lease_owner = \(worker)
-            RETURNING r.id
+            RETURNING r.id, r.cancel_requested_at IS NOT NULL
             """
-        var kept = Set<UUID>()
-        for try await id in try await client.query(query, logger: logger).decode(UUID.self) { kept.insert(id) }
+        var kept: [UUID: Bool] = [:]
+        for try await (id, cancelling) in try await client.query(query, logger: logger).decode((UUID, Bool).self) { kept[id] = cancelling }
         return kept
     }
 

@@ -9,8 +9,8 @@ extension RunStore {
         let priority = request.priority
         let query: PostgresQuery = """
             WITH ins AS (
-                INSERT INTO runs (id, kind, queue, priority, run_at, max_attempts, idempotency_key, actor)
-                VALUES (\(id), \(request.kind), \(request.queue), \(priority), coalesce(\(request.runAt), now()), \(maxAttempts), \(request.idempotencyKey), \(request.actor))
+                INSERT INTO runs (id, kind, queue, priority, run_at, max_attempts, idempotency_key, concurrency_key, actor)
+                VALUES (\(id), \(request.kind), \(request.queue), \(priority), coalesce(\(request.runAt), now()), \(maxAttempts), \(request.idempotencyKey), \(request.concurrencyKey), \(request.actor))
                 ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
                 RETURNING id, queue, run_at
             ), payload AS (
@@ -18,7 +18,8 @@ extension RunStore {
             ), audit AS (
                 INSERT INTO audit_events (run_id, type, actor, attempt, epoch, detail)
                 SELECT id, 'run.enqueued', \(request.actor), 1, 0,
-                       jsonb_build_object('kind', \(request.kind)::text, 'queue', \(request.queue)::text, 'priority', \(priority)::int, 'idempotencyKey', \(request.idempotencyKey)::text)
+                       jsonb_strip_nulls(jsonb_build_object('kind', \(request.kind)::text, 'queue', \(request.queue)::text, 'priority', \(priority)::int,
+                                          'idempotencyKey', \(request.idempotencyKey)::text, 'concurrencyKey', \(request.concurrencyKey)::text))
                 FROM ins
             )
             SELECT ins.id FROM ins, LATERAL (SELECT pg_notify(\(channel), ins.queue)) AS n

@@ -11,6 +11,8 @@ extension RunStore {
                 RETURNING id, attempt
             ), payload AS (
                 UPDATE run_payloads AS p SET output = \(output)::text::jsonb FROM r WHERE p.run_id = r.id
+            ), unlock AS (
+                DELETE FROM concurrency_locks AS l USING r WHERE l.run_id = r.id
             ), audit AS (
                 INSERT INTO audit_events (run_id, type, actor, attempt, epoch, worker)
                 SELECT id, 'run.succeeded', \(lease.actor), attempt, \(lease.epoch), \(lease.worker) FROM r
@@ -27,6 +29,8 @@ extension RunStore {
                 UPDATE runs SET state = 'failed', finished_at = now(), lease_owner = NULL, lease_expires_at = NULL, last_error = \(error)
                 WHERE id = \(lease.runID) AND epoch = \(lease.epoch) AND state = 'running'
                 RETURNING id, attempt
+            ), unlock AS (
+                DELETE FROM concurrency_locks AS l USING r WHERE l.run_id = r.id
             ), audit AS (
                 INSERT INTO audit_events (run_id, type, actor, attempt, epoch, worker, detail)
                 SELECT id, 'run.failed', \(lease.actor), attempt, \(lease.epoch), \(lease.worker), jsonb_build_object('error', \(error)::text) FROM r
@@ -57,17 +61,57 @@ extension RunStore {
     }
 
     /// Suspends a running run until `until` (a step retry later than the inline limit, a durable wait): it
-    /// gives up its lease and slot and is claimed again when due.
-    public func suspendRun(_ lease: LeaseToken, state: RunState, until: Date, reason: String) async throws -> Bool {
+    /// gives up its lease and slot and is claimed again when due. A signal that arrived since the claim
+    /// (`wakeups` moved on) makes it due at once, so that no signal is slept through.
+    public func suspendRun(_ lease: LeaseToken, state: RunState, until: Date, reason: String, wakeups: Int64) async throws -> Bool {
         let query: PostgresQuery = """
             WITH r AS (
-                UPDATE runs SET state = \(state.rawValue), run_at = \(until), lease_owner = NULL, lease_expires_at = NULL
+                UPDATE runs SET state = \(state.rawValue), lease_owner = NULL, lease_expires_at = NULL,
+                       run_at = CASE WHEN wakeups <> \(wakeups) THEN now() ELSE \(until) END
                 WHERE id = \(lease.runID) AND epoch = \(lease.epoch) AND state = 'running'
-                RETURNING id, attempt
+                RETURNING id, attempt, queue, run_at
             ), audit AS (
                 INSERT INTO audit_events (run_id, type, actor, attempt, epoch, worker, detail)
                 SELECT id, 'run.suspended', \(lease.actor), attempt, \(lease.epoch), \(lease.worker),
                        jsonb_build_object('state', \(state.rawValue)::text, 'until', \(KajiJSON.format(until))::text, 'reason', \(reason)::text) FROM r
+            )
+            SELECT count(*) FROM r, LATERAL (SELECT CASE WHEN r.run_at <= now() THEN pg_notify(\(channel), r.queue) END) AS n
+            """
+        return try await count(query) == 1
+    }
+
+    /// Marks a run as compensating (its undo steps run next, also after a crash), fenced by the lease.
+    public func beginCompensation(_ lease: LeaseToken, error: String?) async throws -> Bool {
+        let query: PostgresQuery = """
+            WITH r AS (
+                UPDATE runs SET phase = 'compensating', last_error = coalesce(\(error), last_error)
+                WHERE id = \(lease.runID) AND epoch = \(lease.epoch) AND state = 'running'
+                RETURNING id, attempt
+            ), audit AS (
+                INSERT INTO audit_events (run_id, type, actor, attempt, epoch, worker, detail)
+                SELECT id, 'run.compensating', \(lease.actor), attempt, \(lease.epoch), \(lease.worker), jsonb_build_object('error', \(error)::text) FROM r
+            )
+            SELECT count(*) FROM r
+            """
+        return try await count(query) == 1
+    }
+
+    /// Ends a running run `cancelled` after a cancel request (recorded by whoever asked), fenced by the lease.
+    public func finishCancelled(_ lease: LeaseToken, note: String?) async throws -> Bool {
+        let query: PostgresQuery = """
+            WITH r AS (
+                UPDATE runs SET state = 'cancelled', finished_at = now(), lease_owner = NULL, lease_expires_at = NULL,
+                       last_error = coalesce(\(note), 'cancelled by ' || coalesce(cancel_requested_by, 'unknown') || coalesce(': ' || cancel_reason, ''))
+                WHERE id = \(lease.runID) AND epoch = \(lease.epoch) AND state = 'running'
+                RETURNING id, attempt, cancel_requested_by, cancel_reason
+            ), unlock AS (
+                DELETE FROM concurrency_locks AS l USING r WHERE l.run_id = r.id
+            ), open_steps AS (
+                UPDATE steps AS s SET state = 'failed', error = 'cancelled', finished_at = now() FROM r WHERE s.run_id = r.id AND s.state IN ('running', 'waiting', 'retrying')
+            ), audit AS (
+                INSERT INTO audit_events (run_id, type, actor, attempt, epoch, worker, detail)
+                SELECT id, 'run.cancelled', \(lease.actor), attempt, \(lease.epoch), \(lease.worker),
+                       jsonb_strip_nulls(jsonb_build_object('requestedBy', cancel_requested_by, 'reason', cancel_reason, 'note', \(note)::text)) FROM r
             )
             SELECT count(*) FROM r
             """
@@ -99,7 +143,8 @@ extension RunStore {
         let query: PostgresQuery = """
             WITH r AS (
                 UPDATE runs SET state = 'pending', attempt = attempt + 1, max_attempts = attempt + 1, run_at = now(),
-                       finished_at = NULL, lease_owner = NULL, lease_expires_at = NULL
+                       finished_at = NULL, lease_owner = NULL, lease_expires_at = NULL, phase = 'forward',
+                       cancel_requested_at = NULL, cancel_requested_by = NULL, cancel_reason = NULL
                 WHERE id = \(id) AND state IN ('failed', 'cancelled')
                 RETURNING id, attempt, epoch, queue
             ), reset AS (

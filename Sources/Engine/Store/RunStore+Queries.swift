@@ -2,14 +2,15 @@ import Foundation
 import PostgresNIO
 
 extension RunStore {
-    private static let runColumns = "id, kind, state, queue, priority, attempt, max_attempts, epoch, lease_owner, idempotency_key, actor, created_at, run_at, started_at, finished_at, last_error"
+    private static let runColumns = "id, kind, state, queue, priority, attempt, max_attempts, epoch, lease_owner, idempotency_key, concurrency_key, actor, cancel_requested_by, cancel_reason, created_at, run_at, started_at, finished_at, last_error"
 
-    private typealias RunRow = (UUID, String, String, String, Int, Int, Int, Int64, String?, String?, String, Date, Date, Date?, Date?, String?)
+    private typealias RunRow = (UUID, String, String, String, Int, Int, Int, Int64, String?, String?, String?, String, String?, String?, Date, Date, Date?, Date?, String?)
 
     private static func summary(_ row: RunRow) -> RunSummary {
         RunSummary(id: row.0, kind: row.1, state: RunState(rawValue: row.2) ?? .pending, queue: row.3, priority: row.4,
-                   attempt: row.5, maxAttempts: row.6, epoch: row.7, leaseOwner: row.8, idempotencyKey: row.9, actor: row.10,
-                   createdAt: row.11, runAt: row.12, startedAt: row.13, finishedAt: row.14, lastError: row.15)
+                   attempt: row.5, maxAttempts: row.6, epoch: row.7, leaseOwner: row.8, idempotencyKey: row.9, concurrencyKey: row.10,
+                   actor: row.11, cancelRequestedBy: row.12, cancelReason: row.13,
+                   createdAt: row.14, runAt: row.15, startedAt: row.16, finishedAt: row.17, lastError: row.18)
     }
 
     /// One run, or nil when there is none with that id.
@@ -60,13 +61,13 @@ extension RunStore {
         }
         var steps: [StepRecord] = []
         let stepRows = try await client.query("""
-            SELECT name, state, attempts, epoch, worker, started_at, finished_at, error, result::text
+            SELECT name, state, attempts, epoch, worker, started_at, finished_at, error, result::text, wait::text
             FROM steps WHERE run_id = \(id) ORDER BY started_at NULLS LAST, name
             """, logger: logger)
-        for try await (name, state, attempts, epoch, worker, started, finished, error, result) in stepRows.decode((String, String, Int, Int64, String?, Date?, Date?, String?, String?).self) {
+        for try await (name, state, attempts, epoch, worker, started, finished, error, result, wait) in stepRows.decode((String, String, Int, Int64, String?, Date?, Date?, String?, String?, String?).self) {
             let duration = started.flatMap { s in finished.map { $0.timeIntervalSince(s) * 1000 } }
             steps.append(StepRecord(name: name, state: StepState(rawValue: state) ?? .pending, attempts: attempts, epoch: epoch, worker: worker,
-                                    startedAt: started, finishedAt: finished, durationMs: duration, error: error, result: result,
+                                    startedAt: started, finishedAt: finished, durationMs: duration, error: error, result: result, wait: wait,
                                     history: history[name] ?? []))
         }
         let events = try await auditEvents(runID: id)

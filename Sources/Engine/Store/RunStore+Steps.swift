@@ -7,6 +7,8 @@ public struct StepCheckpoint: Sendable {
     public var attempts: Int
     public var budgetStart: Int
     public var result: String?
+    /// For a wait: its record (deadline, polls, last observation) as JSON text.
+    public var wait: String?
 }
 
 /// Identifies the lease a write is made under: a write is refused unless the run is still `running`
@@ -29,27 +31,37 @@ extension RunStore {
     /// The checkpoints recorded so far for a run, by step name.
     public func loadSteps(runID: UUID) async throws -> [String: StepCheckpoint] {
         var steps: [String: StepCheckpoint] = [:]
-        let rows = try await client.query("SELECT name, state, attempts, budget_start, result::text FROM steps WHERE run_id = \(runID)", logger: logger)
-        for try await (name, state, attempts, budgetStart, result) in rows.decode((String, String, Int, Int, String?).self) {
-            steps[name] = StepCheckpoint(state: StepState(rawValue: state) ?? .pending, attempts: attempts, budgetStart: budgetStart, result: result)
+        let rows = try await client.query("SELECT name, state, attempts, budget_start, result::text, wait::text FROM steps WHERE run_id = \(runID)", logger: logger)
+        for try await (name, state, attempts, budgetStart, result, wait) in rows.decode((String, String, Int, Int, String?, String?).self) {
+            steps[name] = StepCheckpoint(state: StepState(rawValue: state) ?? .pending, attempts: attempts, budgetStart: budgetStart, result: result, wait: wait)
         }
         return steps
     }
 
-    /// Records that an attempt of a step begins. Committed asynchronously (`synchronous_commit` off for
-    /// this one transaction): the record reaches disk with the next synchronous commit, at the latest the
-    /// step's own result. Only a database crash before then can lose it, and then the attempt's result is
-    /// lost too and the step runs again. Returns `false` when the lease is no longer held.
-    public func recordStepStarted(_ lease: LeaseToken, step: String, attempt: Int) async throws -> Bool {
+    /// What a step-start write found.
+    public enum StepGate: Sendable, Equatable {
+        /// The attempt is recorded; run the body.
+        case open
+        /// The lease is gone; another worker owns the run.
+        case leaseLost
+        /// Someone asked to cancel the run: stop here, at the step boundary.
+        case cancelRequested
+    }
+
+    /// Records that an attempt of a step begins, unless a cancel was requested. Committed asynchronously
+    /// (`synchronous_commit` off for this one transaction): the record reaches disk with the next
+    /// synchronous commit, at the latest the step's own result. Only a database crash before then can lose
+    /// it, and then the attempt's result is lost too and the step runs again.
+    public func recordStepStarted(_ lease: LeaseToken, step: String, attempt: Int, evenIfCancelling: Bool = false) async throws -> StepGate {
         let query: PostgresQuery = """
             WITH owner AS (
-                SELECT id FROM runs
+                SELECT id, cancel_requested_at IS NOT NULL AS cancelling FROM runs
                 WHERE id = \(lease.runID) AND epoch = \(lease.epoch) AND state = 'running'
                   AND set_config('synchronous_commit', 'off', true) IS NOT NULL
                 FOR SHARE
             ), up AS (
                 INSERT INTO steps (run_id, name, state, attempts, epoch, worker, started_at)
-                SELECT id, \(step), 'running', \(attempt), \(lease.epoch), \(lease.worker), now() FROM owner
+                SELECT id, \(step), 'running', \(attempt), \(lease.epoch), \(lease.worker), now() FROM owner WHERE NOT cancelling OR \(evenIfCancelling)
                 ON CONFLICT (run_id, name) DO UPDATE
                 SET state = 'running', attempts = excluded.attempts, epoch = excluded.epoch, worker = excluded.worker,
                     started_at = excluded.started_at, finished_at = NULL
@@ -58,9 +70,13 @@ extension RunStore {
                 INSERT INTO audit_events (run_id, type, actor, step, attempt, epoch, worker)
                 SELECT run_id, 'step.started', \(lease.actor), \(step), \(attempt), \(lease.epoch), \(lease.worker) FROM up
             )
-            SELECT count(*) FROM up
+            SELECT (SELECT count(*) FROM up)::int8, coalesce((SELECT bool_or(cancelling) FROM owner), false)
             """
-        return try await count(query) == 1
+        for try await (started, cancelling) in try await client.query(query, logger: logger).decode((Int, Bool).self) {
+            if started == 1 { return .open }
+            return cancelling ? .cancelRequested : .leaseLost
+        }
+        return .leaseLost
     }
 
     /// Stores a step's result, fenced by the lease. Returns `false` when the lease is no longer held: the

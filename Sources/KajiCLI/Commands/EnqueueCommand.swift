@@ -32,6 +32,9 @@ struct EnqueueCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Enqueueing the same key again returns the existing run (default: none).")
     var idempotencyKey: String?
 
+    @Option(name: .long, help: "At most one run per key is active at a time, e.g. cluster:prod-a (default: none).")
+    var concurrencyKey: String?
+
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
@@ -48,7 +51,7 @@ struct EnqueueCommand: AsyncParsableCommand {
         try registry.validate(kind: kind, input: input)
         let config = try global.databaseConfig()
         let request = EnqueueRequest(kind: kind, input: input, queue: queue, priority: priority, runAt: runAt,
-                                     idempotencyKey: idempotencyKey, actor: KajiClient.cliActor())
+                                     idempotencyKey: idempotencyKey, concurrencyKey: concurrencyKey, actor: KajiClient.cliActor())
         let result = try await config.withStore(logger: CLILogging.logger()) { store in
             try await KajiClient(store: store, registry: registry).enqueue(request)
         }

@@ -1,0 +1,195 @@
+import Foundation
+import PostgresNIO
+
+/// A signal as a waiting step receives it.
+public struct SignalDelivery: Sendable, Codable {
+    /// The payload as JSON text.
+    public var payload: String
+    public var sender: String
+    public var sentAt: Date
+}
+
+extension RunStore {
+    /// Records a wait (a durable sleep, a signal wait, a polled condition) as the step's state, with its
+    /// record (deadline, polls, last observation). `final` with an error ends the step failed.
+    public func recordStepWaiting(_ lease: LeaseToken, step: String, wait: String) async throws -> Bool {
+        let query: PostgresQuery = """
+            WITH owner AS (
+                SELECT id FROM runs WHERE id = \(lease.runID) AND epoch = \(lease.epoch) AND state = 'running' FOR SHARE
+            ), up AS (
+                INSERT INTO steps (run_id, name, state, attempts, epoch, worker, started_at, wait)
+                SELECT id, \(step), 'waiting', 1, \(lease.epoch), \(lease.worker), now(), \(wait)::text::jsonb FROM owner
+                ON CONFLICT (run_id, name) DO UPDATE
+                SET state = 'waiting', epoch = excluded.epoch, worker = excluded.worker, wait = excluded.wait
+                RETURNING run_id, (xmax = 0) AS inserted
+            ), audit AS (
+                INSERT INTO audit_events (run_id, type, actor, step, epoch, worker, detail)
+                SELECT run_id, 'step.waiting', \(lease.actor), \(step), \(lease.epoch), \(lease.worker), \(wait)::text::jsonb FROM up WHERE inserted
+            )
+            SELECT count(*) FROM up
+            """
+        return try await count(query) == 1
+    }
+
+    /// Ends a wait: the step succeeds with `result` (JSON), keeping its wait record.
+    public func finishWait(_ lease: LeaseToken, step: String, result: String, wait: String) async throws -> Bool {
+        let query: PostgresQuery = """
+            WITH owner AS (
+                SELECT id FROM runs WHERE id = \(lease.runID) AND epoch = \(lease.epoch) AND state = 'running' FOR SHARE
+            ), up AS (
+                INSERT INTO steps (run_id, name, state, attempts, epoch, worker, started_at, finished_at, result, wait)
+                SELECT id, \(step), 'succeeded', 1, \(lease.epoch), \(lease.worker), now(), now(), \(result)::text::jsonb, \(wait)::text::jsonb FROM owner
+                ON CONFLICT (run_id, name) DO UPDATE
+                SET state = 'succeeded', epoch = excluded.epoch, worker = excluded.worker, finished_at = now(), result = excluded.result, wait = excluded.wait
+                RETURNING run_id
+            ), audit AS (
+                INSERT INTO audit_events (run_id, type, actor, step, epoch, worker)
+                SELECT run_id, 'step.succeeded', \(lease.actor), \(step), \(lease.epoch), \(lease.worker) FROM up
+            )
+            SELECT count(*) FROM up
+            """
+        return try await count(query) == 1
+    }
+
+    /// Ends a wait as failed (timed out, rejected), keeping its wait record.
+    public func failWait(_ lease: LeaseToken, step: String, error: String, wait: String) async throws -> Bool {
+        let query: PostgresQuery = """
+            WITH owner AS (
+                SELECT id FROM runs WHERE id = \(lease.runID) AND epoch = \(lease.epoch) AND state = 'running' FOR SHARE
+            ), up AS (
+                INSERT INTO steps (run_id, name, state, attempts, epoch, worker, started_at, finished_at, error, wait)
+                SELECT id, \(step), 'failed', 1, \(lease.epoch), \(lease.worker), now(), now(), \(error), \(wait)::text::jsonb FROM owner
+                ON CONFLICT (run_id, name) DO UPDATE
+                SET state = 'failed', epoch = excluded.epoch, worker = excluded.worker, finished_at = now(), error = excluded.error, wait = excluded.wait
+                RETURNING run_id
+            ), audit AS (
+                INSERT INTO audit_events (run_id, type, actor, step, epoch, worker, detail)
+                SELECT run_id, 'step.failed', \(lease.actor), \(step), \(lease.epoch), \(lease.worker), jsonb_build_object('error', \(error)::text, 'final', true) FROM up
+            )
+            SELECT count(*) FROM up
+            """
+        return try await count(query) == 1
+    }
+
+    /// Takes the oldest unconsumed signal `name` of the run (ignoring those sent by `excludingSender`) and,
+    /// in the same statement, records the waiting step as succeeded with it: a signal is delivered once and
+    /// never lost between the two. Returns nil when there is none yet.
+    public func consumeSignal(_ lease: LeaseToken, step: String, name: String, excludingSender: String?) async throws -> SignalDelivery? {
+        let query: PostgresQuery = """
+            WITH owner AS (
+                SELECT id FROM runs WHERE id = \(lease.runID) AND epoch = \(lease.epoch) AND state = 'running' FOR SHARE
+            ), sig AS (
+                SELECT s.id FROM signals AS s, owner
+                WHERE s.run_id = owner.id AND s.name = \(name) AND s.consumed_at IS NULL
+                  AND (\(excludingSender)::text IS NULL OR s.sender <> \(excludingSender)::text)
+                ORDER BY s.id LIMIT 1
+                FOR UPDATE OF s
+            ), used AS (
+                UPDATE signals AS s SET consumed_at = now(), consumed_by_step = \(step) FROM sig WHERE s.id = sig.id
+                RETURNING s.payload, s.sender, s.sent_at
+            ), up AS (
+                INSERT INTO steps (run_id, name, state, attempts, epoch, worker, started_at, finished_at, result)
+                SELECT \(lease.runID), \(step), 'succeeded', 1, \(lease.epoch), \(lease.worker), now(), now(),
+                       jsonb_build_object('payload', payload, 'sender', sender,
+                                          'sentAt', to_char(sent_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
+                FROM used
+                ON CONFLICT (run_id, name) DO UPDATE
+                SET state = 'succeeded', epoch = excluded.epoch, worker = excluded.worker, finished_at = now(), result = excluded.result
+                RETURNING run_id
+            ), audit AS (
+                INSERT INTO audit_events (run_id, type, actor, step, epoch, worker, detail)
+                SELECT \(lease.runID), 'signal.received', \(lease.actor), \(step), \(lease.epoch), \(lease.worker),
+                       jsonb_build_object('signal', \(name)::text, 'sender', sender) FROM used
+            )
+            SELECT payload::text, sender, sent_at FROM used, (SELECT count(*) FROM up) AS n
+            """
+        for try await (payload, sender, sentAt) in try await client.query(query, logger: logger).decode((String, String, Date).self) {
+            return SignalDelivery(payload: payload, sender: sender, sentAt: sentAt)
+        }
+        return nil
+    }
+
+    /// Sends a signal to an unfinished run. It is kept until the run waits for it; a waiting run is woken.
+    /// Refuses unknown and finished runs, naming them.
+    @discardableResult
+    public func sendSignal(runID: UUID, name: String, payload: String, sender: String) async throws -> Int64 {
+        let query: PostgresQuery = """
+            WITH r AS (
+                UPDATE runs SET wakeups = wakeups + 1, run_at = CASE WHEN state = 'waiting' THEN now() ELSE run_at END
+                WHERE id = \(runID) AND state NOT IN ('succeeded', 'failed', 'cancelled')
+                RETURNING id, queue, state, attempt, epoch
+            ), sig AS (
+                INSERT INTO signals (run_id, name, payload, sender) SELECT id, \(name), \(payload)::text::jsonb, \(sender) FROM r
+                RETURNING id
+            ), audit AS (
+                INSERT INTO audit_events (run_id, type, actor, attempt, epoch, detail)
+                SELECT r.id, 'signal.sent', \(sender), r.attempt, r.epoch, jsonb_build_object('signal', \(name)::text, 'signalId', sig.id) FROM r, sig
+            )
+            SELECT sig.id FROM sig, r, LATERAL (SELECT pg_notify(\(channel), r.queue)) AS n
+            """
+        if let id = try await scalar(query, as: Int64.self) { return id }
+        guard let run = try await run(id: runID) else { throw KajiError(.runNotFound, "no run with id \(runID)") }
+        throw KajiError(.invalidState, "run \(runID) is \(run.state.rawValue): signals can only be sent to unfinished runs")
+    }
+
+    /// The sender a run's waiting approval must not come from, if its workflow asked for a distinct approver.
+    public func approvalExclusion(runID: UUID, signal: String) async throws -> String? {
+        let query: PostgresQuery = """
+            SELECT wait->>'excludedSender' FROM steps
+            WHERE run_id = \(runID) AND state = 'waiting' AND wait->>'signal' = \(signal) AND wait ? 'excludedSender'
+            LIMIT 1
+            """
+        return try await scalar(query, as: String.self)
+    }
+
+    /// What `requestCancel` did.
+    public enum CancelOutcome: String, Sendable, Codable {
+        /// The run ended `cancelled` at once (it was pending, waiting or retrying).
+        case cancelled
+        /// The run is running (or has undo steps to run): it stops at its next step boundary.
+        case requested
+    }
+
+    /// Cancels a run: one that is not running, and has no undo steps to run, ends `cancelled` at once;
+    /// otherwise the request is recorded and the worker stops it at its next step boundary (the running
+    /// step sees Task cancellation). Who asked and why is recorded. Refuses unknown and finished runs.
+    public func requestCancel(runID: UUID, actor: String, reason: String?, kindHasCompensation: Bool) async throws -> CancelOutcome {
+        let query: PostgresQuery = """
+            WITH target AS (
+                SELECT id, state,
+                       (\(kindHasCompensation) AND EXISTS (SELECT 1 FROM steps AS s WHERE s.run_id = runs.id AND s.state = 'succeeded')) AS undo
+                FROM runs WHERE id = \(runID) AND state NOT IN ('succeeded', 'failed', 'cancelled') AND cancel_requested_at IS NULL
+                FOR UPDATE
+            ), r AS (
+                UPDATE runs AS r
+                SET cancel_requested_at = now(), cancel_requested_by = \(actor), cancel_reason = \(reason),
+                    state = CASE WHEN t.state <> 'running' AND NOT t.undo THEN 'cancelled' ELSE r.state END,
+                    finished_at = CASE WHEN t.state <> 'running' AND NOT t.undo THEN now() ELSE r.finished_at END,
+                    last_error = CASE WHEN t.state <> 'running' AND NOT t.undo
+                                      THEN 'cancelled by ' || \(actor)::text || coalesce(': ' || \(reason)::text, '') ELSE r.last_error END,
+                    run_at = now()
+                FROM target AS t WHERE r.id = t.id
+                RETURNING r.id, r.state, r.queue, r.attempt, r.epoch
+            ), unlock AS (
+                DELETE FROM concurrency_locks AS l USING r WHERE l.run_id = r.id AND r.state = 'cancelled'
+            ), open_steps AS (
+                UPDATE steps AS s SET state = 'failed', error = 'cancelled', finished_at = now() FROM r
+                WHERE s.run_id = r.id AND r.state = 'cancelled' AND s.state IN ('waiting', 'retrying', 'running')
+            ), audit AS (
+                INSERT INTO audit_events (run_id, type, actor, attempt, epoch, detail)
+                SELECT id, CASE WHEN state = 'cancelled' THEN 'run.cancelled' ELSE 'run.cancel_requested' END, \(actor), attempt, epoch,
+                       jsonb_strip_nulls(jsonb_build_object('reason', \(reason)::text)) FROM r
+            )
+            SELECT r.state FROM r,
+                LATERAL (SELECT pg_notify(\(channel + "_cancel"), r.id::text), CASE WHEN r.state <> 'cancelled' THEN pg_notify(\(channel), r.queue) END) AS n
+            """
+        if let state = try await scalar(query, as: String.self) {
+            return state == "cancelled" ? .cancelled : .requested
+        }
+        guard let run = try await run(id: runID) else { throw KajiError(.runNotFound, "no run with id \(runID)") }
+        if run.cancelRequestedBy != nil && !run.state.isFinished {
+            throw KajiError(.invalidState, "run \(runID) is already being cancelled (asked by \(run.cancelRequestedBy ?? "?"))")
+        }
+        throw KajiError(.invalidState, "run \(runID) is \(run.state.rawValue): only unfinished runs can be cancelled")
+    }
+}

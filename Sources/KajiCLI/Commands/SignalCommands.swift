@@ -1,0 +1,127 @@
+import ArgumentParser
+import Engine
+import Foundation
+
+struct SignalCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "signal",
+        abstract: "Send a signal to a run; kept until the run waits for it.",
+        discussion: "Example: kaji signal RUN disk-ready --payload '{\"disk\": \"113000000001\"}'"
+    )
+
+    @Argument(help: "Run id.")
+    var run: String
+
+    @Argument(help: "Signal name.")
+    var name: String
+
+    @Option(name: .long, help: "Payload as JSON (default {}).")
+    var payload: String = "{}"
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        CLILogging.bootstrap(defaultLevel: .warning)
+        let id = try RunArgument.parse(run)
+        let config = try global.databaseConfig()
+        let name = self.name, payload = self.payload
+        let signalID = try await config.withStore(logger: CLILogging.logger()) { store in
+            try await KajiClient(store: store, registry: BuiltinWorkflows.registry()).signal(runID: id, name: name, payload: payload, sender: KajiClient.cliActor())
+        }
+        try DecisionOutput.print(json: global.json, run: id, signal: name, signalID: signalID)
+    }
+}
+
+struct ApproveCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "approve",
+        abstract: "Approve a run waiting for an operator's approval (recorded with your identity).",
+        discussion: "A workflow can require that the approver is not the person who enqueued the run."
+    )
+
+    @Argument(help: "Run id.")
+    var run: String
+
+    @Option(name: .long, help: "Why (recorded in the audit trail).")
+    var reason: String?
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        try await Decision.send(run: run, approved: true, reason: reason, global: global)
+    }
+}
+
+struct RejectCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reject",
+        abstract: "Reject a run waiting for approval; it fails with your reason."
+    )
+
+    @Argument(help: "Run id.")
+    var run: String
+
+    @Option(name: .long, help: "Why (required; recorded in the audit trail and the run's error).")
+    var reason: String
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        try await Decision.send(run: run, approved: false, reason: reason, global: global)
+    }
+}
+
+enum Decision {
+    static func send(run: String, approved: Bool, reason: String?, global: GlobalOptions) async throws {
+        CLILogging.bootstrap(defaultLevel: .warning)
+        let id = try RunArgument.parse(run)
+        let config = try global.databaseConfig()
+        let signalID = try await config.withStore(logger: CLILogging.logger()) { store in
+            try await KajiClient(store: store, registry: BuiltinWorkflows.registry()).decide(runID: id, approved: approved, reason: reason, sender: KajiClient.cliActor())
+        }
+        try DecisionOutput.print(json: global.json, run: id, signal: approved ? "approval (approved)" : "approval (rejected)", signalID: signalID)
+    }
+}
+
+enum DecisionOutput {
+    static func print(json: Bool, run: UUID, signal: String, signalID: Int64) throws {
+        struct Sent: Encodable { let run: UUID; let signal: String; let signalId: Int64; let sender: String }
+        let sent = Sent(run: run, signal: signal, signalId: signalID, sender: KajiClient.cliActor())
+        if json { try Output.json(sent) } else { Swift.print("sent \(signal) to run \(run) as \(sent.sender)") }
+    }
+}
+
+struct CancelCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cancel",
+        abstract: "Cancel a run.",
+        discussion: """
+            A pending, waiting or retrying run ends cancelled at once. A running run stops at its next step boundary \
+            (the running step sees cancellation); a workflow with undo steps runs them first. Who cancelled and why is recorded.
+            """
+    )
+
+    @Argument(help: "Run id.")
+    var run: String
+
+    @Option(name: .long, help: "Why (recorded in the audit trail).")
+    var reason: String?
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        CLILogging.bootstrap(defaultLevel: .warning)
+        let id = try RunArgument.parse(run)
+        let config = try global.databaseConfig()
+        let reason = self.reason
+        let outcome = try await config.withStore(logger: CLILogging.logger()) { store in
+            try await KajiClient(store: store, registry: BuiltinWorkflows.registry()).cancel(runID: id, reason: reason, actor: KajiClient.cliActor())
+        }
+        struct Result: Encodable { let id: UUID; let outcome: RunStore.CancelOutcome }
+        if global.json {
+            try Output.json(Result(id: id, outcome: outcome))
+        } else {
+            print(outcome == .cancelled ? "run \(id) cancelled" : "cancel requested: run \(id) stops at its next step boundary")
+        }
+    }
+}
