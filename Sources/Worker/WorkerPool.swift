@@ -135,6 +135,20 @@ public final class WorkerPool: Service, Sendable {
         }
         onOutcome?(run, outcome)
         wake?.yield()
+        // A run suspended until shortly (a poll, a short sleep, a step retry) would otherwise wait for the
+        // next poll of the queue: wake this worker when it is due.
+        switch outcome {
+        case .suspended(_, let until), .retrying(let until):
+            let delay = until.timeIntervalSinceNow
+            if delay > 0 && delay < configuration.pollInterval.seconds {
+                Task {
+                    try? await Task.sleep(for: .milliseconds(Int64(delay * 1000) + 1))
+                    _ = self.state.withLock { $0.wake?.yield() }
+                }
+            }
+        default:
+            break
+        }
     }
 
     // MARK: draining

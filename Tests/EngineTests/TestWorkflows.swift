@@ -84,8 +84,69 @@ struct FailingWorkflow: Workflow {
     }
 }
 
+/// Waits for an approval by someone other than the requester, then does one step.
+struct ApprovalWorkflow: Workflow {
+    static let kind = "test.approval"
+    struct Input: Codable, Sendable {}
+    func run(_ input: Input, context: WorkflowContext) async throws -> Approval {
+        let approval = try await context.waitForApproval()
+        _ = try await context.step("after-approval") { _ in "done" }
+        return approval
+    }
+}
+
+/// Polls a counter until it reaches `target`; never done when `target` is 0.
+struct PollWorkflow: Workflow {
+    static let kind = "test.poll"
+    struct Input: Codable, Sendable { var target: Int; var everyMillis: Int; var timeoutMillis: Int }
+    let counter: ExecutionCounter
+    func run(_ input: Input, context: WorkflowContext) async throws -> Int {
+        let counter = self.counter, runID = context.runID
+        return try await context.waitUntil("disk-ready", every: .milliseconds(input.everyMillis), timeout: .milliseconds(input.timeoutMillis)) {
+            counter.hit("\(runID)/poll")
+            let polls = counter.count("\(runID)/poll")
+            if input.target > 0 && polls >= input.target { return .done(polls) }
+            return .notYet("disk is migrating (poll \(polls))")
+        }
+    }
+}
+
+/// Creates something, then fails for good (or waits for a signal to be cancelled); its compensation
+/// undoes what was created, once.
+struct CompensatingTestWorkflow: CompensatingWorkflow {
+    static let kind = "test.compensating"
+    struct Input: Codable, Sendable { var failAfterCreate: Bool; var blockMillis: Int }
+    let counter: ExecutionCounter
+    func run(_ input: Input, context: WorkflowContext) async throws -> NoOutput {
+        let counter = self.counter, runID = context.runID
+        _ = try await context.step("create") { _ in
+            counter.hit("\(runID)/create")
+            return "thing-1"
+        }
+        _ = try await context.step("work", retry: .never) { _ -> String in
+            if input.blockMillis > 0 { try await Task.sleep(for: .milliseconds(input.blockMillis)) }
+            if input.failAfterCreate { throw WorkflowError("work broke", nonRetryable: true) }
+            return "ok"
+        }
+        return NoOutput()
+    }
+
+    func compensate(_ input: Input, context: WorkflowContext) async throws {
+        let counter = self.counter, runID = context.runID
+        if let created = try context.result(of: "create", as: String.self) {
+            _ = try await context.step("undo:create") { _ in
+                counter.hit("\(runID)/undo:\(created)")
+                return true
+            }
+        }
+    }
+}
+
 func testRegistry(counter: ExecutionCounter = ExecutionCounter()) -> WorkflowRegistry {
     var registry = WorkflowRegistry()
+    registry.register(ApprovalWorkflow())
+    registry.register(PollWorkflow(counter: counter))
+    registry.register(CompensatingTestWorkflow(counter: counter))
     registry.register(DiagWorkflow(logPath: nil))
     registry.register(ResumeWorkflow(counter: counter))
     registry.register(DuplicateStepWorkflow())
