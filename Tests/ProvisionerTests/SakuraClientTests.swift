@@ -58,7 +58,8 @@ struct SakuraClientTests {
     }
 
     @Test func switchServerDiskInterfacePowerAndDeleteLifecycle() async throws {
-        try await withSimulator { simulator, client in
+        // Manual clock: the "still copying" and "still booting" checks must not race a loaded machine.
+        try await withSimulator(SakuraSimulatorConfiguration(clock: .manual)) { simulator, client in
             let op = OperationTag(run: "run-1", step: "create-switch")
             let created = try await client.findOrCreateSwitch(SwitchSpec(name: "prod-sw", tags: ["k8s-cluster=prod"]), operation: op)
             #expect(!created.adopted)
@@ -96,6 +97,7 @@ struct SakuraClientTests {
             let copying = await expectCloudError { try await client.configureDisk(disk.id, DiskEdit(hostName: "x")) }
             #expect(copying?.code == "disk_is_copying")
 
+            simulator.advance(seconds: 1)
             try await eventually("disk available") { try await client.checkDiskAvailable(disk.id).ready }
             try await client.configureDisk(disk.id, DiskEdit(hostName: "prod-master-01", userIPAddress: "192.168.100.11"))
             try await client.detachDisk(disk.id)
@@ -112,6 +114,7 @@ struct SakuraClientTests {
             try await client.powerOn(server.id)
             let check = try await client.checkServerStatus(server.id, is: .up)
             #expect(!check.ready && check.server.status == .down)
+            simulator.advance(seconds: 1)
             try await eventually("server up") { try await client.checkServerStatus(server.id, is: .up).ready }
             let booted = try await client.getServer(server.id)
             #expect(booted.hostName == "prod-master-01")
@@ -125,6 +128,8 @@ struct SakuraClientTests {
             #expect(used?.description.contains("409") == true)
 
             try await client.powerOff(server.id)
+            #expect(try await client.getServer(server.id).status == .cleaning)
+            simulator.advance(seconds: 1)
             try await eventually("server down") { try await client.checkServerStatus(server.id, is: .down).ready }
             #expect(try await client.deleteServer(server.id, withDisks: [disk.id]))
             #expect(try await client.deleteServer(server.id) == false)

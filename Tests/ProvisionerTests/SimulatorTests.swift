@@ -107,7 +107,7 @@ struct SimulatorTests {
     }
 
     @Test func conflictRulesOfDisksInterfacesAndPower() async throws {
-        try await withSimulator { _, client in
+        try await withSimulator(SakuraSimulatorConfiguration(clock: .manual)) { simulator, client in
             let sw = try await client.createSwitch(SwitchSpec(name: "sw"))
             let server = try await client.createServer(
                 ServerSpec(name: "m", cpu: 1, memoryMB: 1024, connectedSwitches: [.shared, .switch(sw.id)]))
@@ -122,17 +122,20 @@ struct SimulatorTests {
             #expect(copying?.code == "disk_is_copying")
             let deleting = await expectCloudError { _ = try await client.deleteDisk(disk.id) }
             #expect(deleting?.code == "disk_is_copying")
+            simulator.advance(seconds: 1)
             try await eventually("disk available") { try await client.checkDiskAvailable(disk.id).ready }
             try await client.attachDisk(disk.id, toServer: server.id)
             let twice = await expectCloudError { try await client.attachDisk(disk.id, toServer: server.id) }
             #expect(twice?.code == "res_already_connected")
             try await client.powerOn(server.id)
+            simulator.advance(seconds: 1)
             try await eventually("up") { try await client.checkServerStatus(server.id, is: .up).ready }
             let addNIC = await expectCloudError { _ = try await client.createInterface(serverID: server.id) }
             #expect(addNIC?.code == "server_power_must_be_down")
             try await client.powerOff(server.id, force: true)
-            let cleaning = try await client.getServer(server.id)
-            #expect(cleaning.status == .cleaning || cleaning.status == .down)
+            #expect(try await client.getServer(server.id).status == .cleaning)
+            simulator.advance(seconds: 1)
+            #expect(try await client.getServer(server.id).status == .down)
         }
     }
 
@@ -153,7 +156,7 @@ struct SimulatorTests {
     }
 
     @Test func powerCallBurstAnswersBusy() async throws {
-        var configuration = SakuraSimulatorConfiguration()
+        var configuration = SakuraSimulatorConfiguration(clock: .manual)
         configuration.profile.powerCallsPerSecond = 1
         try await withSimulator(configuration, retry: .none) { _, client in
             let a = try await client.createServer(ServerSpec(name: "a", cpu: 1, memoryMB: 1024))
