@@ -141,3 +141,13 @@ public struct SimulatedNodes: Sendable, Equatable {
         self.authorizedKeysFile = authorizedKeysFile
     }
 }
+
+extension SimulatedNodes {
+    /// The test sshd that `scripts/start-sshd.sh` started, from `KAJI_TEST_SSHD_PORT` and
+    /// `KAJI_TEST_SSHD_DIR` (its `authorized_keys` receives disk-edit keys); nil when they are not set.
+    public static func fromEnvironment(_ environment: [String: String], world: String) -> SimulatedNodes? {
+        guard let port = environment["KAJI_TEST_SSHD_PORT"].flatMap(Int.init) else { return nil }
+        let keys = environment["KAJI_TEST_SSHD_DIR"].map { $0 + "/authorized_keys" }
+        return SimulatedNodes(port: port, world: world, authorizedKeysFile: keys)
+    }
+}

@@ -78,12 +78,22 @@ struct NodeToolsTests {
             #expect(BackupPhase(rawValue: phase.stdout) == .partiallyFailed)
             #expect(BackupPhase(rawValue: phase.stdout).isFinal && !BackupPhase(rawValue: phase.stdout).isSuccess)
 
-            // Argo CD password patch travels on stdin.
-            let patch = ArgoCD.passwordPatch(bcryptHash: "$2a$10$abcdefghijklmnopqrstuv", mtime: Date(timeIntervalSince1970: 0))
+            // Argo CD password rotation: hash, patch and login all take the password on stdin.
+            let password = "n3w-Passw0rd-\(UUID().uuidString.prefix(6))"
+            let hash = try await ssh.runChecked(ArgoCD.bcryptFromStdinCommand, on: master1, stdin: password + "\n", deadline: .seconds(20))
+            let bcrypt = hash.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(bcrypt.hasPrefix("$2") && !bcrypt.contains(password))
+            let patch = ArgoCD.passwordPatch(bcryptHash: bcrypt, mtime: Date(timeIntervalSince1970: 0))
             let patched = try await ssh.runChecked(ArgoCD.patchSecretFromStdinCommand, on: master1, stdin: patch, deadline: .seconds(20))
             #expect(patched.stdout == "secret/argocd-secret patched\n")
             _ = try await ssh.runChecked(ArgoCD.deleteInitialSecretCommand, on: master1, deadline: .seconds(20))
             _ = try await ssh.runChecked(ArgoCD.deleteInitialSecretCommand, on: master1, deadline: .seconds(20))
+            let login = try await ssh.run(
+                ArgoCD.loginFromStdinCommand(server: "argocd.example"), on: master1, stdin: password + "\n", deadline: .seconds(20))
+            #expect(login.exitStatus == 0 && login.stdout.contains("logged in successfully"))
+            let wrong = try await ssh.run(
+                ArgoCD.loginFromStdinCommand(server: "argocd.example"), on: master1, stdin: "wrong\n", deadline: .seconds(20))
+            #expect(wrong.exitStatus == 20 && wrong.stderr.contains("Invalid username or password"))
 
             // Injected failures: the next scale-out join fails with the given status and stderr.
             _ = try await ssh.runChecked(

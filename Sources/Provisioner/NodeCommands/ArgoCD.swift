@@ -3,6 +3,19 @@ import Foundation
 /// Command lines for rotating the Argo CD admin password (the secret values travel on stdin, never on the
 /// command line).
 public enum ArgoCD {
+    /// Prints a bcrypt hash (cost 10) of the password given as stdin's first line, with python3's `bcrypt`
+    /// module or, lacking it, libcrypt's `$2b$`. The password never appears on a command line.
+    public static let bcryptFromStdinCommand = """
+        python3 -W ignore -c 'import sys
+        pw = sys.stdin.readline().rstrip("\\n")
+        try:
+            import bcrypt
+            print(bcrypt.hashpw(pw.encode(), bcrypt.gensalt(10)).decode())
+        except ImportError:
+            import crypt
+            print(crypt.crypt(pw, crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=1024)))'
+        """
+
     /// Reads a JSON patch from stdin and applies it to `argocd-secret`; send
     /// ``passwordPatch(bcryptHash:mtime:)`` as stdin.
     public static let patchSecretFromStdinCommand =
