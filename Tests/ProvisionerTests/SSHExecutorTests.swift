@@ -116,6 +116,16 @@ struct SSHExecutorTests {
         #expect(elapsed < .seconds(5))
     }
 
+    @Test func reachabilityIsASingleNonSleepingLook() async throws {
+        let sshd = try TestSSHD.fromEnvironment()
+        let ssh = try sshd.executor(connectAttempts: 5)
+        #expect(try await ssh.checkReachable(sshd.endpoint))
+        let started = ContinuousClock.now
+        let closed = SSHEndpoint(host: "127.0.0.1", port: try await Self.closedPort())
+        #expect(try await ssh.checkReachable(closed) == false)
+        #expect(ContinuousClock.now - started < .milliseconds(1000))
+    }
+
     @Test func refusedKeyIsAnAuthenticationError() async throws {
         let sshd = try TestSSHD.fromEnvironment()
         let keyPath = temporaryPath("id_ed25519")

@@ -44,13 +44,19 @@ public final class SSHExecutor: Sendable {
     public func run(
         _ command: String, on endpoint: SSHEndpoint, stdin: String? = nil, deadline: Duration = .seconds(60)
     ) async throws -> SSHCommandResult {
+        try await run(command, on: endpoint, stdin: stdin, deadline: deadline, connectAttempts: nil)
+    }
+
+    func run(
+        _ command: String, on endpoint: SSHEndpoint, stdin: String?, deadline: Duration, connectAttempts: Int?
+    ) async throws -> SSHCommandResult {
         let until = ContinuousClock.now + deadline
         let summary = Self.summary(of: command)
         var attempt = 0
         while true {
             attempt += 1
             let (channel, fresh) = try await pool.connection(for: endpoint) {
-                try await self.connect(endpoint, summary: summary, until: until)
+                try await self.connect(endpoint, summary: summary, until: until, attempts: connectAttempts)
             }
             do {
                 let result = try await execute(
@@ -147,10 +153,12 @@ public final class SSHExecutor: Sendable {
     }
 
     /// Connects and authenticates, retrying connection failures only.
-    func connect(_ endpoint: SSHEndpoint, summary: String, until deadline: ContinuousClock.Instant) async throws -> Channel {
+    func connect(
+        _ endpoint: SSHEndpoint, summary: String, until deadline: ContinuousClock.Instant, attempts: Int? = nil
+    ) async throws -> Channel {
         var wait = configuration.connectRetryWait
         var lastReason = ""
-        let attempts = max(configuration.connectAttempts, 1)
+        let attempts = max(attempts ?? configuration.connectAttempts, 1)
         for attempt in 1...attempts {
             let hostKeys = PinnedHostKeyDelegate(knownHosts: configuration.knownHosts, name: endpoint.knownHostsName)
             let auth = PublicKeyAuthDelegate(user: endpoint.user, key: configuration.identity.privateKey)
