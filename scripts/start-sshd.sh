@@ -11,7 +11,8 @@
 # Simulated nodes: every session runs through scripts/node-tools/node-shell (ForceCommand). When the client
 # sends the SSH environment variables KAJI_NODE (node name) and KAJI_SIM_WORLD (one per simulator), the
 # simulated kubeadm, kubectl, velero and argocd come first on PATH and keep their state under
-# $KAJI_SIM_STATE/<world>/. Without KAJI_NODE a session is a plain root shell.
+# $KAJI_SIM_STATE/<world>/. Without KAJI_NODE a session is a plain root shell. HOME is DIR/home, so root's
+# own ~/.bashrc (which Debian's bash reads for ssh commands) cannot add noise to stderr.
 set -euo pipefail
 
 D=${1:?usage: start-sshd.sh DIR}
@@ -26,7 +27,7 @@ ssh-keygen -q -t ed25519 -N '' -C kaji-test-host -f "$D/host_ed25519" >/dev/null
 ssh-keygen -q -t ed25519 -N '' -C kaji-test-client -f "$D/client_ed25519" >/dev/null
 cp "$D/client_ed25519.pub" "$D/authorized_keys"
 chmod 600 "$D/authorized_keys" "$D/host_ed25519" "$D/client_ed25519"
-mkdir -p "$D/nodes"
+mkdir -p "$D/nodes" "$D/home"
 chmod +x "$TOOLS/node-shell" "$TOOLS"/bin/* 2>/dev/null || true
 
 PORT=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
@@ -46,7 +47,7 @@ LogLevel VERBOSE
 MaxStartups 200:30:400
 MaxSessions 100
 AcceptEnv KAJI_NODE KAJI_SIM_WORLD
-SetEnv KAJI_SIM_STATE=$D/nodes KAJI_NODE_TOOLS=$TOOLS
+SetEnv KAJI_SIM_STATE=$D/nodes KAJI_NODE_TOOLS=$TOOLS HOME=$D/home
 ForceCommand $TOOLS/node-shell
 CONF
 /usr/sbin/sshd -t -f "$D/sshd_config"
