@@ -25,6 +25,9 @@ public final class WorkerPool: Service, Sendable {
 
     private struct State {
         var active: [UUID: Active] = [:]
+        /// Slots promised to claims in flight.
+        var reserved = 0
+        var claimsInFlight = 0
         var draining = false
         var wake: AsyncStream<Void>.Continuation?
     }
@@ -97,29 +100,60 @@ public final class WorkerPool: Service, Sendable {
 
     // MARK: claiming
 
+    /// Claims run concurrently (up to `maxClaimsInFlight`), each for slots reserved up front, so that a
+    /// busy pool refills its slots without waiting for one claim round trip after another.
     private func claimLoop(_ wakes: AsyncStream<Void>) async {
-        for await _ in wakes {
-            while true {
-                let (free, draining) = state.withLock { (configuration.concurrency - $0.active.count, $0.draining) }
-                if draining || free <= 0 { break }
-                let limit = min(free, configuration.claimBatch)
-                let claimed: [ClaimedRun]
-                do {
-                    claimed = try await store.claimRuns(worker: configuration.id, queues: configuration.queues, limit: limit, leaseSeconds: configuration.leaseSeconds)
-                } catch {
-                    logger.error("claiming failed; trying again", metadata: ["error": "\(DatabaseConfig.describe(error))"])
-                    try? await Task.sleep(for: .milliseconds(500))
-                    break
+        await withDiscardingTaskGroup { group in
+            for await _ in wakes {
+                while let limit = reserveSlots() {
+                    group.addTask { await self.claim(limit) }
                 }
-                for run in claimed { start(run) }
-                if claimed.count < limit { break }
             }
         }
     }
 
+    /// Reserves slots for one claim, or nil when none should start now.
+    private func reserveSlots() -> Int? {
+        state.withLock { state in
+            let free = configuration.concurrency - state.active.count - state.reserved
+            guard !state.draining, free > 0, state.claimsInFlight < Self.maxClaimsInFlight else { return nil }
+            // While busy, wait until a few slots are free, so that one claim brings several runs.
+            if state.active.count + state.reserved > 0 && free < claimThreshold { return nil }
+            let limit = min(free, configuration.claimBatch)
+            state.reserved += limit
+            state.claimsInFlight += 1
+            return limit
+        }
+    }
+
+    private func claim(_ limit: Int) async {
+        var claimed: [ClaimedRun] = []
+        do {
+            claimed = try await store.claimRuns(worker: configuration.id, queues: configuration.queues, limit: limit, leaseSeconds: configuration.leaseSeconds)
+        } catch {
+            logger.error("claiming failed; trying again", metadata: ["error": "\(DatabaseConfig.describe(error))"])
+            try? await Task.sleep(for: .milliseconds(500))
+        }
+        for run in claimed { start(run) }
+        let wake = state.withLock { state -> AsyncStream<Void>.Continuation? in
+            state.reserved -= limit
+            state.claimsInFlight -= 1
+            return state.wake
+        }
+        // A full batch means more work is waiting.
+        if claimed.count == limit { wake?.yield() }
+    }
+
+    private static let maxClaimsInFlight = 3
+
+    /// While runs are active, claim only once this many slots are free (a quarter of the pool).
+    private var claimThreshold: Int { max(1, min(configuration.claimBatch, configuration.concurrency / 4)) }
+
     private func start(_ run: ClaimedRun) {
         let control = RunControl()
         state.withLock { state in
+            // Claimed just as the drain began: give it back at its first step.
+            if state.draining { control.stopAtNextStep() }
             let task = Task {
                 let outcome = await self.executor.execute(run, control: control)
                 self.finished(run, outcome)

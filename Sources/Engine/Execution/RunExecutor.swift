@@ -87,7 +87,8 @@ public struct RunExecutor: Sendable {
             // Woken to be cancelled, or resuming undo steps after a crash.
             return try await compensateAndFinish(run, entry: entry, lease: lease, control: control, cancelled: run.cancelRequested, error: nil, logger: log)
         }
-        let checkpoints = try await store.loadSteps(runID: run.id)
+        // Epoch 1 is the first claim ever: no step can have been recorded yet.
+        let checkpoints = run.epoch == 1 ? [:] : try await store.loadSteps(runID: run.id)
         let context = WorkflowContext(run: run, worker: worker, store: store, checkpoints: checkpoints, inlineRetryLimit: inlineRetryLimit,
                                       control: control, logger: log)
         let result: Result<String, any Error>

@@ -11,9 +11,12 @@ extension RunStore {
             try await client.query("""
                 WITH r AS (
                     INSERT INTO runs (id, kind, state, actor, attempt, epoch, created_at, run_at, started_at, finished_at)
-                    SELECT gen_random_uuid(), \(kind), 'succeeded', 'bench', 1, 1, now() - interval '1 day', now() - interval '1 day',
+                    -- UUIDv7 ids from a day ago, as real history would have.
+                    SELECT (lpad(to_hex((extract(epoch FROM now() - interval '1 day') * 1000)::bigint - g), 12, '0')
+                            || '7' || substr(md5(random()::text), 1, 3) || '8' || substr(md5(random()::text), 1, 15))::uuid,
+                           \(kind), 'succeeded', 'bench', 1, 1, now() - interval '1 day', now() - interval '1 day',
                            now() - interval '1 day', now() - interval '1 day'
-                    FROM generate_series(1, \(n))
+                    FROM generate_series(1, \(n)) AS g
                     RETURNING id
                 ), p AS (
                     INSERT INTO run_payloads (run_id, input, output) SELECT id, '{}', '{}' FROM r

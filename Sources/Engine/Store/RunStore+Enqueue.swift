@@ -5,7 +5,7 @@ extension RunStore {
     /// Enqueues one run. The same idempotency key returns the existing run, never a second one, also when
     /// two callers race. The input must already be validated (see `WorkflowRegistry.validate`).
     public func enqueue(_ request: EnqueueRequest, maxAttempts: Int) async throws -> EnqueueResult {
-        let id = UUID()
+        let id = RunID.make()
         let priority = request.priority
         let query: PostgresQuery = """
             WITH ins AS (
@@ -44,7 +44,7 @@ extension RunStore {
     /// Runs whose idempotency key exists already are not created again; their existing ids are returned.
     public func enqueueBatch(kind: String, inputs: [String], queue: String = "default", priority: Int = 0, runAt: Date? = nil, idempotencyKeys: [String?]? = nil, maxAttempts: Int, actor: String) async throws -> [EnqueueResult] {
         guard !inputs.isEmpty else { return [] }
-        let ids = inputs.map { _ in UUID() }
+        let ids = inputs.map { _ in RunID.make() }
         let keys: [String] = idempotencyKeys.map { $0.map { $0 ?? "" } } ?? Array(repeating: "", count: inputs.count)
         guard keys.count == inputs.count else {
             throw KajiError(.invalidArgument, "enqueueBatch: \(keys.count) idempotency keys for \(inputs.count) inputs")

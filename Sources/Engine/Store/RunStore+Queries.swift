@@ -20,12 +20,12 @@ extension RunStore {
         return nil
     }
 
-    /// The newest runs first, optionally filtered by state and kind.
+    /// The newest runs first (ids are time-ordered UUIDv7), optionally filtered by state and kind.
     public func listRuns(state: RunState? = nil, kind: String? = nil, limit: Int = 50) async throws -> [RunSummary] {
         let query: PostgresQuery = """
             SELECT \(unescaped: Self.runColumns) FROM runs
             WHERE (\(state?.rawValue)::text IS NULL OR state = \(state?.rawValue)) AND (\(kind)::text IS NULL OR kind = \(kind))
-            ORDER BY created_at DESC, id DESC LIMIT \(limit)
+            ORDER BY id DESC LIMIT \(limit)
             """
         var runs: [RunSummary] = []
         for try await row in try await client.query(query, logger: logger).decode(RunRow.self) { runs.append(Self.summary(row)) }

@@ -41,6 +41,9 @@ struct RunDetailJSON: Encodable {
     let epoch: Int64
     let actor: String
     let idempotencyKey: String?
+    let concurrencyKey: String?
+    let cancelRequestedBy: String?
+    let cancelReason: String?
     let createdAt: Date
     let runAt: Date
     let startedAt: Date?
@@ -62,6 +65,7 @@ struct RunDetailJSON: Encodable {
         let durationMs: Double?
         let error: String?
         let result: JSONFragment?
+        let wait: JSONFragment?
         let history: [StepAttemptRecord]
     }
 
@@ -80,12 +84,14 @@ struct RunDetailJSON: Encodable {
     init(_ d: RunDetail) {
         id = d.run.id; kind = d.run.kind; state = d.run.state; queue = d.run.queue; priority = d.run.priority
         attempt = d.run.attempt; maxAttempts = d.run.maxAttempts; epoch = d.run.epoch; actor = d.run.actor
-        idempotencyKey = d.run.idempotencyKey; createdAt = d.run.createdAt; runAt = d.run.runAt
+        idempotencyKey = d.run.idempotencyKey; concurrencyKey = d.run.concurrencyKey
+        cancelRequestedBy = d.run.cancelRequestedBy; cancelReason = d.run.cancelReason; createdAt = d.run.createdAt; runAt = d.run.runAt
         startedAt = d.run.startedAt; finishedAt = d.run.finishedAt; lastError = d.run.lastError
         input = JSONFragment(d.input); output = d.output.map(JSONFragment.init)
         steps = d.steps.map { s in
             StepRecordJSON(name: s.name, state: s.state, attempts: s.attempts, epoch: s.epoch, worker: s.worker, startedAt: s.startedAt,
-                           finishedAt: s.finishedAt, durationMs: s.durationMs, error: s.error, result: s.result.map(JSONFragment.init), history: s.history)
+                           finishedAt: s.finishedAt, durationMs: s.durationMs, error: s.error, result: s.result.map(JSONFragment.init),
+                           wait: s.wait.map(JSONFragment.init), history: s.history)
         }
         events = d.events.map { e in
             EventJSON(id: e.id, at: e.at, type: e.type, actor: e.actor, step: e.step, attempt: e.attempt, epoch: e.epoch, worker: e.worker,
@@ -105,20 +111,34 @@ struct JSONFragment: Encodable {
 
 /// The human form of `kaji show`.
 enum RunPrinter {
+    /// "until …", "signal 'approval'", "12 polls, last: disk is migrating" for a wait record.
+    static func waitSummary(_ json: String?) -> String {
+        guard let json, let data = json.data(using: .utf8),
+              let wait = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return "" }
+        var parts: [String] = []
+        if let signal = wait["signal"] as? String { parts.append("signal '\(signal)'") }
+        if let until = wait["until"] as? String { parts.append("until \(until)") }
+        if let polls = wait["polls"] as? Int { parts.append("\(polls) polls") }
+        if let seen = wait["lastObservation"] as? String { parts.append("last: \(seen)") }
+        if let deadline = wait["deadline"] as? String { parts.append("deadline \(deadline)") }
+        return parts.joined(separator: ", ")
+    }
+
     static func print(_ d: RunDetail) {
         let r = d.run
         Swift.print("run      \(r.id.uuidString)")
         Swift.print("kind     \(r.kind)   queue \(r.queue)   priority \(r.priority)")
         Swift.print("state    \(r.state.rawValue)   attempt \(r.attempt)/\(r.maxAttempts)   epoch \(r.epoch)")
-        Swift.print("by       \(r.actor)\(r.idempotencyKey.map { "   idempotency key \($0)" } ?? "")")
+        Swift.print("by       \(r.actor)\(r.idempotencyKey.map { "   idempotency key \($0)" } ?? "")\(r.concurrencyKey.map { "   concurrency key \($0)" } ?? "")")
+        if let by = r.cancelRequestedBy { Swift.print("cancel   asked by \(by)\(r.cancelReason.map { ": \($0)" } ?? "")") }
         Swift.print("created  \(Output.time(r.createdAt))   started \(Output.time(r.startedAt))   finished \(Output.time(r.finishedAt))")
         if let error = r.lastError { Swift.print("error    \(error)") }
         Swift.print("")
         if d.steps.isEmpty {
             Swift.print("no steps recorded")
         } else {
-            Output.table(["STEP", "STATE", "ATTEMPTS", "DURATION", "ERROR"], d.steps.map { s in
-                [s.name, s.state.rawValue, "\(s.attempts)", Output.duration(ms: s.durationMs), s.error ?? ""]
+            Output.table(["STEP", "STATE", "ATTEMPTS", "DURATION", "ERROR / WAIT"], d.steps.map { s in
+                [s.name, s.state.rawValue, "\(s.attempts)", Output.duration(ms: s.durationMs), s.error ?? waitSummary(s.wait)]
             })
             for s in d.steps where s.history.count > 1 || s.history.contains(where: { $0.outcome == "failed" }) {
                 Swift.print("  \(s.name) attempts:")
