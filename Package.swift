@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "Engine", targets: ["Engine"]),
         .library(name: "Provisioner", targets: ["Provisioner"]),
         .library(name: "SakuraSimulator", targets: ["SakuraSimulator"]),
+        .library(name: "Workflows", targets: ["Workflows"]),
     ],
     dependencies: [
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
@@ -21,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio-ssh.git", from: "0.15.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
     targets: [
         // The only schema source: numbered SQL files, shipped as a resource bundle.
@@ -76,11 +78,25 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // The cluster operations as workflows, the cluster manifest and its validation, the inventory.
+        .target(
+            name: "Workflows",
+            dependencies: [
+                "Engine",
+                "Provisioner",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "KajiCLI",
             dependencies: [
                 "Engine",
                 "Worker",
+                "Workflows",
+                "Provisioner",
+                "SakuraSimulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -92,6 +108,17 @@ let package = Package(
             dependencies: [
                 "Engine",
                 "Worker",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "WorkflowsTests",
+            dependencies: [
+                "Workflows",
+                "Engine",
+                "Worker",
+                "Provisioner",
+                "SakuraSimulator",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),
