@@ -107,6 +107,7 @@ let package = Package(
             name: "EngineTests",
             dependencies: [
                 "Engine",
+                "KajiMigrations",
                 "Worker",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ]

@@ -1,6 +1,9 @@
 import Engine
 import Foundation
+import KajiMigrations
 import Testing
+
+private func shippedVersions() throws -> [Int] { try KajiMigrationFiles.load().map(\.version) }
 
 @Suite("Migrations", .timeLimit(.minutes(2)))
 struct MigrationTests {
@@ -9,7 +12,7 @@ struct MigrationTests {
         try await TestDatabase.with(migrate: false) { db in
             let migrator = Migrator(config: db.config, logger: db.logger)
             let first = try await migrator.migrate()
-            #expect(first.count == (try Migrator.latestVersion()))
+            #expect(first.map(\.version) == (try shippedVersions()))
             let second = try await migrator.migrate()
             #expect(second.isEmpty)
             #expect(try await migrator.currentVersion() == (try Migrator.latestVersion()))
@@ -29,8 +32,8 @@ struct MigrationTests {
                 #expect(out.version == (try Migrator.latestVersion()))
                 applied += out.applied
             }
-            #expect(applied.sorted() == Array(1...(try Migrator.latestVersion())))
-            #expect(try await db.scalarInt("SELECT count(*)::int8 FROM schema_versions") == (try Migrator.latestVersion()))
+            #expect(applied.sorted() == (try shippedVersions()), "each migration applied by exactly one process")
+            #expect(try await db.scalarInt("SELECT count(*)::int8 FROM schema_versions") == (try shippedVersions()).count)
         }
     }
 
