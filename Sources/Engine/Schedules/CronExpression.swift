@@ -1,0 +1,208 @@
+import Foundation
+
+/// A cron expression: `MIN HOUR DOM MONTH DOW` (five fields), or six fields with a leading seconds field
+/// (`SEC MIN HOUR DOM MONTH DOW`), or a macro (`@yearly`, `@annually`, `@monthly`, `@weekly`, `@daily`,
+/// `@midnight`, `@hourly`).
+///
+/// Each field takes `*`, numbers, ranges `a-b`, steps `*/n` and `a-b/n` (and `a/n`, meaning `a-max/n`), and
+/// comma lists of those. Months take `JAN`-`DEC`, weekdays `SUN`-`SAT`; weekday 7 is Sunday like 0. As in
+/// cron, when both day-of-month and day-of-week are restricted (neither is `*`), a day matches if either
+/// matches; otherwise both must.
+public struct CronExpression: Sendable, Hashable, CustomStringConvertible {
+    /// The text it was parsed from.
+    public let text: String
+    let seconds: Set<Int>
+    let minutes: Set<Int>
+    let hours: Set<Int>
+    let daysOfMonth: Set<Int>
+    let months: Set<Int>
+    /// 0 = Sunday … 6 = Saturday.
+    let daysOfWeek: Set<Int>
+    let domRestricted: Bool
+    let dowRestricted: Bool
+    /// Whether the expression has a seconds field (else it fires at second 0).
+    public let hasSeconds: Bool
+
+    public var description: String { text }
+
+    private static let macros: [String: String] = [
+        "@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *", "@weekly": "0 0 * * 0",
+        "@daily": "0 0 * * *", "@midnight": "0 0 * * *", "@hourly": "0 * * * *",
+    ]
+    private static let monthNames = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
+    private static let dayNames = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"]
+
+    /// Parses an expression. Errors (`invalidArgument`) name the field that is wrong and what is allowed.
+    public init(_ text: String) throws {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        self.text = trimmed
+        let expanded = Self.macros[trimmed.lowercased()] ?? trimmed
+        if expanded.hasPrefix("@") {
+            throw KajiError(.invalidArgument, "--cron '\(text)': unknown macro (known: \(Self.macros.keys.sorted().joined(separator: ", ")))")
+        }
+        var fields = expanded.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+        guard fields.count == 5 || fields.count == 6 else {
+            throw KajiError(.invalidArgument, "--cron '\(text)' has \(fields.count) fields: use 5 (MIN HOUR DOM MONTH DOW, e.g. \"0 3 * * *\") or 6 with leading seconds")
+        }
+        hasSeconds = fields.count == 6
+        if !hasSeconds { fields.insert("0", at: 0) }
+        func parse(_ index: Int, _ name: String, _ range: ClosedRange<Int>, names: [String] = [], nameBase: Int = 0) throws -> Set<Int> {
+            try Self.parseField(fields[index], name: name, range: range, names: names, nameBase: nameBase, whole: text)
+        }
+        seconds = try parse(0, "second", 0...59)
+        minutes = try parse(1, "minute", 0...59)
+        hours = try parse(2, "hour", 0...23)
+        daysOfMonth = try parse(3, "day of month", 1...31)
+        months = try parse(4, "month", 1...12, names: Self.monthNames, nameBase: 1)
+        let dow = try parse(5, "day of week", 0...7, names: Self.dayNames, nameBase: 0)
+        daysOfWeek = Set(dow.map { $0 == 7 ? 0 : $0 })
+        domRestricted = !(fields[3] == "*" || fields[3] == "?")
+        dowRestricted = !(fields[5] == "*" || fields[5] == "?")
+        // A day-of-month that no chosen month has (e.g. 31 in February only) never fires.
+        if !dowRestricted {
+            let longest = months.map { [1: 31, 2: 29, 3: 31, 4: 30, 5: 31, 6: 30, 7: 31, 8: 31, 9: 30, 10: 31, 11: 30, 12: 31][$0] ?? 31 }.max() ?? 31
+            if (daysOfMonth.min() ?? 1) > longest {
+                throw KajiError(.invalidArgument, "--cron '\(text)' never fires: no chosen month has day \(daysOfMonth.min() ?? 0)")
+            }
+        }
+    }
+
+    private static func parseField(_ field: String, name: String, range: ClosedRange<Int>, names: [String], nameBase: Int, whole: String) throws -> Set<Int> {
+        func bad(_ why: String) -> KajiError {
+            KajiError(.invalidArgument, "--cron '\(whole)': \(name) field '\(field)' \(why) (allowed: \(range.lowerBound)-\(range.upperBound)\(names.isEmpty ? "" : " or \(names.first ?? "")-\(names.last ?? "")"), *, a-b, */n, lists a,b)")
+        }
+        func value(_ token: String) throws -> Int {
+            if let n = Int(token) {
+                guard range.contains(n) else { throw bad("has \(n) out of range") }
+                return n
+            }
+            if let i = names.firstIndex(of: token.uppercased()) { return i + nameBase }
+            throw bad("has '\(token)', not a number")
+        }
+        var result = Set<Int>()
+        for part in field.split(separator: ",", omittingEmptySubsequences: false).map(String.init) {
+            guard !part.isEmpty else { throw bad("has an empty list item") }
+            let pieces = part.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+            guard pieces.count <= 2 else { throw bad("has more than one '/'") }
+            var step = 1
+            if pieces.count == 2 {
+                guard let s = Int(pieces[1]), s >= 1, s <= range.upperBound + 1 else { throw bad("has step '\(pieces[1])'; a step is a number from 1") }
+                step = s
+            }
+            let base = pieces[0]
+            let low: Int, high: Int
+            if base == "*" || base == "?" {
+                low = range.lowerBound; high = range.upperBound
+            } else if let dash = base.firstIndex(of: "-") {
+                low = try value(String(base[..<dash]))
+                high = try value(String(base[base.index(after: dash)...]))
+                guard low <= high else { throw bad("has the range \(low)-\(high), which runs backwards") }
+            } else {
+                low = try value(base)
+                high = pieces.count == 2 ? range.upperBound : low
+            }
+            result.formUnion(stride(from: low, through: high, by: step))
+        }
+        return result
+    }
+
+    /// Whether a calendar day (in the schedule's zone) matches the day-of-month / day-of-week rule.
+    func matchesDay(day: Int, weekday: Int) -> Bool {
+        let domOK = daysOfMonth.contains(day)
+        let dowOK = daysOfWeek.contains(weekday)
+        if domRestricted && dowRestricted { return domOK || dowOK }
+        return domOK && dowOK
+    }
+
+    /// The first tick strictly after `date`, in `timeZone` (default UTC), or nil if there is none within
+    /// 30 years.
+    ///
+    /// Wall-clock times are matched in the zone. A time skipped by a DST change (02:30 on the spring-forward
+    /// day) fires at the same distance after the change (03:30); a time that occurs twice (fall-back) fires
+    /// once, at its first occurrence. Non-matching months, days, hours and minutes are skipped whole.
+    public func next(after date: Date, in timeZone: TimeZone = .gmt) -> Date? {
+        // Search in "naive" wall-clock time: the zone's local time, represented as if it were UTC.
+        var utc = Calendar(identifier: .gregorian)
+        utc.timeZone = .gmt
+        let start = date.timeIntervalSince1970.rounded(.down) + 1
+        // In the repeated hour of a fall-back day the wall clock is read as it shows then; its ticks map to
+        // their first occurrence, which is past, so the hour fires once.
+        var wall = Date(timeIntervalSince1970: start + Double(timeZone.secondsFromGMT(for: Date(timeIntervalSince1970: start))))
+        let limit = wall.addingTimeInterval(30 * 366 * 86400)
+        while wall < limit {
+            let c = utc.dateComponents([.year, .month, .day, .hour, .minute, .second, .weekday], from: wall)
+            guard let year = c.year, let month = c.month, let day = c.day, let hour = c.hour, let minute = c.minute,
+                  let second = c.second, let weekday = c.weekday else { return nil }
+            if !months.contains(month) {
+                guard let next = utc.date(from: DateComponents(year: month == 12 ? year + 1 : year, month: month == 12 ? 1 : month + 1, day: 1)) else { return nil }
+                wall = next
+                continue
+            }
+            if !matchesDay(day: day, weekday: weekday - 1) {
+                guard let today = utc.date(from: DateComponents(year: year, month: month, day: day)) else { return nil }
+                wall = today.addingTimeInterval(86400)
+                continue
+            }
+            if !hours.contains(hour) {
+                wall = wall.addingTimeInterval(Double(3600 - minute * 60 - second))
+                continue
+            }
+            if !minutes.contains(minute) {
+                wall = wall.addingTimeInterval(Double(60 - second))
+                continue
+            }
+            if !seconds.contains(second) {
+                wall = wall.addingTimeInterval(1)
+                continue
+            }
+            let absolute = Self.absolute(wall: wall, in: timeZone)
+            if absolute > date { return absolute }
+            wall = wall.addingTimeInterval(1)
+        }
+        return nil
+    }
+
+    /// The latest tick in `first...now`, where `first` is a due schedule's next tick: the one tick that
+    /// stands for all the ticks missed while nothing ran (`first` itself when no later tick is due). Looks
+    /// in growing windows before `now`, so it walks few ticks however long the downtime was.
+    public func latestTick(from first: Date, notAfter now: Date, in timeZone: TimeZone = .gmt) -> Date {
+        guard first < now else { return first }
+        for window: Double in [60, 3_600, 86_400, 32 * 86_400, 400 * 86_400] {
+            let from = max(first, now.addingTimeInterval(-window))
+            guard var tick = next(after: from, in: timeZone), tick <= now else { continue }
+            var steps = 0
+            while let following = next(after: tick, in: timeZone), following <= now, steps < 100_000 {
+                tick = following
+                steps += 1
+            }
+            return tick
+        }
+        var tick = first
+        while let following = next(after: tick, in: timeZone), following <= now { tick = following }
+        return tick
+    }
+
+    /// The absolute time of a wall-clock time in `timeZone`: the first occurrence when it occurs twice,
+    /// shifted forward by the gap when it does not occur.
+    static func absolute(wall: Date, in timeZone: TimeZone) -> Date {
+        let before = timeZone.secondsFromGMT(for: wall.addingTimeInterval(-43200))
+        let after = timeZone.secondsFromGMT(for: wall.addingTimeInterval(43200))
+        var valid: [Date] = []
+        for offset in Set([before, after, timeZone.secondsFromGMT(for: wall)]) {
+            let candidate = wall.addingTimeInterval(-Double(offset))
+            if timeZone.secondsFromGMT(for: candidate) == offset { valid.append(candidate) }
+        }
+        if let first = valid.min() { return first }
+        return wall.addingTimeInterval(-Double(before))
+    }
+}
+
+extension CronExpression {
+    /// Parses an IANA time zone name (e.g. `Asia/Tokyo`; default `UTC`). Errors name the option.
+    public static func timeZone(_ name: String) throws -> TimeZone {
+        guard let zone = TimeZone(identifier: name) else {
+            throw KajiError(.invalidArgument, "--timezone '\(name)' is not an IANA time zone name (e.g. UTC, Asia/Tokyo, Europe/Berlin)")
+        }
+        return zone
+    }
+}

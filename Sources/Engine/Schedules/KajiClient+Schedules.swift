@@ -1,0 +1,15 @@
+import Foundation
+
+extension KajiClient {
+    /// Creates a schedule after checking everything a tick will need: its name, cron, time zone, queue,
+    /// priority, and the kind and input against the registered workflows. Bad input stores nothing.
+    public func addSchedule(_ request: ScheduleRequest) async throws -> Schedule {
+        try Schedule.validate(name: request.name)
+        _ = try CronExpression(request.cron)
+        _ = try CronExpression.timeZone(request.timezone)
+        try Self.validate(queue: request.queue, priority: request.priority, idempotencyKey: nil)
+        try registry.validate(kind: request.kind, input: request.input)
+        let policy = try registry.retryPolicy(kind: request.kind)
+        return try await store.addSchedule(request, maxAttempts: policy.maxAttempts)
+    }
+}
