@@ -44,6 +44,7 @@ enum BuiltinWorkflows {
     static func registry() -> WorkflowRegistry {
         var registry = WorkflowRegistry()
         registry.register(DiagWorkflow())
+        registry.register(DiagSecretWorkflow())
         return registry
     }
 }
