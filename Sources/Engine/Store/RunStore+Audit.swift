@@ -1,0 +1,205 @@
+import Foundation
+import PostgresNIO
+
+/// Which audit events to read (every filter is optional).
+public struct AuditFilter: Sendable {
+    public var runID: UUID?
+    public var actor: String?
+    public var type: String?
+    /// Events at or after this time.
+    public var since: Date?
+    /// At most this many, the newest (default 100).
+    public var limit: Int
+
+    public init(runID: UUID? = nil, actor: String? = nil, type: String? = nil, since: Date? = nil, limit: Int = 100) {
+        self.runID = runID
+        self.actor = actor
+        self.type = type
+        self.since = since
+        self.limit = limit
+    }
+}
+
+/// The first thing `verifyAudit` found wrong.
+public struct AuditProblem: Sendable, Codable, Equatable {
+    public enum Kind: String, Sendable, Codable {
+        /// The event's columns no longer hash to the sealed value.
+        case altered
+        /// A sealed event is gone from `audit_events`.
+        case missing
+        /// Chain entries are missing (a gap in `seq`).
+        case gap
+        /// A chain entry does not link to the one before it (the chain itself was edited).
+        case broken
+    }
+
+    public var kind: Kind
+    public var seq: Int64
+    public var eventId: Int64?
+    /// For `altered`: the columns that differ.
+    public var fields: [String]
+    public var message: String
+}
+
+/// The result of `verifyAudit`.
+public struct AuditVerification: Sendable, Codable, Equatable {
+    public var ok: Bool
+    /// Chain entries checked (all of them when `ok`).
+    public var checked: Int
+    /// Events sealed by this verification before the walk.
+    public var sealedNow: Int
+    /// The last entry's sequence number and hash: record them elsewhere to detect a rewritten chain later.
+    public var headSeq: Int64
+    public var headHash: String
+    public var problem: AuditProblem?
+}
+
+extension RunStore {
+    /// Advisory-lock key of the sealer of this schema.
+    private var sealLock: PostgresQuery { "SELECT pg_advisory_xact_lock(7236003, hashtext(\(config.schema)))" }
+    private var sealTryLock: PostgresQuery { "SELECT pg_try_advisory_xact_lock(7236003, hashtext(\(config.schema)))" }
+
+    private static let recordColumns = "e.id, (extract(epoch FROM e.at) * 1000000)::int8, e.run_id, e.type, e.actor, e.step, e.attempt, e.epoch, e.worker, e.detail::text"
+
+    /// Appends the audit events written since the last seal to the hash chain, oldest transaction first.
+    ///
+    /// Writers are never blocked: events are chained only once the transaction that wrote them has ended
+    /// (its `xid` is below the oldest transaction still running), so an event committed late cannot be
+    /// passed over. One sealer at a time per schema (a transaction-level advisory lock); with `wait` false
+    /// (the workers' maintenance) a busy lock means someone else is sealing and this returns 0 at once.
+    /// Returns the number of events sealed.
+    @discardableResult
+    public func sealAudit(wait: Bool = false, batchSize: Int = 2000, maxBatches: Int = 50) async throws -> Int {
+        var total = 0
+        for _ in 0..<max(1, maxBatches) {
+            let sealed = try await sealBatch(wait: wait, batchSize: batchSize)
+            guard let sealed else { return total }
+            total += sealed
+            if sealed < batchSize { break }
+        }
+        return total
+    }
+
+    /// One batch in one transaction; nil when another sealer holds the lock.
+    private func sealBatch(wait: Bool, batchSize: Int) async throws -> Int? {
+        try await inTransactionUnwrapped { connection -> Int? in
+            if wait {
+                try await connection.query(sealLock, logger: logger)
+            } else {
+                var locked = false
+                for try await value in try await connection.query(sealTryLock, logger: logger).decode(Bool.self) { locked = value }
+                if !locked { return nil }
+            }
+            var seq: Int64 = 0
+            var lastID: Int64 = 0
+            var lastXid = "0"
+            var previous = AuditChain.genesis
+            let head = try await connection.query("SELECT seq, event_id, event_xid::text, hash FROM audit_chain ORDER BY seq DESC LIMIT 1", logger: logger)
+            for try await (s, id, xid, hash) in head.decode((Int64, Int64, String, Data).self) {
+                seq = s; lastID = id; lastXid = xid; previous = hash
+            }
+            let query: PostgresQuery = """
+                SELECT e.xid::text, \(unescaped: Self.recordColumns) FROM audit_events AS e
+                WHERE (e.xid, e.id) > (\(lastXid)::text::xid8, \(lastID)::int8) AND e.xid < pg_snapshot_xmin(pg_current_snapshot())
+                ORDER BY e.xid, e.id
+                LIMIT \(batchSize)
+                """
+            var seqs: [Int64] = [], ids: [Int64] = [], xids: [String] = [], prevs: [String] = [], hashes: [String] = [], digests: [String] = []
+            let rows = try await connection.query(query, logger: logger)
+            for try await (xid, id, at, run, type, actor, step, attempt, epoch, worker, detail) in rows.decode((String, Int64, Int64, UUID?, String, String, String?, Int?, Int64?, String?, String?).self) {
+                let record = AuditRecord(id: id, atMicros: at, runID: run, type: type, actor: actor, step: step, attempt: attempt, epoch: epoch, worker: worker, detail: detail)
+                seq += 1
+                let hash = AuditChain.hash(seq: seq, previous: previous, record: record)
+                seqs.append(seq); ids.append(id); xids.append(xid)
+                prevs.append(AuditChain.hex(previous)); hashes.append(AuditChain.hex(hash)); digests.append(AuditChain.hex(AuditChain.fieldDigests(record)))
+                previous = hash
+            }
+            guard !seqs.isEmpty else { return 0 }
+            try await connection.query("""
+                INSERT INTO audit_chain (seq, event_id, event_xid, prev_hash, hash, field_digests)
+                SELECT s, e, x::xid8, decode(p, 'hex'), decode(h, 'hex'), decode(d, 'hex')
+                FROM unnest(\(seqs)::int8[], \(ids)::int8[], \(xids)::text[], \(prevs)::text[], \(hashes)::text[], \(digests)::text[]) AS u(s, e, x, p, h, d)
+                """, logger: logger)
+            return seqs.count
+        }
+    }
+
+    /// Seals what is pending (waiting for a concurrent sealer), then walks the whole chain and reports the
+    /// first entry whose event was altered or deleted, a gap in the chain, or an entry that does not link
+    /// to the previous one.
+    public func verifyAudit() async throws -> AuditVerification {
+        let sealedNow = try await sealAudit(wait: true, maxBatches: Int.max / 2)
+        var expected: Int64 = 1
+        var previous = AuditChain.genesis
+        var checked = 0
+        var problem: AuditProblem?
+        let rows = try await client.query("""
+            SELECT c.seq, c.event_id, c.prev_hash, c.hash, c.field_digests, \(unescaped: Self.recordColumns)
+            FROM audit_chain AS c LEFT JOIN audit_events AS e ON e.id = c.event_id
+            ORDER BY c.seq
+            """, logger: logger)
+        for try await (seq, eventID, prevHash, hash, digests, id, at, run, type, actor, step, attempt, epoch, worker, detail) in rows.decode((Int64, Int64, Data, Data, Data, Int64?, Int64?, UUID?, String?, String?, String?, Int?, Int64?, String?, String?).self) {
+            if problem != nil { continue }
+            if seq != expected {
+                problem = AuditProblem(kind: .gap, seq: expected, eventId: nil, fields: [],
+                                       message: "audit chain entries \(expected)...\(seq - 1) are missing (the chain jumps from \(expected - 1) to \(seq))")
+                continue
+            }
+            if prevHash != previous {
+                problem = AuditProblem(kind: .broken, seq: seq, eventId: eventID, fields: [],
+                                       message: "audit chain entry \(seq) (event \(eventID)) does not link to entry \(seq - 1): the chain was edited")
+                continue
+            }
+            guard let id, let at, let type, let actor else {
+                problem = AuditProblem(kind: .missing, seq: seq, eventId: eventID, fields: [],
+                                       message: "audit event \(eventID) (chain entry \(seq)) is missing: it was deleted")
+                continue
+            }
+            let record = AuditRecord(id: id, atMicros: at, runID: run, type: type, actor: actor, step: step, attempt: attempt, epoch: epoch, worker: worker, detail: detail)
+            let recomputed = AuditChain.hash(seq: seq, previous: previous, record: record)
+            if recomputed != hash {
+                let fields = AuditChain.changedFields(stored: digests, record: record)
+                let what = fields.isEmpty ? "its chain entry was rewritten" : "\(fields.joined(separator: ", ")) differ\(fields.count == 1 ? "s" : "")"
+                problem = AuditProblem(kind: .altered, seq: seq, eventId: eventID, fields: fields,
+                                       message: "audit event \(eventID) (chain entry \(seq), type \(type)) was altered: \(what)")
+                continue
+            }
+            previous = hash
+            expected = seq + 1
+            checked += 1
+        }
+        return AuditVerification(ok: problem == nil, checked: checked, sealedNow: sealedNow, headSeq: expected - 1,
+                                 headHash: AuditChain.hex(previous), problem: problem)
+    }
+
+    /// Checks a head recorded earlier (`SEQ:HASH` from `verifyAudit`): nil when chain entry `seq` still has
+    /// `hash` (hex), else the problem. Catches a chain rewritten from some point on, which the walk alone
+    /// cannot tell from a genuine one.
+    public func checkAuditAnchor(seq: Int64, hash: String) async throws -> AuditProblem? {
+        guard let stored = try await scalar("SELECT hash FROM audit_chain WHERE seq = \(seq)", as: Data.self) else {
+            return AuditProblem(kind: .gap, seq: seq, eventId: nil, fields: [], message: "audit chain entry \(seq) of the expected head is missing")
+        }
+        guard AuditChain.hex(stored) == hash.lowercased() else {
+            return AuditProblem(kind: .broken, seq: seq, eventId: nil, fields: [],
+                                message: "audit chain entry \(seq) has hash \(AuditChain.hex(stored)), not the expected head \(hash.lowercased()): the chain was rewritten")
+        }
+        return nil
+    }
+
+    /// Audit events matching `filter`: the newest `limit` of them, returned oldest first.
+    public func auditEvents(_ filter: AuditFilter) async throws -> [AuditEvent] {
+        var events: [AuditEvent] = []
+        let rows = try await client.query("""
+            SELECT id, at, run_id, type, actor, step, attempt, epoch, worker, detail::text FROM audit_events
+            WHERE (\(filter.runID)::uuid IS NULL OR run_id = \(filter.runID))
+              AND (\(filter.actor)::text IS NULL OR actor = \(filter.actor))
+              AND (\(filter.type)::text IS NULL OR type = \(filter.type))
+              AND (\(filter.since)::timestamptz IS NULL OR at >= \(filter.since))
+            ORDER BY id DESC LIMIT \(filter.limit)
+            """, logger: logger)
+        for try await (id, at, run, type, actor, step, attempt, epoch, worker, detail) in rows.decode((Int64, Date, UUID?, String, String, String?, Int?, Int64?, String?, String?).self) {
+            events.append(AuditEvent(id: id, at: at, runId: run, type: type, actor: actor, step: step, attempt: attempt, epoch: epoch, worker: worker, detail: detail))
+        }
+        return events.reversed()
+    }
+}

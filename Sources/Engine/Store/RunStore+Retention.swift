@@ -1,0 +1,85 @@
+import Foundation
+import PostgresNIO
+
+/// What a prune removed.
+public struct PruneResult: Sendable, Codable, Equatable {
+    /// Runs deleted (with their payloads, steps, attempts and anything else that cascades from runs).
+    public var runs: Int
+    /// Statements (batches) it took.
+    public var batches: Int
+    /// Runs that finished before this time were eligible.
+    public var cutoff: Date
+}
+
+/// How long finished runs are kept: parsed from `90d`, `12h`, `30m`, `45s` (or combinations like `1d12h`).
+public enum RetentionAge {
+    /// Parses an age. Errors (`invalidArgument`) name `option` and show the accepted forms.
+    public static func parse(_ text: String, option: String = "--older-than") throws -> Duration {
+        let units: [Character: Int64] = ["d": 86400, "h": 3600, "m": 60, "s": 1]
+        var total: Int64 = 0
+        var number = ""
+        var sawUnit = false
+        for ch in text.trimmingCharacters(in: .whitespaces).lowercased() {
+            if ch.isASCII, ch.isNumber {
+                number.append(ch)
+            } else if let unit = units[ch], let n = Int64(number), n <= 1_000_000 {
+                total += n * unit
+                number = ""
+                sawUnit = true
+            } else {
+                throw KajiError(.invalidArgument, "\(option) '\(text)' is not an age: use a number and a unit d, h, m or s (e.g. 30d, 12h, 30m)")
+            }
+        }
+        guard number.isEmpty, sawUnit, total > 0 else {
+            throw KajiError(.invalidArgument, "\(option) '\(text)' is not an age: use a number and a unit d, h, m or s (e.g. 30d, 12h, 30m)")
+        }
+        return .seconds(total)
+    }
+
+    /// `KAJI_RETENTION` (e.g. `30d`), or nil when it is unset or empty (retention off, the default).
+    public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Duration? {
+        guard let text = environment["KAJI_RETENTION"], !text.isEmpty else { return nil }
+        return try parse(text, option: "KAJI_RETENTION")
+    }
+}
+
+extension RunStore {
+    /// Deletes runs that ended (`succeeded`, `failed`, `cancelled`) more than `age` ago, `batchSize` per
+    /// statement (default 500) and at most `maxBatches` statements (default: until none is left), each its
+    /// own short transaction, so that neither the claim path nor other workers wait on it. Their payloads,
+    /// steps and step attempts go with them (foreign keys cascade); their audit events stay. Each batch is
+    /// audited as `runs.pruned` with its count. Safe from many workers at once (`SKIP LOCKED`).
+    @discardableResult
+    public func pruneFinishedRuns(olderThan age: Duration, actor: String, batchSize: Int = 500, maxBatches: Int = .max) async throws -> PruneResult {
+        let seconds = Double(age.components.seconds) + Double(age.components.attoseconds) / 1e18
+        guard let cutoff = try await scalar("SELECT now() - make_interval(secs => \(seconds))", as: Date.self) else {
+            throw KajiError(.databaseUnavailable, "the database returned no time")
+        }
+        var result = PruneResult(runs: 0, batches: 0, cutoff: cutoff)
+        let ageText = "\(Int64(seconds))s"
+        while result.batches < maxBatches {
+            let query: PostgresQuery = """
+                WITH doomed AS (
+                    SELECT id FROM runs
+                    WHERE state IN ('succeeded', 'failed', 'cancelled') AND finished_at < \(cutoff)
+                    ORDER BY finished_at
+                    LIMIT \(batchSize)
+                    FOR UPDATE SKIP LOCKED
+                ), gone AS (
+                    DELETE FROM runs AS r USING doomed WHERE r.id = doomed.id RETURNING r.id
+                ), audit AS (
+                    INSERT INTO audit_events (type, actor, detail)
+                    SELECT 'runs.pruned', \(actor), jsonb_build_object('count', n, 'finishedBefore', \(KajiJSON.format(cutoff))::text, 'olderThan', \(ageText)::text)
+                    FROM (SELECT count(*) AS n FROM gone) AS c WHERE n > 0
+                )
+                SELECT count(*) FROM gone
+                """
+            let deleted = try await count(query)
+            if deleted == 0 { break }
+            result.runs += deleted
+            result.batches += 1
+            if deleted < batchSize { break }
+        }
+        return result
+    }
+}
