@@ -55,6 +55,7 @@ struct Kaji: AsyncParsableCommand {
             MigrateCommand.self, EnqueueCommand.self, RunsCommand.self, ShowCommand.self, RetryCommand.self,
             SignalCommand.self, ApproveCommand.self, RejectCommand.self, CancelCommand.self,
             WorkerCommand.self, DemoCommand.self, BenchCommand.self,
+            ScheduleCommand.self, SecretCommand.self, AuditCommand.self, PruneCommand.self,
         ]
     )
 }

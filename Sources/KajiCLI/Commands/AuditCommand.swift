@@ -1,0 +1,131 @@
+import ArgumentParser
+import Engine
+import Foundation
+
+struct AuditCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "audit",
+        abstract: "Read the audit trail, or verify that nothing in it was altered or deleted.",
+        discussion: """
+            Examples:
+              kaji audit --run RUN
+              kaji audit --actor cli:alice@host --since 2026-11-26T00:00:00Z --json
+              kaji audit verify
+            Events are append-only (the database refuses UPDATE and DELETE) and chained by SHA-256 hashes; \
+            `verify` walks the chain and names the first altered or missing event (exit 1).
+            """,
+        subcommands: [AuditList.self, AuditVerify.self],
+        defaultSubcommand: AuditList.self
+    )
+}
+
+/// The `kaji audit --json` form of an event (the same fields as `kaji show --json` events, plus `runId`).
+struct AuditEventJSON: Encodable {
+    let id: Int64
+    let at: Date
+    let runId: UUID?
+    let type: String
+    let actor: String
+    let step: String?
+    let attempt: Int?
+    let epoch: Int64?
+    let worker: String?
+    let detail: JSONFragment?
+
+    init(_ e: AuditEvent) {
+        id = e.id; at = e.at; runId = e.runId; type = e.type; actor = e.actor; step = e.step; attempt = e.attempt; epoch = e.epoch
+        worker = e.worker; detail = e.detail.map(JSONFragment.init)
+    }
+}
+
+struct AuditList: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "Audit events, oldest first (the newest --limit of those matching).")
+
+    @Option(name: .long, help: "Only events of this run.")
+    var run: String?
+
+    @Option(name: .long, help: "Only events by this actor, e.g. cli:alice@host or worker:HOST:PID:X.")
+    var actor: String?
+
+    @Option(name: .long, help: "Only events of this type, e.g. run.enqueued, secret.revealed.")
+    var type: String?
+
+    @Option(name: .long, help: "Only events at or after this time, ISO 8601 (e.g. 2026-11-26T00:00:00Z).")
+    var since: String?
+
+    @Option(name: .long, help: "At most this many events (default 100, at most 100000).")
+    var limit: Int = 100
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        CLILogging.bootstrap(defaultLevel: .warning)
+        var filter = AuditFilter(actor: actor, type: type, limit: limit)
+        if let run { filter.runID = try RunArgument.parse(run) }
+        if let since {
+            guard let date = KajiJSON.parseDate(since) else {
+                throw KajiError(.invalidArgument, "--since '\(since)' is not an ISO 8601 time (e.g. 2026-11-26T00:00:00Z)")
+            }
+            filter.since = date
+        }
+        guard (1...100_000).contains(limit) else { throw KajiError(.invalidArgument, "--limit \(limit) is out of range (1...100000)") }
+        let config = try global.databaseConfig()
+        let query = filter
+        let events = try await config.withStore(logger: CLILogging.logger()) { store in try await store.auditEvents(query) }
+        if global.json {
+            try Output.json(events.map(AuditEventJSON.init))
+            return
+        }
+        if events.isEmpty {
+            print("no audit events")
+            return
+        }
+        Output.table(["ID", "AT", "TYPE", "ACTOR", "RUN", "STEP", "DETAIL"], events.map { e in
+            [String(e.id), Output.time(e.at), e.type, e.actor, e.runId?.uuidString ?? "-", e.step ?? "-", e.detail.map { String($0.prefix(100)) } ?? ""]
+        })
+    }
+}
+
+struct AuditVerify: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify",
+        abstract: "Seal pending events into the hash chain, then check every event against it. Exit 1 naming the first altered or missing event.",
+        discussion: "Prints the chain's head (sequence and hash): keep it elsewhere to detect a rewritten chain later with --expect-head."
+    )
+
+    @Option(name: .long, help: "A head printed by an earlier verify, SEQ:HASH: fail unless chain entry SEQ still has that hash.")
+    var expectHead: String?
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        CLILogging.bootstrap(defaultLevel: .warning)
+        var anchor: (Int64, String)?
+        if let expectHead {
+            let parts = expectHead.split(separator: ":", maxSplits: 1).map(String.init)
+            guard parts.count == 2, let seq = Int64(parts[0]), seq >= 1, parts[1].count == 64, parts[1].allSatisfy(\.isHexDigit) else {
+                throw KajiError(.invalidArgument, "--expect-head '\(expectHead)' must be SEQ:HASH as printed by kaji audit verify (HASH: 64 hex digits)")
+            }
+            anchor = (seq, parts[1].lowercased())
+        }
+        let config = try global.databaseConfig()
+        let wanted = anchor
+        var result = try await config.withStore(logger: CLILogging.logger()) { store in
+            var result = try await store.verifyAudit()
+            if result.ok, let (seq, hash) = wanted, let problem = try await store.checkAuditAnchor(seq: seq, hash: hash) {
+                result.ok = false
+                result.problem = problem
+            }
+            return result
+        }
+        if result.problem == nil { result.ok = true }
+        if global.json {
+            try Output.json(result)
+        } else if result.ok {
+            print("audit ok: \(result.checked) events verified; head \(result.headSeq):\(result.headHash)")
+        }
+        if let problem = result.problem {
+            throw CLIFailure(message: "audit verification failed: \(problem.message) (\(result.checked) events before it verified)")
+        }
+    }
+}

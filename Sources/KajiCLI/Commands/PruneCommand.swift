@@ -1,0 +1,39 @@
+import ArgumentParser
+import Engine
+import Foundation
+
+struct PruneCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "prune",
+        abstract: "Delete finished runs (succeeded, failed, cancelled) older than an age, with their steps and payloads.",
+        discussion: """
+            Audit events stay. Runs go in batches of --batch-size, each its own short transaction, so workers are \
+            not held up. Workers prune on their own when KAJI_RETENTION is set (e.g. KAJI_RETENTION=30d).
+              kaji prune --older-than 30d
+            """
+    )
+
+    @Option(name: .long, help: "Age of the runs to delete, by when they finished: 90d, 12h, 30m, 45s (combinable: 1d12h).")
+    var olderThan: String
+
+    @Option(name: .long, help: "Runs deleted per statement (default 500, 1...10000).")
+    var batchSize: Int = 500
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        CLILogging.bootstrap(defaultLevel: .warning)
+        let age = try RetentionAge.parse(olderThan)
+        guard (1...10_000).contains(batchSize) else { throw KajiError(.invalidArgument, "--batch-size \(batchSize) is out of range (1...10000)") }
+        let config = try global.databaseConfig()
+        let actor = KajiClient.cliActor(), batch = batchSize
+        let result = try await config.withStore(logger: CLILogging.logger()) { store in
+            try await store.pruneFinishedRuns(olderThan: age, actor: actor, batchSize: batch)
+        }
+        if global.json {
+            try Output.json(result)
+        } else {
+            print("pruned \(result.runs) runs that finished before \(Output.time(result.cutoff)) (\(result.batches) batches)")
+        }
+    }
+}

@@ -1,0 +1,193 @@
+import ArgumentParser
+import Engine
+import Foundation
+
+struct ScheduleCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "schedule",
+        abstract: "Cron schedules: each tick enqueues exactly one run, however many workers run.",
+        discussion: """
+            Examples:
+              kaji schedule add nightly-backup --cron "0 3 * * *" --timezone Asia/Tokyo --kind diag.steps --input '{"steps": 2}'
+              kaji schedule list --json
+              kaji schedule pause nightly-backup
+            Workers enqueue due ticks (about once a second). Ticks missed while no worker ran are enqueued once, \
+            as the latest due tick.
+            """,
+        subcommands: [ScheduleAdd.self, ScheduleList.self, SchedulePause.self, ScheduleResume.self, ScheduleRemove.self]
+    )
+}
+
+/// The `kaji schedule … --json` form of a schedule (a stable interface).
+struct ScheduleJSON: Encodable {
+    let name: String
+    let cron: String
+    let timezone: String
+    let kind: String
+    let input: JSONFragment
+    let queue: String
+    let priority: Int
+    let paused: Bool
+    let nextRunAt: Date
+    let lastTickAt: Date?
+    let lastRunId: UUID?
+    let createdBy: String
+    let createdAt: Date
+
+    init(_ s: Schedule) {
+        name = s.name; cron = s.cron; timezone = s.timezone; kind = s.kind; input = JSONFragment(s.input); queue = s.queue
+        priority = s.priority; paused = s.paused; nextRunAt = s.nextRunAt; lastTickAt = s.lastTickAt; lastRunId = s.lastRunId
+        createdBy = s.createdBy; createdAt = s.createdAt
+    }
+}
+
+enum SchedulePrinter {
+    static func print(_ schedules: [Schedule]) {
+        if schedules.isEmpty {
+            Swift.print("no schedules")
+            return
+        }
+        Output.table(["NAME", "CRON", "TIMEZONE", "KIND", "STATE", "NEXT", "LAST TICK"], schedules.map { s in
+            [s.name, s.cron, s.timezone, s.kind, s.paused ? "paused" : "active", s.paused ? "-" : Output.time(s.nextRunAt), Output.time(s.lastTickAt)]
+        })
+    }
+}
+
+struct ScheduleAdd: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "add",
+        abstract: "Create a schedule (kind and input are checked now, not at the first tick).",
+        discussion: """
+            --cron takes 5 fields (MIN HOUR DOM MONTH DOW), or 6 with a leading seconds field, or @hourly, \
+            @daily, @weekly, @monthly, @yearly. Fields take *, lists, ranges, steps and JAN-DEC / SUN-SAT. \
+            When both day fields are restricted, either matching is enough (as in cron).
+            """
+    )
+
+    @Argument(help: "Schedule name (1-100 letters, digits, - _ . :).")
+    var name: String
+
+    @Option(name: .long, help: "Cron expression, e.g. \"0 3 * * *\".")
+    var cron: String
+
+    @Option(name: .long, help: "Workflow kind of each run.")
+    var kind: String
+
+    @Option(name: .long, help: "Input of each run as JSON (default {}).")
+    var input: String = "{}"
+
+    @Option(name: .long, help: "IANA time zone the cron is read in, e.g. Asia/Tokyo (default UTC).")
+    var timezone: String = "UTC"
+
+    @Option(name: .long, help: "Queue of the runs (default: default).")
+    var queue: String = "default"
+
+    @Option(name: .long, help: "Priority of the runs; higher runs first (default 0).")
+    var priority: Int = 0
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        CLILogging.bootstrap(defaultLevel: .warning)
+        let registry = BuiltinWorkflows.registry()
+        let request = ScheduleRequest(name: name, cron: cron, timezone: timezone, kind: kind, input: input, queue: queue,
+                                      priority: priority, actor: KajiClient.cliActor())
+        // Check what needs no database first.
+        try Schedule.validate(name: name)
+        _ = try CronExpression(cron)
+        _ = try CronExpression.timeZone(timezone)
+        try registry.validate(kind: kind, input: input)
+        let config = try global.databaseConfig()
+        let schedule = try await config.withStore(logger: CLILogging.logger()) { store in
+            try await KajiClient(store: store, registry: registry).addSchedule(request)
+        }
+        if global.json {
+            try Output.json(ScheduleJSON(schedule))
+        } else {
+            print("added schedule \(schedule.name) (\(schedule.cron) \(schedule.timezone)); next tick \(Output.time(schedule.nextRunAt))")
+        }
+    }
+}
+
+struct ScheduleList: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "List schedules by name.")
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        CLILogging.bootstrap(defaultLevel: .warning)
+        let config = try global.databaseConfig()
+        let schedules = try await config.withStore(logger: CLILogging.logger()) { store in try await store.listSchedules() }
+        if global.json {
+            try Output.json(schedules.map(ScheduleJSON.init))
+        } else {
+            SchedulePrinter.print(schedules)
+        }
+    }
+}
+
+struct SchedulePause: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "pause", abstract: "Pause a schedule: no ticks until it is resumed.")
+
+    @Argument(help: "Schedule name.")
+    var name: String
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        try await ScheduleToggle.run(name: name, paused: true, global: global)
+    }
+}
+
+struct ScheduleResume: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "resume", abstract: "Resume a schedule from its next tick after now (ticks that fell while paused are not enqueued).")
+
+    @Argument(help: "Schedule name.")
+    var name: String
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        try await ScheduleToggle.run(name: name, paused: false, global: global)
+    }
+}
+
+enum ScheduleToggle {
+    static func run(name: String, paused: Bool, global: GlobalOptions) async throws {
+        CLILogging.bootstrap(defaultLevel: .warning)
+        let config = try global.databaseConfig()
+        let actor = KajiClient.cliActor()
+        let schedule = try await config.withStore(logger: CLILogging.logger()) { store in
+            try await store.setSchedulePaused(name: name, paused: paused, actor: actor)
+        }
+        if global.json {
+            try Output.json(ScheduleJSON(schedule))
+        } else {
+            print(paused ? "paused schedule \(name)" : "resumed schedule \(name); next tick \(Output.time(schedule.nextRunAt))")
+        }
+    }
+}
+
+struct ScheduleRemove: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "remove", abstract: "Remove a schedule (runs it enqueued stay).")
+
+    @Argument(help: "Schedule name.")
+    var name: String
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        CLILogging.bootstrap(defaultLevel: .warning)
+        let config = try global.databaseConfig()
+        let actor = KajiClient.cliActor()
+        let name = self.name
+        try await config.withStore(logger: CLILogging.logger()) { store in
+            try await store.removeSchedule(name: name, actor: actor)
+        }
+        if global.json {
+            try Output.json(["removed": name])
+        } else {
+            print("removed schedule \(name)")
+        }
+    }
+}
