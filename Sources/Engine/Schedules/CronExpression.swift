@@ -117,10 +117,14 @@ public struct CronExpression: Sendable, Hashable, CustomStringConvertible {
     /// The first tick strictly after `date`, in `timeZone` (default UTC), or nil if there is none within
     /// 30 years.
     ///
-    /// Wall-clock times are matched in the zone. A time skipped by a DST change (02:30 on the spring-forward
-    /// day) fires at the same distance after the change (03:30); a time that occurs twice (fall-back) fires
-    /// once, at its first occurrence. Non-matching months, days, hours and minutes are skipped whole.
+    /// Wall-clock times are matched in the zone, and DST changes are handled as cron does. When the hour
+    /// field is restricted (`30 2 * * *`), a time skipped by the spring-forward change fires at the same
+    /// distance after it (03:30), and a time that occurs twice (fall-back) fires once, at its first
+    /// occurrence. When the hour field is `*` (`*/15 * * * *`), the expression fires at every instant whose
+    /// wall-clock time matches: the repeated hour fires in both passes and the skipped hour not at all, so
+    /// the interval stays regular. Non-matching months, days, hours and minutes are skipped whole.
     public func next(after date: Date, in timeZone: TimeZone = .gmt) -> Date? {
+        if hours.count == 24 { return nextInstant(after: date, in: timeZone) }
         // Search in "naive" wall-clock time: the zone's local time, represented as if it were UTC.
         var utc = Calendar(identifier: .gregorian)
         utc.timeZone = .gmt
@@ -158,6 +162,43 @@ public struct CronExpression: Sendable, Hashable, CustomStringConvertible {
             let absolute = Self.absolute(wall: wall, in: timeZone)
             if absolute > date { return absolute }
             wall = wall.addingTimeInterval(1)
+        }
+        return nil
+    }
+
+    /// `next(after:in:)` for an unrestricted hour field: walks absolute time, reading each instant's wall clock.
+    private func nextInstant(after date: Date, in timeZone: TimeZone) -> Date? {
+        var zoned = Calendar(identifier: .gregorian)
+        zoned.timeZone = timeZone
+        var utc = Calendar(identifier: .gregorian)
+        utc.timeZone = .gmt
+        var t = Date(timeIntervalSince1970: date.timeIntervalSince1970.rounded(.down) + 1)
+        let limit = t.addingTimeInterval(30 * 366 * 86400)
+        while t < limit {
+            let c = zoned.dateComponents([.year, .month, .day, .minute, .second, .weekday], from: t)
+            guard let year = c.year, let month = c.month, let day = c.day, let minute = c.minute, let second = c.second,
+                  let weekday = c.weekday else { return nil }
+            var wallJump: DateComponents?
+            if !months.contains(month) {
+                wallJump = DateComponents(year: month == 12 ? year + 1 : year, month: month == 12 ? 1 : month + 1, day: 1)
+            } else if !matchesDay(day: day, weekday: weekday - 1) {
+                wallJump = DateComponents(year: year, month: month, day: day + 1)
+            }
+            if let wallJump {
+                guard let wall = utc.date(from: wallJump) else { return nil }
+                let next = Self.absolute(wall: wall, in: timeZone)
+                t = next > t ? next : t.addingTimeInterval(3600)
+                continue
+            }
+            if !minutes.contains(minute) {
+                t = t.addingTimeInterval(Double(60 - second))
+                continue
+            }
+            if !seconds.contains(second) {
+                t = t.addingTimeInterval(1)
+                continue
+            }
+            return t
         }
         return nil
     }

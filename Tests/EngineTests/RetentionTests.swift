@@ -1,0 +1,111 @@
+import Engine
+import Foundation
+import Testing
+import Worker
+
+@Suite("Retention", .timeLimit(.minutes(3)))
+struct RetentionTests {
+    @Test("ages: 90d, 12h, 30m, 45s, 1d12h; anything else names the option")
+    func ages() throws {
+        #expect(try RetentionAge.parse("90d") == .seconds(90 * 86400))
+        #expect(try RetentionAge.parse("12h") == .seconds(12 * 3600))
+        #expect(try RetentionAge.parse("30m") == .seconds(1800))
+        #expect(try RetentionAge.parse("45s") == .seconds(45))
+        #expect(try RetentionAge.parse("1d12h") == .seconds(36 * 3600))
+        for bad in ["30", "d", "-1d", "0d", "1w", "", "1.5d"] {
+            do {
+                _ = try RetentionAge.parse(bad)
+                Issue.record("'\(bad)' parsed")
+            } catch let error as KajiError {
+                #expect(error.code == .invalidArgument)
+                #expect(error.message.contains("--older-than"))
+            }
+        }
+        #expect(try RetentionAge.fromEnvironment([:]) == nil)
+        #expect(try RetentionAge.fromEnvironment(["KAJI_RETENTION": "7d"]) == .seconds(7 * 86400))
+    }
+
+    /// 1,100 runs that finished 40 days ago (with steps and attempts), 40 that finished an hour ago, and 30
+    /// old ones that never finished.
+    static func history(_ db: TestDatabase) async throws -> (old: [UUID], recent: [UUID], unfinished: [UUID]) {
+        let client = db.client(testRegistry())
+        let all = try await client.enqueueBatch(kind: "diag.steps", inputs: Array(repeating: #"{"steps": 1}"#, count: 1170), actor: "test").map(\.id)
+        let old = Array(all[0..<1100]), recent = Array(all[1100..<1140]), unfinished = Array(all[1140...])
+        let states = ["succeeded", "failed", "cancelled"]
+        try await db.store.client.query("""
+            UPDATE runs SET state = (\(states)::text[])[1 + (abs(hashtext(id::text)) % 3)], finished_at = now() - interval '40 days',
+                            created_at = now() - interval '41 days'
+            WHERE id = ANY(\(old)::uuid[])
+            """, logger: db.logger)
+        try await db.store.client.query("UPDATE runs SET state = 'succeeded', finished_at = now() - interval '1 hour' WHERE id = ANY(\(recent)::uuid[])", logger: db.logger)
+        try await db.store.client.query("UPDATE runs SET state = 'waiting', created_at = now() - interval '60 days', run_at = now() + interval '1 day' WHERE id = ANY(\(unfinished)::uuid[])", logger: db.logger)
+        try await db.store.client.query("""
+            INSERT INTO steps (run_id, name, state, attempts, epoch, started_at, finished_at, result)
+            SELECT id, 'step-1', 'succeeded', 1, 1, now() - interval '40 days', now() - interval '40 days', '"step-1"' FROM runs
+            """, logger: db.logger)
+        try await db.store.client.query("""
+            INSERT INTO step_attempts (run_id, step, attempt, epoch, outcome, started_at, finished_at)
+            SELECT id, 'step-1', 1, 1, 'succeeded', now() - interval '40 days', now() - interval '40 days' FROM runs
+            """, logger: db.logger)
+        return (old, recent, unfinished)
+    }
+
+    @Test("kaji prune removes old finished runs in batches with their steps and payloads; audit events and unfinished runs stay")
+    func pruneCommand() async throws {
+        try await TestDatabase.with { db in
+            let (old, recent, unfinished) = try await Self.history(db)
+            let auditBefore = try await db.scalarInt("SELECT count(*)::int8 FROM audit_events WHERE run_id = ANY(\(old)::uuid[])")
+            #expect(auditBefore == 1100)
+
+            let bad = try await KajiProcess.run(["prune", "--older-than", "30 days"] + db.cliArguments)
+            #expect(bad.status == 2)
+            #expect(bad.stderr.contains("--older-than '30 days'"))
+
+            let prune = try await KajiProcess.run(["prune", "--older-than", "30d", "--json"] + db.cliArguments)
+            #expect(prune.status == 0, "stderr: \(prune.stderr)")
+            let doc = try #require(try JSONSerialization.jsonObject(with: Data(prune.stdout.utf8)) as? [String: Any])
+            #expect(doc["runs"] as? Int == 1100)
+            #expect(doc["batches"] as? Int == 3, "500 + 500 + 100")
+
+            #expect(try await db.scalarInt("SELECT count(*)::int8 FROM runs WHERE id = ANY(\(old)::uuid[])") == 0)
+            for table in ["run_payloads", "steps", "step_attempts"] {
+                #expect(try await db.scalarInt("SELECT count(*)::int8 FROM \(unescaped: table) WHERE run_id = ANY(\(old)::uuid[])") == 0, "\(table) of pruned runs")
+                #expect(try await db.scalarInt("SELECT count(*)::int8 FROM \(unescaped: table) WHERE run_id = ANY(\(recent + unfinished)::uuid[])") == 70, "\(table) of kept runs")
+            }
+            #expect(try await db.scalarInt("SELECT count(*)::int8 FROM runs WHERE id = ANY(\(recent)::uuid[])") == 40)
+            #expect(try await db.scalarInt("SELECT count(*)::int8 FROM runs WHERE id = ANY(\(unfinished)::uuid[]) AND state = 'waiting'") == 30)
+            #expect(try await db.scalarInt("SELECT count(*)::int8 FROM audit_events WHERE run_id = ANY(\(old)::uuid[])") == auditBefore, "audit events stay")
+            let pruned = try await db.store.auditEvents(AuditFilter(type: "runs.pruned"))
+            #expect(pruned.count == 3)
+            #expect(pruned.allSatisfy { $0.actor.hasPrefix("cli:") })
+            #expect(try await db.store.verifyAudit().ok)
+
+            let again = try await KajiProcess.run(["prune", "--older-than", "30d", "--json"] + db.cliArguments)
+            #expect((try JSONSerialization.jsonObject(with: Data(again.stdout.utf8)) as? [String: Any])?["runs"] as? Int == 0)
+        }
+    }
+
+    @Test("worker maintenance prunes when a retention is set, from several workers at once")
+    func maintenancePrunes() async throws {
+        try await TestDatabase.with(maxConnections: 20) { db in
+            let (old, recent, _) = try await Self.history(db)
+            let store = db.store, logger = db.logger
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for i in 0..<4 {
+                    group.addTask {
+                        try await Maintenance(store: store, worker: "m\(i)", logger: logger, retention: .seconds(86400)).tick()
+                    }
+                }
+                try await group.waitForAll()
+            }
+            #expect(try await db.scalarInt("SELECT count(*)::int8 FROM runs WHERE id = ANY(\(old)::uuid[])") == 0)
+            #expect(try await db.scalarInt("SELECT count(*)::int8 FROM runs WHERE id = ANY(\(recent)::uuid[])") == 40)
+            let prunedCount = try await db.scalarInt("SELECT coalesce(sum((detail->>'count')::int), 0)::int8 FROM audit_events WHERE type = 'runs.pruned'")
+            #expect(prunedCount == 1100, "each run pruned once")
+            // Without a retention, nothing is pruned.
+            try await db.store.client.query("UPDATE runs SET finished_at = now() - interval '90 days' WHERE id = ANY(\(recent)::uuid[])", logger: db.logger)
+            try await Maintenance(store: store, worker: "off", logger: logger, retention: nil).tick()
+            #expect(try await db.scalarInt("SELECT count(*)::int8 FROM runs WHERE id = ANY(\(recent)::uuid[])") == 40)
+        }
+    }
+}

@@ -1,0 +1,199 @@
+import Engine
+import Foundation
+import PostgresNIO
+import Testing
+
+@Suite("Secrets", .timeLimit(.minutes(4)))
+struct SecretTests {
+    @Test("a Secret encodes, prints and mirrors as its reference only")
+    func referenceOnly() throws {
+        let secret = Secret(id: UUID())
+        let json = try KajiJSON.string(secret)
+        #expect(json == #"{"$secret":"\#(secret.id.uuidString.lowercased())"}"#)
+        #expect(try KajiJSON.decode(Secret.self, from: json) == secret)
+        #expect("\(secret)" == secret.reference)
+        #expect(String(reflecting: secret) == "Secret(\(secret.reference))")
+        var dumped = ""
+        dump(secret, to: &dumped)
+        #expect(dumped.contains(secret.reference))
+        #expect(try Secret(reference: secret.reference) == secret)
+        #expect(try Secret(reference: secret.id.uuidString) == secret)
+        #expect(try Secret(reference: json) == secret)
+        #expect(throws: KajiError.self) { try Secret(reference: "not-a-ref") }
+    }
+
+    @Test("key errors say what is wrong and never repeat the key")
+    func keyErrors() throws {
+        let notBase64 = "this-is-my-very-secret-key!!"
+        do {
+            _ = try SecretKey.fromEnvironment(["KAJI_SECRET_KEY": notBase64])
+            Issue.record("accepted a non-base64 key")
+        } catch let error as KajiError {
+            #expect(error.code == .invalidArgument)
+            #expect(error.message.contains("KAJI_SECRET_KEY"))
+            #expect(!error.message.contains(notBase64))
+        }
+        let short = Data(repeating: 7, count: 16).base64EncodedString()
+        do {
+            _ = try SecretKey.fromEnvironment(["KAJI_SECRET_KEY": short])
+            Issue.record("accepted a 16-byte key")
+        } catch let error as KajiError {
+            #expect(error.message.contains("32 bytes"))
+            #expect(!error.message.contains(short))
+        }
+        #expect(throws: KajiError.self) { try SecretKey.fromEnvironment([:]) }
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("kaji-key-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let key = SecretKey.generate()
+        try Data((key.base64 + "\n").utf8).write(to: URL(fileURLWithPath: file))
+        #expect(try SecretKey.fromEnvironment(["KAJI_SECRET_KEY_FILE": file]).id == key.id)
+        #expect(!"\(key)".contains(key.base64))
+    }
+
+    @Test("store and reveal round trip; a wrong key or a moved ciphertext is refused")
+    func roundTrip() async throws {
+        try await TestDatabase.with { db in
+            let key = SecretKey.generate()
+            let a = try await db.store.storeSecret("correct horse battery staple", name: "a", key: key, actor: "test")
+            let b = try await db.store.storeSecret("another value entirely", name: "b", key: key, actor: "test")
+            #expect(try await db.store.revealSecret(a, key: key, actor: "test") == "correct horse battery staple")
+            await #expect(throws: KajiError.self) { try await db.store.revealSecret(a, key: SecretKey.generate(), actor: "test") }
+            // Swap b's ciphertext into a: the id is bound as associated data, so it does not decrypt.
+            try await db.store.client.query("UPDATE secrets SET ciphertext = (SELECT ciphertext FROM secrets WHERE id = \(b.id)) WHERE id = \(a.id)", logger: db.logger)
+            do {
+                _ = try await db.store.revealSecret(a, key: key, actor: "test")
+                Issue.record("a moved ciphertext decrypted")
+            } catch let error as KajiError {
+                #expect(error.message.contains("altered or moved"))
+                #expect(!error.message.contains("another value"))
+            }
+        }
+    }
+
+    @Test("a secret handled by a workflow appears nowhere in plaintext: show --json, audit --json, errors, worker logs, any table")
+    func nowhereInPlaintext() async throws {
+        try await TestDatabase.with { db in
+            let key = SecretKey.generate().base64
+            let out = FileManager.default.temporaryDirectory.appendingPathComponent("kaji-secret-\(UUID().uuidString)").path
+            defer { try? FileManager.default.removeItem(atPath: out) }
+
+            struct Enqueued: Decodable { let id: UUID }
+            func enqueue(_ input: String) async throws -> UUID {
+                let r = try await KajiProcess.run(["enqueue", "diag.secret", "--input", input, "--json"] + db.cliArguments)
+                #expect(r.status == 0, "stderr: \(r.stderr)")
+                return try JSONDecoder().decode(Enqueued.self, from: Data(r.stdout.utf8)).id
+            }
+            let good = try await enqueue(#"{"name": "argocd-admin", "length": 32}"#)
+            let worker = try db.spawnWorker(concurrency: 1, environment: ["KAJI_SECRET_KEY": key, "KAJI_DIAG_SECRET_OUT": out, "KAJI_LOG_LEVEL": "trace"])
+            let run = try await db.waitForFinish(good)
+            #expect(run.state == .succeeded)
+            let value = try String(contentsOfFile: out, encoding: .utf8)
+            #expect(value.count == 32)
+            // A second run whose step fails with an error that mentions the secret.
+            let failing = try await enqueue(#"{"name": "doomed", "failUse": true}"#)
+            _ = try await db.waitForFinish(failing)
+            worker.signal(SIGTERM)
+            let logs = try await worker.wait(timeout: .seconds(30))
+            let failedValue = try String(contentsOfFile: out, encoding: .utf8)   // overwritten by the failing run
+            #expect(failedValue != value)
+
+            let show = try await KajiProcess.run(["show", good.uuidString, "--json"] + db.cliArguments)
+            #expect(show.status == 0)
+            let doc = try #require(try JSONSerialization.jsonObject(with: Data(show.stdout.utf8)) as? [String: Any])
+            let ref = try #require(((doc["output"] as? [String: Any])?["secret"] as? [String: Any])?["$secret"] as? String)
+            let secret = try Secret(reference: ref)
+            #expect(show.stdout.contains(ref), "the step result holds the reference")
+            #expect(!show.stdout.contains(value))
+            let failedShow = try await KajiProcess.run(["show", failing.uuidString, "--json"] + db.cliArguments)
+            #expect(failedShow.stdout.contains("the target refused secret:"), "the error names the secret by reference")
+            #expect(!failedShow.stdout.contains(failedValue))
+
+            let audit = try await KajiProcess.run(["audit", "--json", "--limit", "1000"] + db.cliArguments)
+            #expect(audit.status == 0)
+            #expect(audit.stdout.contains("secret.stored"))
+            #expect(audit.stdout.contains("secret.revealed"))
+            for v in [value, failedValue] {
+                #expect(!audit.stdout.contains(v))
+                #expect(!logs.stdout.contains(v) && !logs.stderr.contains(v), "worker logs must not hold the value")
+            }
+            #expect(logs.stderr.contains("secret:"), "the logs name secrets by reference")
+
+            // Every row of every table, as text (bytea as hex), holds neither the value nor its hex.
+            try await Self.expectAbsent([value, failedValue], in: db)
+
+            // kaji secret reveal prints it for an admin and audits that it did, without the value.
+            let reveal = try await KajiProcess.run(["secret", "reveal", secret.reference] + db.cliArguments, environment: ["KAJI_SECRET_KEY": key, "KAJI_ACTOR_USER": "alice"])
+            #expect(reveal.status == 0, "stderr: \(reveal.stderr)")
+            #expect(reveal.stdout == value + "\n")
+            let revealed = try await db.store.auditEvents(AuditFilter(type: "secret.revealed"))
+            let byAlice = revealed.filter { $0.actor.hasPrefix("cli:alice@") }
+            #expect(byAlice.count == 1)
+            #expect(byAlice.first?.detail?.contains(secret.id.uuidString.lowercased()) == true)
+            try await Self.expectAbsent([value], in: db)
+
+            let noKey = try await KajiProcess.run(["secret", "reveal", secret.reference] + db.cliArguments, environment: ["KAJI_SECRET_KEY": ""])
+            #expect(noKey.status == 2)
+            #expect(noKey.stderr.contains("KAJI_SECRET_KEY"))
+            let wrongKey = try await KajiProcess.run(["secret", "reveal", secret.reference] + db.cliArguments, environment: ["KAJI_SECRET_KEY": SecretKey.generate().base64])
+            #expect(wrongKey.status == 1)
+            #expect(!wrongKey.stdout.contains(value) && !wrongKey.stderr.contains(value))
+        }
+    }
+
+    @Test("kaji secret put reads stdin and prints a reference; list shows no values")
+    func putAndList() async throws {
+        try await TestDatabase.with { db in
+            let key = SecretKey.generate().base64
+            let value = "put-\(UUID().uuidString)"
+            let input = FileManager.default.temporaryDirectory.appendingPathComponent("kaji-put-\(UUID().uuidString)")
+            try Data((value + "\n").utf8).write(to: input)
+            defer { try? FileManager.default.removeItem(at: input) }
+            let put = try await Self.runWithStdin(["secret", "put", "ci-token"] + db.cliArguments, stdin: input, environment: ["KAJI_SECRET_KEY": key])
+            #expect(put.status == 0, "stderr: \(put.stderr)")
+            let secret = try Secret(reference: put.stdout)
+            let list = try await KajiProcess.run(["secret", "list", "--json"] + db.cliArguments)
+            #expect(list.stdout.contains(secret.id.uuidString.lowercased()))
+            #expect(!list.stdout.contains(value))
+            let key2 = try SecretKey(base64: key, source: "test")
+            #expect(try await db.store.revealSecret(secret, key: key2, actor: "test") == value, "the trailing newline is dropped")
+            try await Self.expectAbsent([value], in: db)
+        }
+    }
+
+    static func runWithStdin(_ arguments: [String], stdin: URL, environment: [String: String]) async throws -> CommandResult {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try KajiBinary.path)
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        for (k, v) in environment { env[k] = v }
+        process.environment = env
+        process.standardInput = try FileHandle(forReadingFrom: stdin)
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return CommandResult(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    /// Casts every row of every table of the test's schema to text and checks that no value (nor its hex
+    /// form, as bytea prints) occurs in it.
+    static func expectAbsent(_ values: [String], in db: TestDatabase) async throws {
+        var tables: [String] = []
+        for try await name in try await db.store.client.query("SELECT table_name::text FROM information_schema.tables WHERE table_schema = \(db.config.schema)", logger: db.logger).decode(String.self) {
+            tables.append(name)
+        }
+        #expect(tables.contains("secrets"))
+        #expect(try await db.scalarInt("SELECT count(*)::int8 FROM secrets") >= 1)
+        for table in tables {
+            #expect(table.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" })
+            for value in values {
+                let hex = value.utf8.map { String(format: "%02x", $0) }.joined()
+                let hits = try await db.scalarInt("SELECT count(*)::int8 FROM \(unescaped: "\"\(table)\"") AS t WHERE strpos(t::text, \(value)) > 0 OR strpos(t::text, \(hex)) > 0")
+                #expect(hits == 0, "table \(table) holds the secret in plaintext")
+            }
+        }
+    }
+}
