@@ -39,8 +39,8 @@ CREATE TABLE secrets (
 );
 CREATE INDEX secrets_name ON secrets (name, created_at DESC);
 
--- Verifiable audit, part 1: which transaction wrote each event. Writers do nothing new (a column default);
--- the sealer uses it to chain only events whose transaction has certainly ended.
+-- Verifiable audit, part 1: which transaction wrote each event. Writers do nothing new (a column default and
+-- an index entry); the sealer uses it to know which events can no longer appear behind its back.
 ALTER TABLE audit_events ADD COLUMN xid xid8 NOT NULL DEFAULT pg_current_xact_id();
 CREATE INDEX audit_events_seal ON audit_events (xid, id);
 CREATE INDEX audit_events_actor ON audit_events (actor, id);
@@ -58,6 +58,15 @@ CREATE TABLE audit_chain (
     field_digests bytea       NOT NULL,
     sealed_at     timestamptz NOT NULL DEFAULT now()
 );
+
+-- The sealer's low-water mark: every event whose transaction id is below `horizon` is in the chain. Events
+-- at or above it are sealed as soon as they are visible (committed), in any order; the horizon moves up to
+-- the oldest transaction still running once everything below that is sealed.
+CREATE TABLE audit_seal_state (
+    singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    horizon   xid8    NOT NULL DEFAULT '0'
+);
+INSERT INTO audit_seal_state DEFAULT VALUES;
 
 -- Append-only: UPDATE, DELETE and TRUNCATE are refused for every session whose triggers fire (a superuser
 -- can bypass with session_replication_role = replica, which `kaji audit verify` then detects).

@@ -96,6 +96,18 @@ struct AuditTests {
         }
     }
 
+    @Test("an event inserted behind the sealer's back (below its horizon) is reported")
+    func verifyDetectsUnsealed() async throws {
+        try await TestDatabase.with { db in
+            _ = try await Self.someHistory(db)
+            #expect(try await db.store.verifyAudit().ok)
+            // Forge an event that claims an old transaction id: the sealer will never look at it.
+            try await Self.tamper(db, "INSERT INTO audit_events (type, actor, xid) VALUES ('run.enqueued', 'cli:mallory', '3')")
+            let result = try await db.store.verifyAudit()
+            #expect(result.problem?.kind == .unsealed, "\(result)")
+        }
+    }
+
     @Test("a chain entry deleted is a gap")
     func verifyDetectsGap() async throws {
         try await TestDatabase.with { db in
@@ -135,11 +147,13 @@ struct AuditTests {
                 }
                 try await group.waitForAll()
             }
-            let lateID = try await db.scalarInt("SELECT count(*)::int8 FROM audit_chain")   // sealed so far, without the late one
-            #expect(lateID < 240, "the sealer had to leave events behind the open transaction")
+            try await db.store.sealAudit()
+            #expect(try await db.scalarInt("SELECT count(*)::int8 FROM audit_chain") == 240, "every committed event is sealed; the open transaction's is not visible yet")
+            let horizonBefore = try await db.scalarInt("SELECT horizon::text::int8 FROM audit_seal_state")
             try await late.query("COMMIT", logger: db.logger)
             try? await late.close()
             let result = try await db.store.verifyAudit()
+            #expect(try await db.scalarInt("SELECT horizon::text::int8 FROM audit_seal_state") > horizonBefore, "the horizon moves once the late transaction ended")
             #expect(result.ok, "\(result.problem?.message ?? "")")
             let events = try await db.scalarInt("SELECT count(*)::int8 FROM audit_events")
             #expect(events == 241)
@@ -182,7 +196,7 @@ struct AuditTests {
             #expect(ids == ids.sorted(), "oldest first")
 
             let future = try await KajiProcess.run(["audit", "--since", "2999-01-01T00:00:00Z", "--json"] + db.cliArguments)
-            #expect(try JSONSerialization.jsonObject(with: Data(future.stdout.utf8)) as? [Any] == nil || future.stdout.contains("[]"))
+            #expect((try JSONSerialization.jsonObject(with: Data(future.stdout.utf8)) as? [Any])?.isEmpty == true, "stdout: \(future.stdout)")
             let limited = try await KajiProcess.run(["audit", "--type", "step.succeeded", "--limit", "3", "--json"] + db.cliArguments)
             #expect((try JSONSerialization.jsonObject(with: Data(limited.stdout.utf8)) as? [Any])?.count == 3)
             let bad = try await KajiProcess.run(["audit", "--since", "yesterday"] + db.cliArguments)

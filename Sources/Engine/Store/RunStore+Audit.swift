@@ -31,6 +31,9 @@ public struct AuditProblem: Sendable, Codable, Equatable {
         case gap
         /// A chain entry does not link to the one before it (the chain itself was edited).
         case broken
+        /// An event below the sealer's horizon has no chain entry (inserted behind the sealer's back, or the
+        /// horizon was moved).
+        case unsealed
     }
 
     public var kind: Kind
@@ -59,15 +62,20 @@ extension RunStore {
     private var sealLock: PostgresQuery { "SELECT pg_advisory_xact_lock(7236003, hashtext(\(config.schema)))" }
     private var sealTryLock: PostgresQuery { "SELECT pg_try_advisory_xact_lock(7236003, hashtext(\(config.schema)))" }
 
-    private static let recordColumns = "e.id, (extract(epoch FROM e.at) * 1000000)::int8, e.run_id, e.type, e.actor, e.step, e.attempt, e.epoch, e.worker, e.detail::text"
+    private static let recordColumns = "e.id, (extract(epoch FROM e.at) * 1000000)::int8 AS at_us, e.run_id, e.type, e.actor, e.step, e.attempt, e.epoch, e.worker, e.detail::text AS detail"
 
-    /// Appends the audit events written since the last seal to the hash chain, oldest transaction first.
+    /// Appends the audit events committed since the last seal to the hash chain.
     ///
-    /// Writers are never blocked: events are chained only once the transaction that wrote them has ended
-    /// (its `xid` is below the oldest transaction still running), so an event committed late cannot be
-    /// passed over. One sealer at a time per schema (a transaction-level advisory lock); with `wait` false
-    /// (the workers' maintenance) a busy lock means someone else is sealing and this returns 0 at once.
-    /// Returns the number of events sealed.
+    /// Writers are never blocked or serialised: they only fill in `xid` (their transaction id). The sealer
+    /// keeps a low-water mark, `audit_seal_state.horizon`: every event with a transaction id below it is
+    /// chained. Each round chains the visible (committed) events at or above the horizon that are not chained
+    /// yet, then raises the horizon to the oldest transaction still running, below which no new event can
+    /// appear any more. An event committed late is therefore chained late, never skipped; a long transaction
+    /// elsewhere only keeps the horizon (and the span re-checked each round) from moving.
+    ///
+    /// One sealer at a time per schema (a transaction-level advisory lock); with `wait` false (the workers'
+    /// maintenance) a busy lock means someone else is sealing and this returns 0 at once. Returns the number
+    /// of events sealed.
     @discardableResult
     public func sealAudit(wait: Bool = false, batchSize: Int = 2000, maxBatches: Int = 50) async throws -> Int {
         var total = 0
@@ -91,22 +99,33 @@ extension RunStore {
                 if !locked { return nil }
             }
             var seq: Int64 = 0
-            var lastID: Int64 = 0
-            var lastXid = "0"
             var previous = AuditChain.genesis
-            let head = try await connection.query("SELECT seq, event_id, event_xid::text, hash FROM audit_chain ORDER BY seq DESC LIMIT 1", logger: logger)
-            for try await (s, id, xid, hash) in head.decode((Int64, Int64, String, Data).self) {
-                seq = s; lastID = id; lastXid = xid; previous = hash
+            let head = try await connection.query("SELECT seq, hash FROM audit_chain ORDER BY seq DESC LIMIT 1", logger: logger)
+            for try await (s, hash) in head.decode((Int64, Data).self) {
+                seq = s; previous = hash
             }
+            // One statement, one snapshot: the unsealed visible events, and that snapshot's oldest running
+            // transaction (also when there is no event: the LEFT JOIN keeps one row).
             let query: PostgresQuery = """
-                SELECT e.xid::text, \(unescaped: Self.recordColumns) FROM audit_events AS e
-                WHERE (e.xid, e.id) > (\(lastXid)::text::xid8, \(lastID)::int8) AND e.xid < pg_snapshot_xmin(pg_current_snapshot())
-                ORDER BY e.xid, e.id
-                LIMIT \(batchSize)
+                WITH snap AS (
+                    SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS xmin
+                ), pending AS (
+                    SELECT e.xid, \(unescaped: Self.recordColumns)
+                    FROM audit_events AS e, audit_seal_state AS state
+                    WHERE e.xid >= state.horizon AND NOT EXISTS (SELECT 1 FROM audit_chain AS c WHERE c.event_id = e.id)
+                    ORDER BY e.xid, e.id
+                    LIMIT \(batchSize)
+                )
+                SELECT snap.xmin, p.xid::text, p.id, p.at_us, p.run_id, p.type, p.actor, p.step, p.attempt, p.epoch, p.worker, p.detail
+                FROM snap LEFT JOIN pending AS p ON true
+                ORDER BY p.xid, p.id
                 """
             var seqs: [Int64] = [], ids: [Int64] = [], xids: [String] = [], prevs: [String] = [], hashes: [String] = [], digests: [String] = []
+            var horizon: String?
             let rows = try await connection.query(query, logger: logger)
-            for try await (xid, id, at, run, type, actor, step, attempt, epoch, worker, detail) in rows.decode((String, Int64, Int64, UUID?, String, String, String?, Int?, Int64?, String?, String?).self) {
+            for try await (xmin, xid, id, at, run, type, actor, step, attempt, epoch, worker, detail) in rows.decode((String, String?, Int64?, Int64?, UUID?, String?, String?, String?, Int?, Int64?, String?, String?).self) {
+                horizon = xmin
+                guard let xid, let id, let at, let type, let actor else { continue }
                 let record = AuditRecord(id: id, atMicros: at, runID: run, type: type, actor: actor, step: step, attempt: attempt, epoch: epoch, worker: worker, detail: detail)
                 seq += 1
                 let hash = AuditChain.hash(seq: seq, previous: previous, record: record)
@@ -114,12 +133,18 @@ extension RunStore {
                 prevs.append(AuditChain.hex(previous)); hashes.append(AuditChain.hex(hash)); digests.append(AuditChain.hex(AuditChain.fieldDigests(record)))
                 previous = hash
             }
-            guard !seqs.isEmpty else { return 0 }
-            try await connection.query("""
-                INSERT INTO audit_chain (seq, event_id, event_xid, prev_hash, hash, field_digests)
-                SELECT s, e, x::xid8, decode(p, 'hex'), decode(h, 'hex'), decode(d, 'hex')
-                FROM unnest(\(seqs)::int8[], \(ids)::int8[], \(xids)::text[], \(prevs)::text[], \(hashes)::text[], \(digests)::text[]) AS u(s, e, x, p, h, d)
-                """, logger: logger)
+            if !seqs.isEmpty {
+                try await connection.query("""
+                    INSERT INTO audit_chain (seq, event_id, event_xid, prev_hash, hash, field_digests)
+                    SELECT s, e, x::xid8, decode(p, 'hex'), decode(h, 'hex'), decode(d, 'hex')
+                    FROM unnest(\(seqs)::int8[], \(ids)::int8[], \(xids)::text[], \(prevs)::text[], \(hashes)::text[], \(digests)::text[]) AS u(s, e, x, p, h, d)
+                    """, logger: logger)
+            }
+            // Everything visible was sealed (the batch was not cut short), so nothing below that snapshot's
+            // oldest running transaction can still appear: raise the horizon to it.
+            if seqs.count < batchSize, let horizon {
+                try await connection.query("UPDATE audit_seal_state SET horizon = greatest(horizon, \(horizon)::text::xid8)", logger: logger)
+            }
             return seqs.count
         }
     }
@@ -167,6 +192,17 @@ extension RunStore {
             previous = hash
             expected = seq + 1
             checked += 1
+        }
+        if problem == nil {
+            let stray = try await scalar("""
+                SELECT e.id FROM audit_events AS e, audit_seal_state AS s
+                WHERE e.xid < s.horizon AND NOT EXISTS (SELECT 1 FROM audit_chain AS c WHERE c.event_id = e.id)
+                ORDER BY e.id LIMIT 1
+                """, as: Int64.self)
+            if let stray {
+                problem = AuditProblem(kind: .unsealed, seq: expected, eventId: stray, fields: [],
+                                       message: "audit event \(stray) is not in the chain although every event of its age should be: it was inserted behind the sealer's back or the seal state was edited")
+            }
         }
         return AuditVerification(ok: problem == nil, checked: checked, sealedNow: sealedNow, headSeq: expected - 1,
                                  headHash: AuditChain.hex(previous), problem: problem)
