@@ -11,6 +11,8 @@ CREATE TABLE schedules (
     input        jsonb       NOT NULL,
     queue        text        NOT NULL DEFAULT 'default',
     priority     smallint    NOT NULL DEFAULT 0,
+    -- The runs' concurrency key (e.g. cluster:prod-a), if any.
+    concurrency_key text,
     max_attempts integer     NOT NULL DEFAULT 1 CHECK (max_attempts >= 1),
     paused       boolean     NOT NULL DEFAULT false,
     -- The next tick not yet enqueued (absolute time, computed from cron + timezone).

@@ -168,7 +168,7 @@ struct ScheduleTests {
     @Test("20 concurrent maintenance rounds on one due tick enqueue one run")
     func concurrentRounds() async throws {
         try await TestDatabase.with(maxConnections: 30) { db in
-            _ = try await db.client(testRegistry()).addSchedule(ScheduleRequest(name: "race", cron: "0 3 * * *", timezone: "Asia/Tokyo", kind: "diag.steps", actor: "test"))
+            _ = try await db.client(testRegistry()).addSchedule(ScheduleRequest(name: "race", cron: "0 3 * * *", timezone: "Asia/Tokyo", kind: "diag.steps", concurrencyKey: "cluster:prod-a", actor: "test"))
             try await db.store.client.query("UPDATE schedules SET next_run_at = now() - interval '1 second'", logger: db.logger)
             let store = db.store
             let firings = try await withThrowingTaskGroup(of: [ScheduleFiring].self) { group in
@@ -179,6 +179,8 @@ struct ScheduleTests {
             }
             #expect(firings.filter(\.created).count == 1)
             #expect(try await db.scalarInt("SELECT count(*)::int8 FROM runs") == 1)
+            #expect(try await db.scalarInt("SELECT count(*)::int8 FROM runs WHERE concurrency_key = 'cluster:prod-a' AND actor = 'schedule:race'") == 1,
+                    "the run carries the schedule's concurrency key, enqueued as the schedule")
             let schedule = try #require(try await db.store.schedule(name: "race"))
             #expect(schedule.nextRunAt > Date())
         }

@@ -8,6 +8,9 @@ extension KajiClient {
         _ = try CronExpression(request.cron)
         _ = try CronExpression.timeZone(request.timezone)
         try Self.validate(queue: request.queue, priority: request.priority, idempotencyKey: nil)
+        if let key = request.concurrencyKey, key.isEmpty || key.count > 200 {
+            throw KajiError(.invalidArgument, "--concurrency-key must be 1-200 characters (e.g. cluster:prod-a)")
+        }
         try registry.validate(kind: request.kind, input: request.input)
         let policy = try registry.retryPolicy(kind: request.kind)
         return try await store.addSchedule(request, maxAttempts: policy.maxAttempts)

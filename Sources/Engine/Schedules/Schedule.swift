@@ -12,6 +12,8 @@ public struct Schedule: Sendable, Codable, Equatable {
     public var input: String
     public var queue: String
     public var priority: Int
+    /// The runs' concurrency key (default none).
+    public var concurrencyKey: String?
     public var maxAttempts: Int
     public var paused: Bool
     /// The next tick not yet enqueued.
@@ -39,10 +41,12 @@ public struct ScheduleRequest: Sendable {
     public var queue: String
     /// Priority of the runs (default 0).
     public var priority: Int
+    /// Concurrency key of the runs, e.g. `cluster:prod-a` (default none).
+    public var concurrencyKey: String?
     /// Who creates it (audited).
     public var actor: String
 
-    public init(name: String, cron: String, timezone: String = "UTC", kind: String, input: String = "{}", queue: String = "default", priority: Int = 0, actor: String) {
+    public init(name: String, cron: String, timezone: String = "UTC", kind: String, input: String = "{}", queue: String = "default", priority: Int = 0, concurrencyKey: String? = nil, actor: String) {
         self.name = name
         self.cron = cron
         self.timezone = timezone
@@ -50,6 +54,7 @@ public struct ScheduleRequest: Sendable {
         self.input = input
         self.queue = queue
         self.priority = priority
+        self.concurrencyKey = concurrencyKey
         self.actor = actor
     }
 }

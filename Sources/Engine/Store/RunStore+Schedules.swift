@@ -2,13 +2,13 @@ import Foundation
 import PostgresNIO
 
 extension RunStore {
-    private static let scheduleColumns = "name, cron, timezone, kind, input::text, queue, priority, max_attempts, paused, next_run_at, last_tick_at, last_run_id, created_by, created_at, updated_at"
+    private static let scheduleColumns = "name, cron, timezone, kind, input::text, queue, priority, concurrency_key, max_attempts, paused, next_run_at, last_tick_at, last_run_id, created_by, created_at, updated_at"
 
-    private typealias ScheduleRow = (String, String, String, String, String, String, Int, Int, Bool, Date, Date?, UUID?, String, Date, Date)
+    private typealias ScheduleRow = (String, String, String, String, String, String, Int, String?, Int, Bool, Date, Date?, UUID?, String, Date, Date)
 
     private static func schedule(_ r: ScheduleRow) -> Schedule {
-        Schedule(name: r.0, cron: r.1, timezone: r.2, kind: r.3, input: r.4, queue: r.5, priority: r.6, maxAttempts: r.7, paused: r.8,
-                 nextRunAt: r.9, lastTickAt: r.10, lastRunId: r.11, createdBy: r.12, createdAt: r.13, updatedAt: r.14)
+        Schedule(name: r.0, cron: r.1, timezone: r.2, kind: r.3, input: r.4, queue: r.5, priority: r.6, concurrencyKey: r.7, maxAttempts: r.8,
+                 paused: r.9, nextRunAt: r.10, lastTickAt: r.11, lastRunId: r.12, createdBy: r.13, createdAt: r.14, updatedAt: r.15)
     }
 
     /// Creates a schedule whose first tick is the cron's next one after now. The request must already be
@@ -22,9 +22,9 @@ extension RunStore {
         }
         let query: PostgresQuery = """
             WITH ins AS (
-                INSERT INTO schedules (name, cron, timezone, kind, input, queue, priority, max_attempts, next_run_at, created_by)
+                INSERT INTO schedules (name, cron, timezone, kind, input, queue, priority, concurrency_key, max_attempts, next_run_at, created_by)
                 VALUES (\(request.name), \(cron.text), \(request.timezone), \(request.kind), \(request.input)::text::jsonb, \(request.queue),
-                        \(request.priority), \(maxAttempts), \(first), \(request.actor))
+                        \(request.priority), \(request.concurrencyKey), \(maxAttempts), \(first), \(request.actor))
                 ON CONFLICT (name) DO NOTHING
                 RETURNING \(unescaped: Self.scheduleColumns)
             ), audit AS (
@@ -125,8 +125,8 @@ extension RunStore {
                 """
             var rows: [(Date, Schedule)] = []
             let stream = try await connection.query(due, logger: logger)
-            for try await (now, a, b, c, d, e, f, g, h, i, j, k, l, m, n, o) in stream.decode((Date, String, String, String, String, String, String, Int, Int, Bool, Date, Date?, UUID?, String, Date, Date).self) {
-                rows.append((now, Self.schedule((a, b, c, d, e, f, g, h, i, j, k, l, m, n, o))))
+            for try await (now, a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p) in stream.decode((Date, String, String, String, String, String, String, Int, String?, Int, Bool, Date, Date?, UUID?, String, Date, Date).self) {
+                rows.append((now, Self.schedule((a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p))))
             }
             var firings: [ScheduleFiring] = []
             for (now, schedule) in rows {
@@ -142,7 +142,8 @@ extension RunStore {
                 let tick = cron.latestTick(from: schedule.nextRunAt, notAfter: now, in: zone)
                 let next = cron.next(after: max(now, tick), in: zone)
                 let request = EnqueueRequest(kind: schedule.kind, input: schedule.input, queue: schedule.queue, priority: schedule.priority,
-                                             idempotencyKey: Schedule.idempotencyKey(name: schedule.name, tick: tick), actor: "schedule:\(schedule.name)")
+                                             idempotencyKey: Schedule.idempotencyKey(name: schedule.name, tick: tick),
+                                             concurrencyKey: schedule.concurrencyKey, actor: "schedule:\(schedule.name)")
                 // Its own (committed) statement: the key makes a second attempt at this tick return the same run.
                 let result = try await enqueue(request, maxAttempts: schedule.maxAttempts)
                 let detail: PostgresQuery = """

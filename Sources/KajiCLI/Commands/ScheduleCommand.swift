@@ -27,6 +27,7 @@ struct ScheduleJSON: Encodable {
     let input: JSONFragment
     let queue: String
     let priority: Int
+    let concurrencyKey: String?
     let paused: Bool
     let nextRunAt: Date
     let lastTickAt: Date?
@@ -36,7 +37,7 @@ struct ScheduleJSON: Encodable {
 
     init(_ s: Schedule) {
         name = s.name; cron = s.cron; timezone = s.timezone; kind = s.kind; input = JSONFragment(s.input); queue = s.queue
-        priority = s.priority; paused = s.paused; nextRunAt = s.nextRunAt; lastTickAt = s.lastTickAt; lastRunId = s.lastRunId
+        priority = s.priority; concurrencyKey = s.concurrencyKey; paused = s.paused; nextRunAt = s.nextRunAt; lastTickAt = s.lastTickAt; lastRunId = s.lastRunId
         createdBy = s.createdBy; createdAt = s.createdAt
     }
 }
@@ -85,13 +86,16 @@ struct ScheduleAdd: AsyncParsableCommand {
     @Option(name: .long, help: "Priority of the runs; higher runs first (default 0).")
     var priority: Int = 0
 
+    @Option(name: .long, help: "Concurrency key of the runs, e.g. cluster:prod-a: one active at a time (default: none).")
+    var concurrencyKey: String?
+
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
         CLILogging.bootstrap(defaultLevel: .warning)
         let registry = BuiltinWorkflows.registry()
         let request = ScheduleRequest(name: name, cron: cron, timezone: timezone, kind: kind, input: input, queue: queue,
-                                      priority: priority, actor: KajiClient.cliActor())
+                                      priority: priority, concurrencyKey: concurrencyKey, actor: KajiClient.cliActor())
         // Check what needs no database first.
         try Schedule.validate(name: name)
         _ = try CronExpression(cron)
