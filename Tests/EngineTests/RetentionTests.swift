@@ -85,6 +85,22 @@ struct RetentionTests {
         }
     }
 
+    @Test("a kaji worker with KAJI_RETENTION=30d prunes on its own")
+    func workerProcessPrunes() async throws {
+        try await TestDatabase.with { db in
+            let (old, recent, unfinished) = try await Self.history(db)
+            let worker = try db.spawnWorker(environment: ["KAJI_RETENTION": "30d"])
+            try await eventually("the worker pruned the old runs") {
+                try await db.scalarInt("SELECT count(*)::int8 FROM runs WHERE id = ANY(\(old)::uuid[])") == 0
+            }
+            worker.signal(SIGTERM)
+            let result = try await worker.wait(timeout: .seconds(30))
+            #expect(result.status == 0)
+            #expect(result.stderr.contains("pruned finished runs"))
+            #expect(try await db.scalarInt("SELECT count(*)::int8 FROM runs WHERE id = ANY(\(recent + unfinished)::uuid[])") == 70)
+        }
+    }
+
     @Test("worker maintenance prunes when a retention is set, from several workers at once")
     func maintenancePrunes() async throws {
         try await TestDatabase.with(maxConnections: 20) { db in

@@ -116,7 +116,10 @@ extension RunStore {
     /// between enqueueing and moving the schedule on.
     @discardableResult
     public func enqueueDueSchedules(actor: String, worker: String? = nil, limit: Int = 20) async throws -> [ScheduleFiring] {
-        try await inTransactionUnwrapped { connection in
+        // The common case, nothing due, costs one indexed read and no transaction.
+        let due = try await scalar("SELECT EXISTS (SELECT 1 FROM schedules WHERE NOT paused AND next_run_at <= now())", as: Bool.self) ?? false
+        guard due else { return [] }
+        return try await inTransactionUnwrapped { connection in
             let due: PostgresQuery = """
                 SELECT now(), \(unescaped: Self.scheduleColumns) FROM schedules
                 WHERE NOT paused AND next_run_at <= now()
