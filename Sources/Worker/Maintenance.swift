@@ -73,7 +73,8 @@ public struct Maintenance: Sendable {
                 firstError = firstError ?? error
             }
         }
-        if let firstError { throw firstError }
+        // A round cut short by shutdown is not a failure worth logging.
+        if let firstError, !Task.isCancelled { throw firstError }
     }
 
     private func duePrune() -> Bool {

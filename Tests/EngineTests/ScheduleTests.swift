@@ -223,7 +223,7 @@ struct ScheduleTests {
             #expect(try await KajiProcess.run(["schedule", "resume", "nightly-backup"] + db.cliArguments).status == 0)
             #expect(try await KajiProcess.run(["schedule", "remove", "nightly-backup"] + db.cliArguments).status == 0)
             let missing = try await KajiProcess.run(["schedule", "remove", "nightly-backup"] + db.cliArguments)
-            #expect(missing.status == 2)
+            #expect(missing.status == 1)
             #expect(missing.stderr.contains("no schedule named 'nightly-backup'"))
 
             let events = try await db.store.auditEvents(AuditFilter())

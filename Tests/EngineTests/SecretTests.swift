@@ -156,6 +156,12 @@ struct SecretTests {
             #expect(!list.stdout.contains(value))
             let key2 = try SecretKey(base64: key, source: "test")
             #expect(try await db.store.revealSecret(secret, key: key2, actor: "test") == value, "the trailing newline is dropped")
+            let unknown = try await KajiProcess.run(["secret", "reveal", Secret(id: UUID()).reference] + db.cliArguments, environment: ["KAJI_SECRET_KEY": key])
+            #expect(unknown.status == 1)
+            #expect(unknown.stderr.contains("no secret secret:"))
+            let badRef = try await KajiProcess.run(["secret", "reveal", "hunter2"] + db.cliArguments, environment: ["KAJI_SECRET_KEY": key])
+            #expect(badRef.status == 2)
+            #expect(!badRef.stderr.contains("hunter2"), "a value pasted as a reference is not echoed")
             try await Self.expectAbsent([value], in: db)
         }
     }

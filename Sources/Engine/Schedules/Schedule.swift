@@ -72,6 +72,13 @@ public struct ScheduleFiring: Sendable, Equatable {
     public var nextRunAt: Date?
 }
 
+extension KajiError.Code {
+    /// No schedule with that name (exit code 1, like a missing run).
+    public static let scheduleNotFound = KajiError.Code("schedule_not_found")
+    /// No secret with that id (exit code 1).
+    public static let secretNotFound = KajiError.Code("secret_not_found")
+}
+
 extension Schedule {
     /// The idempotency key of a schedule's tick: `schedule:NAME:ISO8601`.
     public static func idempotencyKey(name: String, tick: Date) -> String {

@@ -22,7 +22,8 @@ public struct Secret: Sendable, Hashable, Codable, CustomStringConvertible, Cust
         }
         if candidate.lowercased().hasPrefix("secret:") { candidate = String(candidate.dropFirst("secret:".count)) }
         guard let id = UUID(uuidString: candidate) else {
-            throw KajiError(.invalidArgument, "secret reference '\(String(trimmed.prefix(80)))' is not valid: use secret:<uuid>, <uuid> or {\"$secret\": \"<uuid>\"}")
+            // The text is not repeated: it may be a value pasted by mistake.
+            throw KajiError(.invalidArgument, "the secret reference is not valid (\(trimmed.count) characters): use secret:<uuid>, <uuid> or {\"$secret\": \"<uuid>\"}")
         }
         self.id = id
     }

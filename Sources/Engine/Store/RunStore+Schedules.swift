@@ -55,7 +55,7 @@ extension RunStore {
     }
 
     /// Pauses or resumes a schedule. Resuming starts from the cron's next tick after now: ticks that fell
-    /// while paused are not enqueued. Fails (`invalidArgument`) when there is no such schedule.
+    /// while paused are not enqueued. Fails (`scheduleNotFound`) when there is no such schedule.
     @discardableResult
     public func setSchedulePaused(name: String, paused: Bool, actor: String) async throws -> Schedule {
         guard let current = try await schedule(name: name) else { throw Self.noSchedule(name) }
@@ -83,7 +83,7 @@ extension RunStore {
         throw Self.noSchedule(name)
     }
 
-    /// Removes a schedule (runs it enqueued stay). Fails (`invalidArgument`) when there is none.
+    /// Removes a schedule (runs it enqueued stay). Fails (`scheduleNotFound`) when there is none.
     public func removeSchedule(name: String, actor: String) async throws {
         let query: PostgresQuery = """
             WITH del AS (
@@ -98,7 +98,7 @@ extension RunStore {
     }
 
     private static func noSchedule(_ name: String) -> KajiError {
-        KajiError(.invalidArgument, "no schedule named '\(name)' (see kaji schedule list)")
+        KajiError(.scheduleNotFound, "no schedule named '\(name)' (see kaji schedule list)")
     }
 
     /// The database server's clock (schedules are computed on one clock however many machines run workers).

@@ -64,14 +64,14 @@ extension RunStore {
     }
 
     /// Decrypts a secret and audits that `actor` revealed it (`secret.revealed`, with its id and name, never
-    /// the value). Fails (`invalidArgument`) when there is no such secret, (`invalidState`) when it does not
+    /// the value). Fails (`secretNotFound`) when there is no such secret, (`invalidState`) when it does not
     /// decrypt under `key`.
     public func revealSecret(_ secret: Secret, key: SecretKey, actor: String, runID: UUID? = nil, step: String? = nil, worker: String? = nil) async throws -> String {
         var found: (String, Data, String)?
         let rows = try await client.query("SELECT name, ciphertext, key_id FROM secrets WHERE id = \(secret.id)", logger: logger)
         for try await row in rows.decode((String, Data, String).self) { found = row }
         guard let (name, ciphertext, keyID) = found else {
-            throw KajiError(.invalidArgument, "no secret \(secret.reference) (see kaji secret list)")
+            throw KajiError(.secretNotFound, "no secret \(secret.reference) (see kaji secret list)")
         }
         let value = try key.open(ciphertext, id: secret.id, keyID: keyID)
         try await client.query("""
