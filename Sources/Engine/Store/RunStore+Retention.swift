@@ -49,6 +49,9 @@ extension RunStore {
     /// own short transaction, so that neither the claim path nor other workers wait on it. Their payloads,
     /// steps and step attempts go with them (foreign keys cascade); their audit events stay. Each batch is
     /// audited as `runs.pruned` with its count. Safe from many workers at once (`SKIP LOCKED`).
+    ///
+    /// Needs no index of its own: run ids are UUIDv7 (`RunID`), so the runs created before the cutoff, the
+    /// only ones that can have finished before it, are a range at the start of the primary key.
     @discardableResult
     public func pruneFinishedRuns(olderThan age: Duration, actor: String, batchSize: Int = 500, maxBatches: Int = .max) async throws -> PruneResult {
         let seconds = Double(age.components.seconds) + Double(age.components.attoseconds) / 1e18
@@ -56,13 +59,17 @@ extension RunStore {
             throw KajiError(.databaseUnavailable, "the database returned no time")
         }
         var result = PruneResult(runs: 0, batches: 0, cutoff: cutoff)
+        // The smallest UUIDv7 of the cutoff's millisecond: every run created earlier sorts below it.
+        let millis = UInt64(max(0, cutoff.timeIntervalSince1970 * 1000))
+        let bound = UUID(uuid: (UInt8((millis >> 40) & 0xff), UInt8((millis >> 32) & 0xff), UInt8((millis >> 24) & 0xff),
+                                UInt8((millis >> 16) & 0xff), UInt8((millis >> 8) & 0xff), UInt8(millis & 0xff), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))
         let ageText = "\(Int64(seconds))s"
         while result.batches < maxBatches {
             let query: PostgresQuery = """
                 WITH doomed AS (
                     SELECT id FROM runs
-                    WHERE state IN ('succeeded', 'failed', 'cancelled') AND finished_at < \(cutoff)
-                    ORDER BY finished_at
+                    WHERE id < \(bound) AND state IN ('succeeded', 'failed', 'cancelled') AND finished_at < \(cutoff)
+                    ORDER BY id
                     LIMIT \(batchSize)
                     FOR UPDATE SKIP LOCKED
                 ), gone AS (
