@@ -108,6 +108,24 @@ struct AuditTests {
         }
     }
 
+    @Test("an edited chain entry is reported: a rewritten hash, then a broken link")
+    func verifyDetectsChainEdits() async throws {
+        try await TestDatabase.with { db in
+            _ = try await Self.someHistory(db)
+            #expect(try await db.store.verifyAudit().ok)
+            try await Self.tamper(db, "UPDATE audit_chain SET prev_hash = sha256('forged') WHERE seq = 6")
+            let broken = try await db.store.verifyAudit()
+            #expect(broken.problem?.kind == .broken)
+            #expect(broken.problem?.seq == 6)
+            try await Self.tamper(db, "UPDATE audit_chain SET hash = sha256('forged') WHERE seq = 3")
+            let rewritten = try await db.store.verifyAudit()
+            #expect(rewritten.problem?.kind == .altered)
+            #expect(rewritten.problem?.seq == 3)
+            #expect(rewritten.problem?.fields == [])
+            #expect(rewritten.problem?.message.contains("chain entry was rewritten") == true)
+        }
+    }
+
     @Test("a chain entry deleted is a gap")
     func verifyDetectsGap() async throws {
         try await TestDatabase.with { db in
