@@ -48,7 +48,7 @@ CREATE INDEX audit_events_actor ON audit_events (actor, id);
 
 -- Verifiable audit, part 2: the hash chain, appended by one sealer at a time (transaction advisory lock),
 -- never by the hot path. hash = SHA-256(prev_hash || seq || canonical event), computed in Swift (see
--- AuditChain.swift). `field_digests` holds an 8-byte digest per event column so that verification can say
+-- AuditChain.swift). `field_digests` holds a 4-byte digest (FNV-1a) per event column so that verification can say
 -- which column of an altered event differs.
 CREATE TABLE audit_chain (
     seq           bigint      PRIMARY KEY CHECK (seq >= 1),
@@ -60,12 +60,12 @@ CREATE TABLE audit_chain (
     sealed_at     timestamptz NOT NULL DEFAULT now()
 );
 
--- The sealer's low-water mark: every event whose transaction id is below `horizon` is in the chain. Events
--- at or above it are sealed as soon as they are visible (committed), in any order; the horizon moves up to
--- the oldest transaction still running once everything below that is sealed.
+-- The snapshot of the sealer's last complete round: every event visible in it is in the chain, so the next
+-- round looks only at events of transactions that were still running then (its xip list) or began later
+-- (xid >= its xmax). The first round ('1:1:') looks at everything.
 CREATE TABLE audit_seal_state (
-    singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
-    horizon   xid8    NOT NULL DEFAULT '0'
+    singleton boolean     PRIMARY KEY DEFAULT true CHECK (singleton),
+    snap      pg_snapshot NOT NULL DEFAULT '1:1:'
 );
 INSERT INTO audit_seal_state DEFAULT VALUES;
 

@@ -30,7 +30,7 @@ struct AuditRecord: Sendable, Equatable {
 /// and the UTF-8 text). The first entry links to 32 zero bytes.
 enum AuditChain {
     static let genesis = Data(repeating: 0, count: 32)
-    static let digestWidth = 8
+    static let digestWidth = 4
 
     static func encode(_ field: String?, into data: inout Data) {
         guard let field else {
@@ -60,13 +60,25 @@ enum AuditChain {
         return Data(hasher.finalize())
     }
 
-    /// An 8-byte digest per column, concatenated: lets verification name the columns that changed.
+    /// A 4-byte digest per column (FNV-1a over the column's canonical encoding), concatenated: only a
+    /// diagnostic that lets verification name the columns that changed; tampering itself is caught by the
+    /// SHA-256 chain hash.
     static func fieldDigests(_ record: AuditRecord) -> Data {
         var out = Data()
+        out.reserveCapacity(AuditRecord.fieldNames.count * digestWidth)
         for field in record.fields {
-            var data = Data()
-            encode(field, into: &data)
-            out.append(contentsOf: SHA256.hash(data: data).prefix(digestWidth))
+            var hash: UInt32 = 2_166_136_261
+            func mix(_ byte: UInt8) {
+                hash ^= UInt32(byte)
+                hash = hash &* 16_777_619
+            }
+            if let field {
+                mix(1)
+                for byte in field.utf8 { mix(byte) }
+            } else {
+                mix(0)
+            }
+            withUnsafeBytes(of: hash.bigEndian) { out.append(contentsOf: $0) }
         }
         return out
     }
@@ -85,5 +97,16 @@ enum AuditChain {
         return changed
     }
 
-    static func hex(_ data: Data) -> String { data.map { String(format: "%02x", $0) }.joined() }
+    private static let hexDigits = Array("0123456789abcdef".utf8)
+
+    /// Lower-case hex of the bytes.
+    static func hex(_ data: Data) -> String {
+        var out = [UInt8]()
+        out.reserveCapacity(data.count * 2)
+        for byte in data {
+            out.append(hexDigits[Int(byte >> 4)])
+            out.append(hexDigits[Int(byte & 0x0f)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
 }

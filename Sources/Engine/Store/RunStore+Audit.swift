@@ -31,8 +31,8 @@ public struct AuditProblem: Sendable, Codable, Equatable {
         case gap
         /// A chain entry does not link to the one before it (the chain itself was edited).
         case broken
-        /// An event below the sealer's horizon has no chain entry (inserted behind the sealer's back, or the
-        /// horizon was moved).
+        /// An event older than the sealer's last round (its transaction ended before that round's oldest
+        /// running one) has no chain entry: inserted behind the sealer's back, or the seal state was edited.
         case unsealed
     }
 
@@ -67,11 +67,12 @@ extension RunStore {
     /// Appends the audit events committed since the last seal to the hash chain.
     ///
     /// Writers are never blocked or serialised: they only fill in `xid` (their transaction id). The sealer
-    /// keeps a low-water mark, `audit_seal_state.horizon`: every event with a transaction id below it is
-    /// chained. Each round chains the visible (committed) events at or above the horizon that are not chained
-    /// yet, then raises the horizon to the oldest transaction still running, below which no new event can
-    /// appear any more. An event committed late is therefore chained late, never skipped; a long transaction
-    /// elsewhere only keeps the horizon (and the span re-checked each round) from moving.
+    /// remembers the snapshot of its last complete round (`audit_seal_state.snap`); every event visible in it
+    /// is chained. The events that can have become visible since are those of transactions that were still
+    /// running then (the snapshot's xip list) or began later (xid at or above its xmax): each round chains
+    /// those (two index scans, however long the log), oldest transaction first, and keeps its own snapshot
+    /// for the next. An event committed late is therefore chained late, never skipped, and a long
+    /// transaction elsewhere costs one index probe per round.
     ///
     /// One sealer at a time per schema (a transaction-level advisory lock); with `wait` false (the workers'
     /// maintenance) a busy lock means someone else is sealing and this returns 0 at once. Returns the number
@@ -104,27 +105,37 @@ extension RunStore {
             for try await (s, hash) in head.decode((Int64, Data).self) {
                 seq = s; previous = hash
             }
-            // One statement, one snapshot: the unsealed visible events, and that snapshot's oldest running
-            // transaction (also when there is no event: the LEFT JOIN keeps one row).
+            // The last complete round's snapshot, as constants so that the planner probes the (xid, id) index.
+            var lastXmax = "1"
+            var lastXip: [String] = []
+            let state = try await connection.query("""
+                SELECT pg_snapshot_xmax(snap)::text, ARRAY(SELECT pg_snapshot_xip(snap)::text) FROM audit_seal_state
+                """, logger: logger)
+            for try await (xmax, xip) in state.decode((String, [String]).self) {
+                lastXmax = xmax; lastXip = xip
+            }
+            // One statement, one snapshot: the events that may have become visible since that round and are not
+            // chained yet, and this statement's own snapshot (the LEFT JOIN keeps one row when there is no event).
             let query: PostgresQuery = """
-                WITH snap AS (
-                    SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS xmin
+                WITH now_snap AS (
+                    SELECT pg_current_snapshot()::text AS snap
                 ), pending AS (
                     SELECT e.xid, \(unescaped: Self.recordColumns)
-                    FROM audit_events AS e, audit_seal_state AS state
-                    WHERE e.xid >= state.horizon AND NOT EXISTS (SELECT 1 FROM audit_chain AS c WHERE c.event_id = e.id)
+                    FROM audit_events AS e
+                    WHERE (e.xid >= \(lastXmax)::text::xid8 OR e.xid = ANY (\(lastXip)::text[]::xid8[]))
+                      AND NOT EXISTS (SELECT 1 FROM audit_chain AS c WHERE c.event_id = e.id)
                     ORDER BY e.xid, e.id
                     LIMIT \(batchSize)
                 )
-                SELECT snap.xmin, p.xid::text, p.id, p.at_us, p.run_id, p.type, p.actor, p.step, p.attempt, p.epoch, p.worker, p.detail
-                FROM snap LEFT JOIN pending AS p ON true
+                SELECT now_snap.snap, p.xid::text, p.id, p.at_us, p.run_id, p.type, p.actor, p.step, p.attempt, p.epoch, p.worker, p.detail
+                FROM now_snap LEFT JOIN pending AS p ON true
                 ORDER BY p.xid, p.id
                 """
             var seqs: [Int64] = [], ids: [Int64] = [], xids: [String] = [], prevs: [String] = [], hashes: [String] = [], digests: [String] = []
-            var horizon: String?
+            var snapshot: String?
             let rows = try await connection.query(query, logger: logger)
-            for try await (xmin, xid, id, at, run, type, actor, step, attempt, epoch, worker, detail) in rows.decode((String, String?, Int64?, Int64?, UUID?, String?, String?, String?, Int?, Int64?, String?, String?).self) {
-                horizon = xmin
+            for try await (snap, xid, id, at, run, type, actor, step, attempt, epoch, worker, detail) in rows.decode((String, String?, Int64?, Int64?, UUID?, String?, String?, String?, Int?, Int64?, String?, String?).self) {
+                snapshot = snap
                 guard let xid, let id, let at, let type, let actor else { continue }
                 let record = AuditRecord(id: id, atMicros: at, runID: run, type: type, actor: actor, step: step, attempt: attempt, epoch: epoch, worker: worker, detail: detail)
                 seq += 1
@@ -140,10 +151,10 @@ extension RunStore {
                     FROM unnest(\(seqs)::int8[], \(ids)::int8[], \(xids)::text[], \(prevs)::text[], \(hashes)::text[], \(digests)::text[]) AS u(s, e, x, p, h, d)
                     """, logger: logger)
             }
-            // Everything visible was sealed (the batch was not cut short), so nothing below that snapshot's
-            // oldest running transaction can still appear: raise the horizon to it.
-            if seqs.count < batchSize, let horizon {
-                try await connection.query("UPDATE audit_seal_state SET horizon = greatest(horizon, \(horizon)::text::xid8)", logger: logger)
+            // Everything visible in this snapshot is chained now (the batch was not cut short): the next round
+            // starts from it. A cut-short round keeps the old one and the next round goes on where it stopped.
+            if seqs.count < batchSize, let snapshot {
+                try await connection.query("UPDATE audit_seal_state SET snap = \(snapshot)::pg_snapshot", logger: logger)
             }
             return seqs.count
         }
@@ -196,7 +207,7 @@ extension RunStore {
         if problem == nil {
             let stray = try await scalar("""
                 SELECT e.id FROM audit_events AS e, audit_seal_state AS s
-                WHERE e.xid < s.horizon AND NOT EXISTS (SELECT 1 FROM audit_chain AS c WHERE c.event_id = e.id)
+                WHERE e.xid < pg_snapshot_xmin(s.snap) AND NOT EXISTS (SELECT 1 FROM audit_chain AS c WHERE c.event_id = e.id)
                 ORDER BY e.id LIMIT 1
                 """, as: Int64.self)
             if let stray {
