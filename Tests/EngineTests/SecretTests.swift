@@ -77,11 +77,11 @@ struct SecretTests {
             let out = FileManager.default.temporaryDirectory.appendingPathComponent("kaji-secret-\(UUID().uuidString)").path
             defer { try? FileManager.default.removeItem(atPath: out) }
 
-            struct Enqueued: Decodable { let id: UUID }
             func enqueue(_ input: String) async throws -> UUID {
                 let r = try await KajiProcess.run(["enqueue", "diag.secret", "--input", input, "--json"] + db.cliArguments)
                 #expect(r.status == 0, "stderr: \(r.stderr)")
-                return try JSONDecoder().decode(Enqueued.self, from: Data(r.stdout.utf8)).id
+                let result = try KajiJSON.decode(EnqueueResult.self, from: r.stdout)
+                return result.id
             }
             let good = try await enqueue(#"{"name": "argocd-admin", "length": 32}"#)
             let worker = try db.spawnWorker(concurrency: 1, environment: ["KAJI_SECRET_KEY": key, "KAJI_DIAG_SECRET_OUT": out, "KAJI_LOG_LEVEL": "trace"])
