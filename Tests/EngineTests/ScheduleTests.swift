@@ -186,6 +186,24 @@ struct ScheduleTests {
         }
     }
 
+    @Test("a worker that died between enqueueing a tick and moving the schedule on: the next round finds the tick's run, no second one")
+    func crashBetweenEnqueueAndUpdate() async throws {
+        try await TestDatabase.with { db in
+            _ = try await db.client(testRegistry()).addSchedule(ScheduleRequest(name: "nightly", cron: "0 3 * * *", kind: "diag.steps", actor: "test"))
+            try await db.store.client.query("UPDATE schedules SET next_run_at = date_trunc('second', now()) - interval '5 seconds'", logger: db.logger)
+            let schedule = try #require(try await db.store.schedule(name: "nightly"))
+            // What the dead worker managed to do: the tick's run exists, the schedule was not moved on.
+            let first = try await db.store.enqueue(EnqueueRequest(kind: "diag.steps", idempotencyKey: Schedule.idempotencyKey(name: "nightly", tick: schedule.nextRunAt),
+                                                                  actor: "schedule:nightly"), maxAttempts: 1)
+            let firings = try await db.store.enqueueDueSchedules(actor: "worker:next", worker: "next")
+            #expect(firings.count == 1)
+            #expect(firings.first?.runID == first.id)
+            #expect(firings.first?.created == false)
+            #expect(try await db.scalarInt("SELECT count(*)::int8 FROM runs") == 1)
+            #expect(try #require(try await db.store.schedule(name: "nightly")).nextRunAt > Date())
+        }
+    }
+
     @Test("kaji schedule: add checks kind and input (exit 2, nothing stored); list, pause, resume, remove are audited")
     func cli() async throws {
         try await TestDatabase.with { db in
