@@ -70,6 +70,36 @@ struct SecretTests {
         }
     }
 
+    @Test("key rotation: the old key as a previous key still decrypts; kaji secret rekey moves everything to the new key")
+    func rotation() async throws {
+        try await TestDatabase.with { db in
+            let old = SecretKey.generate(), new = SecretKey.generate()
+            let a = try await db.store.storeSecret("value-a", name: "a", key: old, actor: "test")
+            let b = try await db.store.storeSecret("value-b", name: "b", key: old, actor: "test")
+            do {
+                _ = try await db.store.revealSecret(a, key: new, actor: "test")
+                Issue.record("decrypted under the wrong key")
+            } catch let error as KajiError {
+                #expect(error.message.contains("KAJI_SECRET_PREVIOUS_KEYS"))
+            }
+            #expect(try await db.store.revealSecret(a, keys: SecretKeyring(current: new, previous: [old]), actor: "test") == "value-a")
+
+            let env = ["KAJI_SECRET_KEY": new.base64, "KAJI_SECRET_PREVIOUS_KEYS": "  \(old.base64) "]
+            let rekey = try await KajiProcess.run(["secret", "rekey", "--json"] + db.cliArguments, environment: env)
+            #expect(rekey.status == 0, "stderr: \(rekey.stderr)")
+            #expect(rekey.stdout.contains("\"rekeyed\" : 2"))
+            #expect(try await db.scalarInt("SELECT count(*)::int8 FROM secrets WHERE key_id = \(new.id)") == 2)
+            #expect(try await db.store.revealSecret(b, key: new, actor: "test") == "value-b", "the new key alone is enough now")
+            let again = try await KajiProcess.run(["secret", "rekey", "--json"] + db.cliArguments, environment: env)
+            #expect(again.stdout.contains("\"rekeyed\" : 0"))
+            #expect(try await db.store.auditEvents(AuditFilter(type: "secrets.rekeyed")).count == 1)
+            let badPrevious = try await KajiProcess.run(["secret", "rekey"] + db.cliArguments, environment: ["KAJI_SECRET_KEY": new.base64, "KAJI_SECRET_PREVIOUS_KEYS": "nope"])
+            #expect(badPrevious.status == 2)
+            #expect(badPrevious.stderr.contains("KAJI_SECRET_PREVIOUS_KEYS (key #1)"))
+            try await Self.expectAbsent(["value-a", "value-b"], in: db)
+        }
+    }
+
     @Test("a secret handled by a workflow appears nowhere in plaintext: show --json, audit --json, errors, worker logs, any table")
     func nowhereInPlaintext() async throws {
         try await TestDatabase.with { db in

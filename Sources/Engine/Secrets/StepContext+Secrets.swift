@@ -18,7 +18,7 @@ extension StepContext {
     /// The value of a secret, for use inside this step (pass it on, never return or log it). Audited as
     /// `secret.revealed` by this worker, with the run and step.
     public func reveal(_ secret: Secret) async throws -> String {
-        try await store.revealSecret(secret, key: try SecretKey.fromEnvironment(), actor: lease.actor, runID: runID, step: step, worker: worker)
+        try await store.revealSecret(secret, keys: try SecretKeyring.fromEnvironment(), actor: lease.actor, runID: runID, step: step, worker: worker)
     }
 }
 
@@ -27,6 +27,6 @@ extension WorkflowContext {
     /// code between steps, which runs again on every resume, does not reveal it each time). Audited as
     /// `secret.revealed` by this worker.
     public func reveal(_ secret: Secret) async throws -> String {
-        try await store.revealSecret(secret, key: try SecretKey.fromEnvironment(), actor: lease.actor, runID: runID, worker: worker)
+        try await store.revealSecret(secret, keys: try SecretKeyring.fromEnvironment(), actor: lease.actor, runID: runID, worker: worker)
     }
 }

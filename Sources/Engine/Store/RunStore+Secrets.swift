@@ -63,17 +63,22 @@ extension RunStore {
         return try await count(query) == 1 ? Secret(id: id) : nil
     }
 
-    /// Decrypts a secret and audits that `actor` revealed it (`secret.revealed`, with its id and name, never
-    /// the value). Fails (`secretNotFound`) when there is no such secret, (`invalidState`) when it does not
-    /// decrypt under `key`.
+    /// Decrypts a secret under `key` (see the keyring variant).
     public func revealSecret(_ secret: Secret, key: SecretKey, actor: String, runID: UUID? = nil, step: String? = nil, worker: String? = nil) async throws -> String {
+        try await revealSecret(secret, keys: SecretKeyring(current: key), actor: actor, runID: runID, step: step, worker: worker)
+    }
+
+    /// Decrypts a secret with whichever key of `keys` it was stored under and audits that `actor` revealed
+    /// it (`secret.revealed`, with its id and name, never the value). Fails (`secretNotFound`) when there is
+    /// no such secret, (`invalidState`) when its key is not in the ring or it does not decrypt.
+    public func revealSecret(_ secret: Secret, keys: SecretKeyring, actor: String, runID: UUID? = nil, step: String? = nil, worker: String? = nil) async throws -> String {
         var found: (String, Data, String)?
         let rows = try await client.query("SELECT name, ciphertext, key_id FROM secrets WHERE id = \(secret.id)", logger: logger)
         for try await row in rows.decode((String, Data, String).self) { found = row }
         guard let (name, ciphertext, keyID) = found else {
             throw KajiError(.secretNotFound, "no secret \(secret.reference) (see kaji secret list)")
         }
-        let value = try key.open(ciphertext, id: secret.id, keyID: keyID)
+        let value = try keys.open(ciphertext, id: secret.id, keyID: keyID)
         try await client.query("""
             INSERT INTO audit_events (run_id, type, actor, step, worker, detail)
             VALUES (\(runID), 'secret.revealed', \(actor), \(step), \(worker), jsonb_build_object('secret', \(secret.id.uuidString.lowercased())::text, 'name', \(name)::text))
@@ -93,5 +98,43 @@ extension RunStore {
             result.append(SecretInfo(secret: Secret(id: id), name: name, keyId: keyID, runId: runID, step: step, createdBy: by, createdAt: at))
         }
         return result
+    }
+
+    /// Re-encrypts every secret not stored under `keys.current` (decrypting with the previous keys), `batchSize`
+    /// at a time (default 500). Audited as `secrets.rekeyed` with the count and the new key's fingerprint.
+    /// Returns how many were re-encrypted. Fails, changing nothing more, at the first secret whose key is not
+    /// in the ring.
+    @discardableResult
+    public func rekeySecrets(keys: SecretKeyring, actor: String, batchSize: Int = 500) async throws -> Int {
+        var total = 0
+        while true {
+            var rows: [(UUID, Data, String)] = []
+            let query: PostgresQuery = "SELECT id, ciphertext, key_id FROM secrets WHERE key_id <> \(keys.current.id) ORDER BY id LIMIT \(batchSize)"
+            for try await row in try await client.query(query, logger: logger).decode((UUID, Data, String).self) { rows.append(row) }
+            if rows.isEmpty { break }
+            var ids: [UUID] = [], oldKeys: [String] = [], sealed: [String] = []
+            for (id, ciphertext, keyID) in rows {
+                let value = try keys.open(ciphertext, id: id, keyID: keyID)
+                ids.append(id); oldKeys.append(keyID)
+                sealed.append(try keys.current.seal(value, id: id).base64EncodedString())
+            }
+            let update: PostgresQuery = """
+                WITH up AS (
+                    UPDATE secrets AS s SET ciphertext = decode(u.c, 'base64'), key_id = \(keys.current.id)
+                    FROM unnest(\(ids)::uuid[], \(oldKeys)::text[], \(sealed)::text[]) AS u(id, k, c)
+                    WHERE s.id = u.id AND s.key_id = u.k
+                    RETURNING s.id
+                ), audit AS (
+                    INSERT INTO audit_events (type, actor, detail)
+                    SELECT 'secrets.rekeyed', \(actor), jsonb_build_object('count', n, 'keyId', \(keys.current.id)::text)
+                    FROM (SELECT count(*) AS n FROM up) AS c WHERE n > 0
+                )
+                SELECT count(*) FROM up
+                """
+            let changed = try await count(update)
+            total += changed
+            if changed == 0 { break }
+        }
+        return total
     }
 }

@@ -13,8 +13,9 @@ struct SecretCommand: AsyncParsableCommand {
               kaji secret keygen > /etc/kaji/secret.key
               printf %s "$PASSWORD" | kaji secret put argocd-admin
               kaji secret reveal secret:2f1c…
+            Rotating the key: KAJI_SECRET_KEY=NEW KAJI_SECRET_PREVIOUS_KEYS=OLD kaji secret rekey, then drop OLD.
             """,
-        subcommands: [SecretReveal.self, SecretPut.self, SecretList.self, SecretKeygen.self]
+        subcommands: [SecretReveal.self, SecretPut.self, SecretList.self, SecretKeygen.self, SecretRekey.self]
     )
 }
 
@@ -32,11 +33,11 @@ struct SecretReveal: AsyncParsableCommand {
     func run() async throws {
         CLILogging.bootstrap(defaultLevel: .warning)
         let secret = try Secret(reference: reference)
-        let key = try SecretKey.fromEnvironment()
+        let keys = try SecretKeyring.fromEnvironment()
         let config = try global.databaseConfig()
         let actor = KajiClient.cliActor()
         let value = try await config.withStore(logger: CLILogging.logger()) { store in
-            try await store.revealSecret(secret, key: key, actor: actor)
+            try await store.revealSecret(secret, keys: keys, actor: actor)
         }
         if global.json {
             try Output.json(["secret": secret.reference, "value": value])
@@ -125,5 +126,30 @@ struct SecretKeygen: ParsableCommand {
 
     func run() throws {
         print(SecretKey.generate().base64)
+    }
+}
+
+struct SecretRekey: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rekey",
+        abstract: "Re-encrypt every secret under KAJI_SECRET_KEY, decrypting with KAJI_SECRET_PREVIOUS_KEYS (comma-separated base64).",
+        discussion: "Audited as secrets.rekeyed. Afterwards the previous keys are no longer needed."
+    )
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        CLILogging.bootstrap(defaultLevel: .warning)
+        let keys = try SecretKeyring.fromEnvironment()
+        let config = try global.databaseConfig()
+        let actor = KajiClient.cliActor()
+        let count = try await config.withStore(logger: CLILogging.logger()) { store in
+            try await store.rekeySecrets(keys: keys, actor: actor)
+        }
+        if global.json {
+            try Output.json(["rekeyed": count])
+        } else {
+            print("re-encrypted \(count) secrets under key \(keys.current.id)")
+        }
     }
 }
