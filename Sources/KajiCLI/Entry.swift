@@ -56,6 +56,7 @@ struct Kaji: AsyncParsableCommand {
             SignalCommand.self, ApproveCommand.self, RejectCommand.self, CancelCommand.self,
             WorkerCommand.self, DemoCommand.self, BenchCommand.self,
             ScheduleCommand.self, SecretCommand.self, AuditCommand.self, PruneCommand.self,
+            ValidateCommand.self, ApplyCommand.self, ClustersCommand.self, ClusterCommand.self,
         ]
     )
 }
