@@ -1,0 +1,260 @@
+import Engine
+import Foundation
+import Testing
+@testable import Workflows
+
+/// `kaji validate` and `kaji apply` as real processes on a test schema of the real PostgreSQL.
+@Suite("Apply", .serialized)
+struct ApplyTests {
+    static func demoSpec() throws -> ClusterSpec {
+        try ClusterManifest.load(yaml: try ManifestRepo.example("demo.yaml"))
+    }
+
+    /// The demo manifest with `workers.replicas` set to `workers`.
+    static func demoYAML(workers: Int) throws -> String {
+        try ManifestRepo.example("demo.yaml").replacingOccurrences(of: "workers:\n  replicas: 2", with: "workers:\n  replicas: \(workers)")
+    }
+
+    /// Seeds the inventory with the demo cluster as `ready` with `workers` workers.
+    static func seed(_ db: ManifestTestDB, workers: Int, state: String = "ready") async throws {
+        var spec = try demoSpec()
+        spec.workers.replicas = workers
+        let now = Date()
+        let nodes = spec.outlineNodes.enumerated().map { index, node in
+            ClusterNode(name: node.name, role: node.role, serverID: "11300000000\(index)", address: node.address,
+                        sshHost: "127.0.0.1", sshPort: 22, sshUser: "ubuntu")
+        }
+        try await ClusterInventory(store: db.store).upsert(ClusterRecord(
+            name: spec.name, zone: spec.zone, spec: spec, state: state, switchID: "112900000001", apiEndpoint: "https://192.168.100.10:6443",
+            nodes: nodes, ownerTeam: spec.owners.team, lastRunID: nil, createdAt: now, updatedAt: now))
+    }
+
+    @Test("kaji validate: exit 0 for a valid manifest, 1 with every problem, 2 for a missing file")
+    func validateExitCodes() async throws {
+        let valid = try await ManifestCLI.run(["validate", "-f", ManifestRepo.root.appendingPathComponent("examples/prod-a.yaml").path])
+        #expect(valid.status == 0, "\(valid)")
+        #expect(valid.stdout == "valid: cluster prod-a, 3 masters, 6 workers in is1a\n")
+
+        let several = try #require(BadManifest.cases.first { $0.name == "several problems at once" })
+        let path = try ManifestRepo.writeTemp(try several.yaml())
+        let invalid = try await ManifestCLI.run(["validate", "-f", path])
+        #expect(invalid.status == 1, "\(invalid)")
+        #expect(invalid.stdout == several.expected.joined(separator: "\n") + "\n")
+        #expect(invalid.stderr.contains("3 problems; nothing was changed"))
+
+        let json = try await ManifestCLI.run(["validate", "-f", path, "--json"])
+        #expect(json.status == 1)
+        let report = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+        #expect(report?["valid"] as? Bool == false)
+        let problems = report?["problems"] as? [[String: Any]]
+        #expect(problems?.map { $0["field"] as? String } == ["zone", "masters.replicas", "velero.schedule"])
+        #expect(problems?.map { $0["line"] as? Int } == [6, 14, 28])
+
+        let missing = try await ManifestCLI.run(["validate", "-f", "/nonexistent/cluster.yaml"])
+        #expect(missing.status == 2, "\(missing)")
+        #expect(missing.stderr.contains("-f /nonexistent/cluster.yaml: no such file"))
+    }
+
+    @Test("no bad manifest enqueues anything through kaji apply")
+    func badManifestsEnqueueNothing() async throws {
+        try await ManifestTestDB.with { db in
+            for bad in BadManifest.cases {
+                let path = try ManifestRepo.writeTemp(try bad.yaml())
+                let result = try await ManifestCLI.run(["apply", "-f", path] + db.cliArguments)
+                #expect(result.status == 1, "\(bad.name): \(result)")
+                #expect(result.stdout == bad.expected.joined(separator: "\n") + "\n", "\(bad.name)")
+                #expect(result.stderr.contains("nothing was enqueued"), "\(bad.name)")
+            }
+            #expect(try await db.runCount() == 0)
+        }
+    }
+
+    @Test("applying the same manifest twice enqueues one provision run")
+    func applyTwice() async throws {
+        try await ManifestTestDB.with { db in
+            let path = ManifestRepo.root.appendingPathComponent("examples/demo.yaml").path
+            let first = try await ManifestCLI.run(["apply", "-f", path] + db.cliArguments)
+            #expect(first.status == 0, "\(first)")
+            #expect(first.stdout.contains("enqueued cluster.provision run "))
+            #expect(first.stdout.contains(#"nightly backup: schedule backup:demo, cron "0 3 * * *" (UTC), cluster.backup to default, ttl 72h"#))
+            let second = try await ManifestCLI.run(["apply", "-f", path, "--json"] + db.cliArguments)
+            #expect(second.status == 0, "\(second)")
+            let report = try JSONSerialization.jsonObject(with: Data(second.stdout.utf8)) as? [String: Any]
+            #expect(report?["created"] as? Bool == false)
+
+            let runs = try await db.runs()
+            #expect(runs.count == 1)
+            let run = try #require(runs.first)
+            #expect(run.kind == ClusterKinds.provision)
+            #expect(run.concurrencyKey == "cluster:demo")
+            let spec = try Self.demoSpec()
+            #expect(run.idempotencyKey == "apply:demo:" + ClusterApply.sha256(try ClusterApply.canonicalJSON(spec)))
+            #expect(try KajiJSON.decode(ProvisionInput.self, from: run.input) == ProvisionInput(spec: spec))
+            let enqueuedLine = first.stdout.split(separator: "\n").first { $0.hasPrefix("enqueued cluster.provision run ") }
+            let firstID = enqueuedLine?.split(separator: " ").dropFirst(3).first.map(String.init)
+            #expect((report?["runID"] as? String)?.lowercased() == firstID)
+        }
+    }
+
+    @Test("more workers than the inventory has enqueues one scale-out")
+    func scaleOut() async throws {
+        try await ManifestTestDB.with { db in
+            try await Self.seed(db, workers: 2)
+            let path = try ManifestRepo.writeTemp(try Self.demoYAML(workers: 4))
+            for _ in 0..<2 {
+                let result = try await ManifestCLI.run(["apply", "-f", path] + db.cliArguments)
+                #expect(result.status == 0, "\(result)")
+                #expect(result.stdout.hasPrefix("scale out demo: workers.replicas 2 → 4\n"))
+            }
+            let runs = try await db.runs()
+            #expect(runs.map(\.kind) == [ClusterKinds.scaleOut])
+            #expect(runs.first?.concurrencyKey == "cluster:demo")
+            #expect(try runs.first.map { try KajiJSON.decode(ScaleOutInput.self, from: $0.input).spec.workers.replicas } == 4)
+        }
+    }
+
+    @Test("fewer workers than the inventory has is refused, naming the field")
+    func shrinkRefused() async throws {
+        try await ManifestTestDB.with { db in
+            try await Self.seed(db, workers: 4)
+            let path = try ManifestRepo.writeTemp(try Self.demoYAML(workers: 2))
+            let result = try await ManifestCLI.run(["apply", "-f", path] + db.cliArguments)
+            #expect(result.status == 1, "\(result)")
+            #expect(result.stdout == "workers.replicas: shrinking from 4 to 2 is refused: apply only adds nodes for now; keep 4 or more\n")
+            #expect(try await db.runCount() == 0)
+        }
+    }
+
+    @Test("other changes to an existing cluster are refused, naming each field")
+    func immutableRefused() async throws {
+        try await ManifestTestDB.with { db in
+            try await Self.seed(db, workers: 2)
+            let yaml = try ManifestRepo.example("demo.yaml").replacingOccurrences(of: "zone: is1a", with: "zone: is1b")
+                .replacingOccurrences(of: "  plan: {cpu: 2, memoryGB: 4}\n  diskGB: 20\nowners", with: "  plan: {cpu: 4, memoryGB: 8}\n  diskGB: 20\nowners")
+            let result = try await ManifestCLI.run(["apply", "-f", try ManifestRepo.writeTemp(yaml)] + db.cliArguments)
+            #expect(result.status == 1, "\(result)")
+            #expect(result.stdout == """
+                zone: cannot change on an existing cluster ("is1a" → "is1b"): apply only adds nodes for now; set it back to "is1a"
+                workers.plan: cannot change on an existing cluster ({"cpu":2,"memoryGB":4} → {"cpu":4,"memoryGB":8}): apply only adds nodes for now; set it back to {"cpu":2,"memoryGB":4}
+
+                """)
+            #expect(try await db.runCount() == 0)
+        }
+    }
+
+    @Test("the same manifest as the inventory: nothing to do")
+    func nothingToDo() async throws {
+        try await ManifestTestDB.with { db in
+            try await Self.seed(db, workers: 2)
+            let result = try await ManifestCLI.run(["apply", "-f", ManifestRepo.root.appendingPathComponent("examples/demo.yaml").path] + db.cliArguments)
+            #expect(result.status == 0, "\(result)")
+            #expect(result.stdout.hasPrefix("nothing to do: cluster demo (ready) matches the manifest\n"))
+            #expect(try await db.runCount() == 0)
+        }
+    }
+
+    @Test("--dry-run prints the plan of steps and enqueues nothing")
+    func dryRun() async throws {
+        try await ManifestTestDB.with { db in
+            let path = ManifestRepo.root.appendingPathComponent("examples/demo.yaml").path
+            let result = try await ManifestCLI.run(["apply", "-f", path, "--dry-run"] + db.cliArguments)
+            #expect(result.status == 0, "\(result)")
+            let lines = result.stdout.split(separator: "\n").map(String.init)
+            #expect(lines.first == "new cluster demo: 3 masters, 2 workers in is1a")
+            #expect(lines.contains { $0.hasPrefix("dry run: would enqueue cluster.provision (concurrency key cluster:demo, idempotency key apply:demo:") })
+            for step in ["approval:", "create-switch:", "create-server:demo-master-1:", "create-disk:demo-worker-2: 20 GB from the Ubuntu archive, address 192.168.100.15",
+                         "wait-up:demo-worker-2", "ssh-ready:", "kubeadm-init:demo-master-1:", "join-control-plane:demo-master-3:", "join-worker:demo-worker-1:",
+                         "cni:", "readiness:", "inventory:", "owner-keys:"] {
+                #expect(lines.contains { $0.contains(". " + step) }, "\(step)")
+            }
+            #expect(try await db.runCount() == 0)
+
+            // A scale-out dry run lists only the new nodes, on the addresses after the existing ones.
+            try await Self.seed(db, workers: 2)
+            var yaml = try Self.demoYAML(workers: 3)
+            yaml = yaml.replacingOccurrences(of: "masters:\n  replicas: 3", with: "masters:\n  replicas: 5")
+            let scale = try await ManifestCLI.run(["apply", "-f", try ManifestRepo.writeTemp(yaml), "--dry-run", "--json"] + db.cliArguments)
+            #expect(scale.status == 0, "\(scale)")
+            let report = try JSONSerialization.jsonObject(with: Data(scale.stdout.utf8)) as? [String: Any]
+            let plan = report?["plan"] as? [String: Any]
+            #expect(plan?["action"] as? String == "scale-out")
+            let steps = plan?["steps"] as? [String] ?? []
+            #expect(steps.filter { $0.hasPrefix("create-disk:") } == [
+                "create-disk:demo-master-4: 20 GB from the Ubuntu archive, address 192.168.100.16",
+                "create-disk:demo-master-5: 20 GB from the Ubuntu archive, address 192.168.100.17",
+                "create-disk:demo-worker-3: 20 GB from the Ubuntu archive, address 192.168.100.18",
+            ])
+            #expect(try await db.runCount() == 0)
+        }
+    }
+
+    @Test("kaji clusters and kaji cluster show read the inventory")
+    func clustersAndShow() async throws {
+        try await ManifestTestDB.with { db in
+            let empty = try await ManifestCLI.run(["clusters"] + db.cliArguments)
+            #expect(empty.status == 0, "\(empty)")
+            #expect(empty.stdout.hasPrefix("no clusters"))
+            try await Self.seed(db, workers: 2)
+            let list = try await ManifestCLI.run(["clusters"] + db.cliArguments)
+            #expect(list.status == 0, "\(list)")
+            let rows = list.stdout.split(separator: "\n")
+            #expect(rows.count == 2)
+            #expect(rows.last?.split(separator: " ", omittingEmptySubsequences: true).prefix(6).map(String.init) == ["demo", "is1a", "ready", "3/3", "2/2", "platform"])
+            let json = try await ManifestCLI.run(["clusters", "--json"] + db.cliArguments)
+            #expect(try KajiJSON.decode([ClusterRecord].self, from: json.stdout).map(\.name) == ["demo"])
+
+            let show = try await ManifestCLI.run(["cluster", "show", "demo"] + db.cliArguments)
+            #expect(show.status == 0, "\(show)")
+            #expect(show.stdout.contains("state          ready"))
+            #expect(show.stdout.contains("demo-worker-2  worker  192.168.100.15"))
+            let showJSON = try await ManifestCLI.run(["cluster", "show", "demo", "--json"] + db.cliArguments)
+            #expect(try KajiJSON.decode(ClusterRecord.self, from: showJSON.stdout).spec == (try Self.demoSpec()))
+            let unknown = try await ManifestCLI.run(["cluster", "show", "nope"] + db.cliArguments)
+            #expect(unknown.status == 1)
+            #expect(unknown.stderr.contains("no cluster named 'nope'"))
+        }
+    }
+}
+
+/// The apply decision itself, without processes.
+@Suite("ApplyPlan")
+struct ApplyPlanTests {
+    @Test("a deleted cluster is provisioned again under a new key; failed and deleting clusters are refused")
+    func states() throws {
+        let spec = try ApplyTests.demoSpec()
+        let fresh = try ClusterApply.plan(spec, existing: nil)
+        #expect(fresh.action == .provision)
+        func record(_ state: String) -> ClusterRecord {
+            ClusterRecord(name: "demo", zone: "is1a", spec: spec, state: state, switchID: nil, apiEndpoint: nil, nodes: [], ownerTeam: nil,
+                          lastRunID: UUID(), createdAt: Date(), updatedAt: Date())
+        }
+        let again = try ClusterApply.plan(spec, existing: record("deleted"))
+        #expect(again.action == .provision)
+        #expect(again.idempotencyKey != fresh.idempotencyKey)
+        #expect(again.idempotencyKey?.hasPrefix("apply:demo:") == true)
+        #expect(throws: ApplyRefused.self) { try ClusterApply.plan(spec, existing: record("failed")) }
+        #expect(throws: ApplyRefused.self) { try ClusterApply.plan(spec, existing: record("deleting")) }
+        #expect(try ClusterApply.plan(spec, existing: record("provisioning")).action == .none)
+    }
+
+    @Test("an invalid spec is refused even when it did not come from YAML")
+    func invalidSpec() throws {
+        var spec = try ApplyTests.demoSpec()
+        spec.masters.replicas = 2
+        #expect(throws: ApplyRefused.self) { try ClusterApply.plan(spec, existing: nil) }
+    }
+
+    @Test("the backup schedule comes from velero.schedule")
+    func backupSchedule() throws {
+        let spec = try ApplyTests.demoSpec()
+        let schedule = try #require(ClusterBackupSchedule(spec: spec))
+        #expect(schedule.name == "backup:demo")
+        #expect(schedule.cron == "0 3 * * *")
+        #expect(schedule.kind == "cluster.backup")
+        #expect(schedule.concurrencyKey == "cluster:demo")
+        #expect(schedule.input == #"{"cluster":"demo"}"#)
+        var none = spec
+        none.velero?.schedule = nil
+        #expect(ClusterBackupSchedule(spec: none) == nil)
+    }
+}
