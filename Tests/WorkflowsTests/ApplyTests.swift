@@ -76,11 +76,26 @@ struct ApplyTests {
             let first = try await ManifestCLI.run(["apply", "-f", path] + db.cliArguments)
             #expect(first.status == 0, "\(first)")
             #expect(first.stdout.contains("enqueued cluster.provision run "))
-            #expect(first.stdout.contains(#"nightly backup: schedule backup:demo, cron "0 3 * * *" (UTC), cluster.backup to default, ttl 72h"#))
+            #expect(first.stdout.contains(#"nightly backup: schedule backup:demo (created), cron "0 3 * * *" (UTC), cluster.backup to default, ttl 72h"#))
             let second = try await ManifestCLI.run(["apply", "-f", path, "--json"] + db.cliArguments)
             #expect(second.status == 0, "\(second)")
             let report = try JSONSerialization.jsonObject(with: Data(second.stdout.utf8)) as? [String: Any]
             #expect(report?["created"] as? Bool == false)
+            #expect(report?["runState"] as? String == "pending")
+            #expect(report?["backupSchedule"] as? String == "unchanged")
+            let human = try await ManifestCLI.run(["apply", "-f", path] + db.cliArguments)
+            #expect(human.stdout.contains("already enqueued: run "), "\(human)")
+            #expect(human.stdout.contains(", pending (this manifest was applied before)"))
+
+            // The nightly backup schedule, once.
+            let schedules = try await db.store.listSchedules()
+            #expect(schedules.map(\.name) == ["backup:demo"])
+            let schedule = try #require(schedules.first)
+            #expect(schedule.cron == "0 3 * * *")
+            #expect(schedule.kind == ClusterKinds.backup)
+            #expect(schedule.concurrencyKey == "cluster:demo")
+            #expect(schedule.timezone == "UTC")
+            #expect(try KajiJSON.decode([String: String].self, from: schedule.input) == ["cluster": "demo"])
 
             let runs = try await db.runs()
             #expect(runs.count == 1)
@@ -185,6 +200,39 @@ struct ApplyTests {
                 "create-disk:demo-worker-3: 20 GB from the Ubuntu archive, address 192.168.100.18",
             ])
             #expect(try await db.runCount() == 0)
+        }
+    }
+
+    @Test("a different manifest while the cluster's provisioning is unfinished is refused")
+    func changedWhileProvisioning() async throws {
+        try await ManifestTestDB.with { db in
+            let first = try await ManifestCLI.run(["apply", "-f", ManifestRepo.root.appendingPathComponent("examples/demo.yaml").path] + db.cliArguments)
+            #expect(first.status == 0, "\(first)")
+            let id = try #require(try await db.store.listRuns(state: nil, kind: nil, limit: 5).first?.id.uuidString.lowercased())
+            let changed = try await ManifestCLI.run(["apply", "-f", try ManifestRepo.writeTemp(try Self.demoYAML(workers: 3))] + db.cliArguments)
+            #expect(changed.status == 1, "\(changed)")
+            #expect(changed.stdout == "name: cluster demo has an unfinished cluster.provision run \(id) (pending) from a different manifest: wait until it ends, or cancel it (kaji cancel \(id)), then apply again\n")
+            #expect(try await db.runCount() == 1)
+        }
+    }
+
+    @Test("a changed velero.schedule replaces the backup schedule; a dry run registers none")
+    func scheduleFollowsManifest() async throws {
+        try await ManifestTestDB.with { db in
+            let demo = ManifestRepo.root.appendingPathComponent("examples/demo.yaml").path
+            let dry = try await ManifestCLI.run(["apply", "-f", demo, "--dry-run"] + db.cliArguments)
+            #expect(dry.stdout.contains("nightly backup: schedule backup:demo (not registered: dry run)"), "\(dry)")
+            #expect(try await db.store.listSchedules().isEmpty)
+            // An existing cluster whose schedule was set by hand to another time: apply puts the manifest's back.
+            try await Self.seed(db, workers: 2)
+            let request = ScheduleRequest(name: "backup:demo", cron: "15 1 * * *", kind: ClusterKinds.backup, input: #"{"cluster":"demo"}"#,
+                                          concurrencyKey: "cluster:demo", actor: "test")
+            _ = try await db.store.addSchedule(request, maxAttempts: 1)
+            let result = try await ManifestCLI.run(["apply", "-f", demo] + db.cliArguments)
+            #expect(result.status == 0, "\(result)")
+            #expect(result.stdout.contains("nothing to do"))
+            #expect(result.stdout.contains("nightly backup: schedule backup:demo (replaced)"))
+            #expect(try await db.store.listSchedules().map(\.cron) == ["0 3 * * *"])
         }
     }
 

@@ -74,8 +74,9 @@ struct ApplyCommand: AsyncParsableCommand {
             A new cluster enqueues cluster.provision; more masters or workers than the inventory has enqueue \
             cluster.scale-out; fewer (shrinking) or other changes are refused naming the field; the same \
             manifest again does nothing. Runs carry the concurrency key cluster:NAME and the idempotency key \
-            apply:NAME:<sha256 of the manifest>, so applying twice enqueues once. An invalid manifest enqueues \
-            nothing (exit 1, every problem listed).
+            apply:NAME:<sha256 of the manifest>, so applying twice enqueues once. A manifest with \
+            velero.schedule gets the engine schedule backup:NAME (cluster.backup at that cron, UTC), added or \
+            updated on every apply. An invalid manifest enqueues nothing (exit 1, every problem listed).
             Examples:
               kaji apply -f examples/demo.yaml --dry-run
               kaji apply -f examples/prod-a.yaml --json
@@ -97,6 +98,10 @@ struct ApplyCommand: AsyncParsableCommand {
         var runID: UUID?
         /// False when the same manifest had been applied already (the existing run is returned).
         var created: Bool?
+        /// That run's state now (useful when it existed already: it may have failed).
+        var runState: RunState?
+        /// What happened to the nightly backup schedule (nil: a dry run, or none asked for).
+        var backupSchedule: ClusterBackupSchedule.Registration?
     }
 
     func run() async throws {
@@ -112,18 +117,28 @@ struct ApplyCommand: AsyncParsableCommand {
         let registry = BuiltinWorkflows.registry()
         let dryRun = dryRun
         let outcome: Result<Report, ApplyRefused> = try await config.withStore(logger: CLILogging.logger()) { store in
-            let existing = try await ClusterInventory(store: store).get(spec.name)
+            let inventory = ClusterInventory(store: store)
+            let existing = try await inventory.get(spec.name)
+            let active = try await inventory.activeRuns(cluster: spec.name)
             let plan: ApplyPlan
             do {
-                plan = try ClusterApply.plan(spec, existing: existing)
+                plan = try ClusterApply.plan(spec, existing: existing, active: active)
             } catch let refused as ApplyRefused {
                 return .failure(refused)
             }
-            guard !dryRun, let kind = plan.kind, let input = plan.input else {
-                return .success(Report(plan: plan, dryRun: dryRun))
+            if dryRun { return .success(Report(plan: plan, dryRun: true)) }
+            let actor = KajiClient.cliActor()
+            // The manifest's nightly backup: registered on every apply, so the schedule follows the manifest.
+            var registration: ClusterBackupSchedule.Registration?
+            if let schedule = plan.backupSchedule {
+                let policy = registry.kinds.contains(schedule.kind) ? try registry.retryPolicy(kind: schedule.kind) : RetryPolicy.never
+                registration = try await schedule.register(in: store, maxAttempts: policy.maxAttempts, actor: actor)
+            }
+            guard let kind = plan.kind, let input = plan.input else {
+                return .success(Report(plan: plan, dryRun: false, backupSchedule: registration))
             }
             let request = EnqueueRequest(kind: kind, input: input, idempotencyKey: plan.idempotencyKey,
-                                         concurrencyKey: plan.concurrencyKey, actor: KajiClient.cliActor())
+                                         concurrencyKey: plan.concurrencyKey, actor: actor)
             let result: EnqueueResult
             if registry.kinds.contains(kind) {
                 result = try await KajiClient(store: store, registry: registry).enqueue(request)
@@ -132,7 +147,9 @@ struct ApplyCommand: AsyncParsableCommand {
                 // (the manifest rules), so the run is stored for a worker that knows the kind.
                 result = try await store.enqueue(request, maxAttempts: RetryPolicy.never.maxAttempts)
             }
-            return .success(Report(plan: plan, dryRun: false, runID: result.id, created: result.created))
+            let state = try await store.run(id: result.id)?.state
+            return .success(Report(plan: plan, dryRun: false, runID: result.id, created: result.created, runState: state,
+                                   backupSchedule: registration))
         }
         let report: Report
         switch outcome {
@@ -159,11 +176,16 @@ struct ApplyCommand: AsyncParsableCommand {
                     print("it waits for an operator's approval: another operator runs kaji approve \(id.uuidString.lowercased())")
                 }
             } else {
-                print("already enqueued: run \(id.uuidString.lowercased()) (this manifest was applied before)")
+                let run = id.uuidString.lowercased()
+                let state = report.runState?.rawValue ?? "unknown"
+                var line = "already enqueued: run \(run), \(state) (this manifest was applied before)"
+                if report.runState == .failed || report.runState == .cancelled { line += ": start it again with kaji retry \(run)" }
+                print(line)
             }
         }
         if let schedule = report.plan.backupSchedule {
-            print("nightly backup: schedule \(schedule.name), cron \"\(schedule.cron)\" (\(schedule.timezone)), \(schedule.kind) to \(schedule.storageLocation)\(schedule.ttl.map { ", ttl \($0)" } ?? "")")
+            let what = report.backupSchedule.map { " (\($0.rawValue))" } ?? (report.dryRun ? " (not registered: dry run)" : "")
+            print("nightly backup: schedule \(schedule.name)\(what), cron \"\(schedule.cron)\" (\(schedule.timezone)), \(schedule.kind) to \(schedule.storageLocation)\(schedule.ttl.map { ", ttl \($0)" } ?? "")")
         }
     }
 }

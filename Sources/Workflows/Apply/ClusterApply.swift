@@ -42,11 +42,26 @@ public struct ApplyRefused: Error, Sendable, CustomStringConvertible {
 
 /// Comparing a manifest with the inventory.
 public enum ClusterApply {
-    /// Decides what applying `spec` means given the inventory's record of the cluster (nil: unknown).
+    /// Decides what applying `spec` means given the inventory's record of the cluster (nil: unknown) and
+    /// the runs working on it now (`ClusterInventory.activeRuns`, default none).
     /// The spec must be valid (`ClusterManifest.validate`); this checks it again and refuses an invalid one.
     /// - Throws: `ApplyRefused` for an invalid spec, shrinking, a change apply cannot make (zone, network,
-    ///   plans, disks, version, owners, Velero), or a cluster that is failed or being deleted.
-    public static func plan(_ spec: ClusterSpec, existing: ClusterRecord?) throws -> ApplyPlan {
+    ///   plans, disks, version, owners, Velero), a cluster that is failed or being deleted, or a different
+    ///   manifest while a provision or scale-out of the cluster is still unfinished.
+    public static func plan(_ spec: ClusterSpec, existing: ClusterRecord?, active: [ActiveClusterRun] = []) throws -> ApplyPlan {
+        let plan = try decide(spec, existing: existing)
+        // The inventory learns of a cluster only when its provisioning ends: a second, different manifest
+        // meanwhile would start a second provisioning. The same manifest finds its run by the key.
+        if let key = plan.idempotencyKey,
+           let other = active.first(where: { [ClusterKinds.provision, ClusterKinds.scaleOut].contains($0.kind) && $0.idempotencyKey != key }) {
+            let id = other.id.uuidString.lowercased()
+            throw ApplyRefused(cluster: spec.name, problems: [ManifestProblem(
+                field: "name", reason: "cluster \(spec.name) has an unfinished \(other.kind) run \(id) (\(other.state.rawValue)) from a different manifest: wait until it ends, or cancel it (kaji cancel \(id)), then apply again")])
+        }
+        return plan
+    }
+
+    private static func decide(_ spec: ClusterSpec, existing: ClusterRecord?) throws -> ApplyPlan {
         let invalid = ClusterManifest.validate(spec)
         guard invalid.isEmpty else { throw ApplyRefused(cluster: spec.name, problems: invalid) }
         let specJSON = try canonicalJSON(spec)
