@@ -43,6 +43,11 @@ struct ClusterSpecValidator {
         return items.dropLast().joined(separator: ", ") + " \(word) " + last
     }
 
+    /// A value as messages show it: quoted, at most 60 characters.
+    static func quote(_ text: String) -> String {
+        text.count > 60 ? "\"\(text.prefix(57))...\"" : "\"\(text)\""
+    }
+
     static let dnsName = "1-40 of a-z, 0-9 and '-', starting with a letter and not ending with '-'"
 
     static func isDNSName(_ text: String, maxLength: Int = 40) -> Bool {
@@ -53,13 +58,13 @@ struct ClusterSpecValidator {
 
     mutating func run() -> [ManifestProblem] {
         if sound("name"), !Self.isDNSName(spec.name) {
-            add("name", "must be DNS-safe (\(Self.dnsName)), got \"\(spec.name)\"")
+            add("name", "must be DNS-safe (\(Self.dnsName)), got \(Self.quote(spec.name))")
         }
         if sound("zone"), !ClusterCatalog.zones.contains(spec.zone) {
-            add("zone", "must be one of \(Self.list(ClusterCatalog.zones)), got \"\(spec.zone)\"")
+            add("zone", "must be one of \(Self.list(ClusterCatalog.zones)), got \(Self.quote(spec.zone))")
         }
         if sound("kubernetesVersion"), !Self.isVersion(spec.kubernetesVersion) {
-            add("kubernetesVersion", "must be a Kubernetes release MAJOR.MINOR.PATCH like 1.30.2 (quote it in YAML), got \"\(spec.kubernetesVersion)\"")
+            add("kubernetesVersion", "must be a Kubernetes release MAJOR.MINOR.PATCH like 1.30.2 (quote it in YAML), got \(Self.quote(spec.kubernetesVersion))")
         }
         checkNetwork()
         checkPool("masters", spec.masters)
@@ -83,9 +88,9 @@ struct ClusterSpecValidator {
         if sound("network.subnet") {
             switch IPv4CIDR.parse(n.subnet) {
             case .failure(.syntax):
-                add("network.subnet", "must be an IPv4 CIDR like 192.168.100.0/24, got \"\(n.subnet)\"")
+                add("network.subnet", "must be an IPv4 CIDR like 192.168.100.0/24, got \(Self.quote(n.subnet))")
             case .failure(.hostBitsSet(let suggestion)):
-                add("network.subnet", "has host bits set: did you mean \(suggestion)? got \"\(n.subnet)\"")
+                add("network.subnet", "has host bits set: did you mean \(suggestion)? got \(Self.quote(n.subnet))")
             case .success(let network):
                 if !(16...28).contains(network.prefix) {
                     add("network.subnet", "must have a prefix from /16 to /28 (room for nodes, VIP and LoadBalancer addresses), got /\(network.prefix)")
@@ -111,7 +116,7 @@ struct ClusterSpecValidator {
                     vip = address
                 }
             } else {
-                add("network.controlPlaneVIP", "must be an IPv4 address like 192.168.100.10, got \"\(n.controlPlaneVIP)\"")
+                add("network.controlPlaneVIP", "must be an IPv4 address like 192.168.100.10, got \(Self.quote(n.controlPlaneVIP))")
             }
         }
 
@@ -130,7 +135,7 @@ struct ClusterSpecValidator {
                     }
                 }
             } else {
-                add("network.nodeAddressStart", "must be an IPv4 address like 192.168.100.11, got \"\(n.nodeAddressStart)\"")
+                add("network.nodeAddressStart", "must be an IPv4 address like 192.168.100.11, got \(Self.quote(n.nodeAddressStart))")
             }
         }
         let nodesText = nodes.map { "the nodes' addresses \($0.rangeDescription) (\(count) nodes, masters then workers, from network.nodeAddressStart)" } ?? ""
@@ -145,7 +150,7 @@ struct ClusterSpecValidator {
                     add("network.loadBalancerRange", "\(range.rangeDescription) contains network.controlPlaneVIP \(vip): keep the VIP out of it")
                 }
             } else {
-                add("network.loadBalancerRange", "must be FIRST-LAST addresses like 192.168.100.200-192.168.100.220 (first not after last), got \"\(n.loadBalancerRange)\"")
+                add("network.loadBalancerRange", "must be FIRST-LAST addresses like 192.168.100.200-192.168.100.220 (first not after last), got \(Self.quote(n.loadBalancerRange))")
             }
         }
         if let vip, let nodes, nodes.contains(vip) {
@@ -155,9 +160,9 @@ struct ClusterSpecValidator {
         if sound("network.podSubnet"), let pod = n.podSubnet {
             switch IPv4CIDR.parse(pod) {
             case .failure(.syntax):
-                add("network.podSubnet", "must be an IPv4 CIDR like \(ClusterCatalog.defaultPodSubnet), got \"\(pod)\"")
+                add("network.podSubnet", "must be an IPv4 CIDR like \(ClusterCatalog.defaultPodSubnet), got \(Self.quote(pod))")
             case .failure(.hostBitsSet(let suggestion)):
-                add("network.podSubnet", "has host bits set: did you mean \(suggestion)? got \"\(pod)\"")
+                add("network.podSubnet", "has host bits set: did you mean \(suggestion)? got \(Self.quote(pod))")
             case .success(let network):
                 if network.prefix > 24 {
                     add("network.podSubnet", "must have a prefix of /24 or shorter (each node takes a /24), got /\(network.prefix)")
@@ -205,7 +210,7 @@ struct ClusterSpecValidator {
 
     private mutating func checkOwners() {
         if sound("owners.team"), !Self.isDNSName(spec.owners.team) {
-            add("owners.team", "must be a team name (\(Self.dnsName)), got \"\(spec.owners.team)\"")
+            add("owners.team", "must be a team name (\(Self.dnsName)), got \(Self.quote(spec.owners.team))")
         }
         // A missing or mistyped list was reported by the reader; single bad items are skipped below.
         if broken.contains("owners.sshKeys") || broken.contains("owners") { return }
@@ -236,7 +241,7 @@ struct ClusterSpecValidator {
         guard let velero = spec.velero, sound("velero") else { return }
         let location = velero.storageLocation
         if sound("velero.storageLocation"), !Self.isDNSName(location, maxLength: 63) {
-            add("velero.storageLocation", "must be the name of a Velero BackupStorageLocation (1-63 of a-z, 0-9 and '-', starting with a letter), got \"\(location)\"")
+            add("velero.storageLocation", "must be the name of a Velero BackupStorageLocation (1-63 of a-z, 0-9 and '-', starting with a letter), got \(Self.quote(location))")
         }
         if sound("velero.schedule"), let schedule = velero.schedule {
             if let problem = CronSyntax.problem(in: schedule) {

@@ -39,9 +39,9 @@ public struct ClusterSpec: Codable, Sendable, Equatable {
     public struct NodePool: Codable, Sendable, Equatable {
         /// Number of nodes (masters: odd, 1-7; workers: 0-50).
         public var replicas: Int
-        /// Server plan.
+        /// Server plan (`ClusterCatalog.plans`).
         public var plan: Plan
-        /// Disk size in GB (20-4000, a size SAKURA Cloud offers).
+        /// Disk size in GB, a size SAKURA Cloud offers (`ClusterCatalog.diskSizesGB`: 20, 40, … 4096).
         public var diskGB: Int
 
         public init(replicas: Int, plan: Plan, diskGB: Int) {

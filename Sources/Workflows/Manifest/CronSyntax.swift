@@ -61,7 +61,7 @@ public enum CronSyntax {
     /// Checks a Velero TTL, a Go duration of hours, minutes and seconds such as `720h` or `72h30m`. Returns
     /// nil when it is valid and longer than zero.
     public static func durationProblem(_ text: String) -> String? {
-        let wrong = "must be a duration of hours, minutes and seconds like 720h or 72h30m, got \"\(text)\""
+        let wrong = "must be a duration of hours, minutes and seconds like 720h or 72h30m, got \"\(text.prefix(60))\""
         var rest = Substring(text)
         var total = 0
         var lastUnit = -1
@@ -76,6 +76,6 @@ public enum CronSyntax {
             lastUnit = unit.order
             total += number * unit.seconds
         }
-        return total > 0 ? nil : "must be longer than 0 (e.g. 720h), got \"\(text)\""
+        return total > 0 ? nil : "must be longer than 0 (e.g. 720h), got \"\(text.prefix(60))\""
     }
 }

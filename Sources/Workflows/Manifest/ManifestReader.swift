@@ -43,11 +43,11 @@ struct ManifestReader {
 
         let apiVersion = string(top, "apiVersion", example: ClusterManifest.apiVersion)
         if let apiVersion, apiVersion != ClusterManifest.apiVersion {
-            add(top.path("apiVersion"), "must be \(ClusterManifest.apiVersion), got \"\(apiVersion)\"")
+            add(top.path("apiVersion"), "must be \(ClusterManifest.apiVersion), got \"\(apiVersion.prefix(60))\"")
         }
         let kind = string(top, "kind", example: ClusterManifest.kind)
         if let kind, kind != ClusterManifest.kind {
-            add(top.path("kind"), "must be \(ClusterManifest.kind), got \"\(kind)\"")
+            add(top.path("kind"), "must be \(ClusterManifest.kind), got \"\(kind.prefix(60))\"")
         }
         let name = string(top, "name", example: "prod-a") ?? ""
         let zone = string(top, "zone", example: "is1a") ?? ""
