@@ -153,6 +153,15 @@ struct ManifestTests {
         ])
     }
 
+    @Test("YAML anchors and aliases are followed")
+    func anchors() throws {
+        let yaml = try ManifestRepo.example("demo.yaml")
+            .replacingOccurrences(of: "masters:\n", with: "masters: &pool\n")
+            .replacingOccurrences(of: "workers:\n  replicas: 2\n  plan: {cpu: 2, memoryGB: 4}\n  diskGB: 20\n", with: "workers: *pool\n")
+        let spec = try ClusterManifest.load(yaml: yaml)
+        #expect(spec.workers == spec.masters)
+    }
+
     @Test("OpenSSH public keys")
     func sshKeys() {
         let good = [
