@@ -4,9 +4,8 @@ import Foundation
 /// The nightly backup a manifest asks for (`velero.schedule`): one engine schedule per cluster, named
 /// `backup:NAME`, that enqueues `cluster.backup` with the cluster's concurrency key at each tick.
 ///
-/// `kaji apply` computes it; registering it with the engine's schedules (`KajiClient.addSchedule` with a
-/// `ScheduleRequest` built from these fields, replacing an older one of the same name when the cron changed)
-/// is the hook's other half, wired where the schedules API and the backup workflow's input are available.
+/// `kaji apply` computes it and calls `register(in:maxAttempts:actor:)` on every apply, so the engine's
+/// schedule follows the manifest (a provisioning workflow may call it too once the cluster is ready).
 public struct ClusterBackupSchedule: Codable, Sendable, Equatable {
     /// `backup:NAME` (schedule names allow letters, digits and `- _ . :`).
     public var name: String
