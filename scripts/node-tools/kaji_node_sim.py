@@ -12,6 +12,8 @@ state in files under $KAJI_SIM_STATE/<world>/ (world = $KAJI_SIM_WORLD, node = $
 `kaji-sim-node` configures them from a test:
   kaji-sim-node fail 'kubeadm join' [--exit N] [--stderr TEXT] [--times N]   next matching calls fail
   kaji-sim-node set backup-phase PartiallyFailed                              phase of later backups
+  kaji-sim-node set restore-phase Failed                                       phase of later restores
+  kaji-sim-node backup-phase NAME Completed                                    move an existing backup on
   kaji-sim-node set readyz-failing etcd                                        [-] lines in /readyz
   kaji-sim-node state                                                          dump cluster.json
 """
@@ -435,18 +437,104 @@ def kubectl_raw(path):
 
 # ---------------------------------------------------------------- velero
 
+# What a backup or restore in each phase reports (counts, reasons and the messages `describe --details` lists).
+VELERO_OUTCOMES = {
+    "Completed": {"errors": [], "warnings": []},
+    "PartiallyFailed": {"errors": ["app: error backing up persistentvolumeclaims/app/data: volume snapshot failed: timed out"],
+                        "warnings": ["app: pods/app/web-0 has no volume snapshotter; skipped its volumes"]},
+    "Failed": {"errors": ["Velero: error getting backup storage location: BackupStorageLocation.velero.io \"default\" is unavailable"],
+               "warnings": [], "failureReason": "BackupStorageLocation \"default\" is unavailable"},
+    "FailedValidation": {"errors": [], "warnings": [],
+                         "validationErrors": ["an existing backup storage location was not specified at backup creation time and the default 'default' was not found"]},
+}
+VELERO_ITEMS = 42
+
+
+def velero_record(phase, kind, extra):
+    outcome = VELERO_OUTCOMES.get(phase, {"errors": [], "warnings": []})
+    done = {"Completed": VELERO_ITEMS, "PartiallyFailed": VELERO_ITEMS - len(outcome["errors"]), "Failed": 0}.get(phase, 0)
+    record = {"phase": phase, "created": time.time(), "errorMessages": outcome["errors"], "warningMessages": outcome["warnings"],
+              "failureReason": outcome.get("failureReason", ""), "validationErrors": outcome.get("validationErrors", []),
+              "totalItems": VELERO_ITEMS, "itemsDone": done, "kind": kind}
+    record.update(extra)
+    return record
+
+
+def velero_json(name, record):
+    kind = record.get("kind", "Backup")
+    status = {"phase": record["phase"], "errors": len(record.get("errorMessages", [])),
+              "warnings": len(record.get("warningMessages", []))}
+    if record.get("failureReason"):
+        status["failureReason"] = record["failureReason"]
+    if record.get("validationErrors"):
+        status["validationErrors"] = record["validationErrors"]
+    if "totalItems" in record:
+        status["progress"] = {"totalItems": record["totalItems"],
+                              ("itemsRestored" if kind == "Restore" else "itemsBackedUp"): record["itemsDone"]}
+    metadata = {"name": name, "namespace": "velero"}
+    if record.get("labels"):
+        metadata["labels"] = record["labels"]
+    body = {"apiVersion": "velero.io/v1", "kind": kind, "metadata": metadata, "status": status}
+    if kind == "Restore":
+        body["spec"] = {"backupName": record.get("backup", "")}
+    return body
+
+
+def velero_describe(name, record, details, noun):
+    phase = record["phase"]
+    if phase == "PartiallyFailed":
+        phase += " (run `velero %s logs %s` for more information)" % (noun, name)
+    print("Name:         %s\nNamespace:    velero\nLabels:       velero.io/storage-location=default\n\nPhase:  %s\n" % (name, phase))
+    for title, key in (("Errors", "errorMessages"), ("Warnings", "warningMessages")):
+        messages = record.get(key, [])
+        if not details:
+            print("%s:  %d" % (title, len(messages)))
+            continue
+        print("%s:" % title)
+        velero_messages = [m.split(": ", 1)[1] for m in messages if m.startswith("Velero: ")]
+        namespaced = [m for m in messages if not m.startswith("Velero: ")]
+        print("  Velero:     %s" % ("\n              ".join(velero_messages) if velero_messages else "<none>"))
+        print("  Cluster:    <none>")
+        if namespaced:
+            print("  Namespaces:")
+            for message in namespaced:
+                namespace, text = message.split(": ", 1)
+                print("    %s:  %s" % (namespace, text))
+        else:
+            print("  Namespaces: <none>")
+        print("")
+    if record.get("kind") == "Restore":
+        print("Backup:  %s\n" % record.get("backup", ""))
+    else:
+        print("Namespaces:\n  Included:  %s\n  Excluded:  <none>\n\nStorage Location:  %s\n\nTTL:  %s\n"
+              % (record.get("namespaces", "*"), record.get("storageLocation", "default"), record.get("ttl", "720h0m0s")))
+    print("Total items to be %s:  %d" % ("restored" if record.get("kind") == "Restore" else "backed up", record.get("totalItems", 0)))
+    print("Items %s:           %d" % ("restored" if record.get("kind") == "Restore" else "backed up", record.get("itemsDone", 0)))
+
+
+def velero_labels(args):
+    text = option(args, "--labels", "")
+    return dict(pair.split("=", 1) for pair in text.split(",") if "=" in pair)
+
+
 def velero(args):
     cluster = cluster_for_kubectl()
     words = positional(args, skip_values=("--include-namespaces", "--exclude-namespaces", "--from-backup", "-o", "--output",
-                                         "--ttl", "--schedule", "--from-schedule", "--storage-location", "-n", "--namespace"))
+                                         "--ttl", "--schedule", "--from-schedule", "--storage-location", "-n", "--namespace",
+                                         "--labels"))
     settings = load("settings.json", {})
+    output = option(args, "-o") or option(args, "--output") or ""
+    details = "--details" in args
+    restores = cluster.setdefault("restores", {})
     if words[:2] == ["backup", "create"] and len(words) > 2:
         name = words[2]
         if name in cluster["backups"]:
             die('An error occurred: backups.velero.io "%s" already exists' % name)
         phase = settings.get("backup-phase", "Completed")
-        cluster["backups"][name] = {"phase": phase, "created": time.time(),
-                                    "namespaces": option(args, "--include-namespaces", "*")}
+        cluster["backups"][name] = velero_record(phase, "Backup", {
+            "namespaces": option(args, "--include-namespaces", "*"),
+            "storageLocation": option(args, "--storage-location", "default"), "ttl": option(args, "--ttl", "720h0m0s"),
+            "labels": velero_labels(args)})
         save("cluster.json", cluster)
         print('Backup request "%s" submitted successfully.' % name)
         if "--wait" in args:
@@ -459,43 +547,62 @@ def velero(args):
         return
     if words[:2] == ["backup", "get"]:
         names = words[2:] or sorted(cluster["backups"])
-        output = option(args, "-o") or option(args, "--output") or ""
         for name in names:
             if name not in cluster["backups"]:
                 die('An error occurred: backups.velero.io "%s" not found' % name)
         if output == "json":
-            items = [{"kind": "Backup", "metadata": {"name": n, "namespace": "velero"},
-                      "status": {"phase": cluster["backups"][n]["phase"]}} for n in names]
+            items = [velero_json(n, cluster["backups"][n]) for n in names]
             print(json.dumps(items[0] if len(items) == 1 else {"kind": "BackupList", "items": items}, indent=2))
             return
         print("NAME                 STATUS      ERRORS   WARNINGS   CREATED                         EXPIRES   STORAGE LOCATION   SELECTOR")
         for name in names:
-            created = time.strftime("%Y-%m-%d %H:%M:%S +0000 UTC", time.gmtime(cluster["backups"][name]["created"]))
-            print("%-20s %-11s %-8d %-10d %-31s %-9s %-18s <none>" % (name, cluster["backups"][name]["phase"], 0, 0, created, "29d", "default"))
+            backup = cluster["backups"][name]
+            created = time.strftime("%Y-%m-%d %H:%M:%S +0000 UTC", time.gmtime(backup["created"]))
+            print("%-20s %-11s %-8d %-10d %-31s %-9s %-18s <none>" % (name, backup["phase"], len(backup.get("errorMessages", [])),
+                                                                     len(backup.get("warningMessages", [])), created, "29d", "default"))
         return
     if words[:2] == ["backup", "describe"] and len(words) > 2:
         name = words[2]
         backup = cluster["backups"].get(name)
         if backup is None:
             die('An error occurred: backups.velero.io "%s" not found' % name)
-        phase = backup["phase"]
-        if phase == "PartiallyFailed":
-            phase += " (run `velero backup logs %s` for more information)" % name
-        print("Name:         %s\nNamespace:    velero\nLabels:       velero.io/storage-location=default\n\nPhase:  %s\n\n"
-              "Errors:    0\nWarnings:  0\n\nNamespaces:\n  Included:  %s\n  Excluded:  <none>\n\nStorage Location:  default\n\nTTL:  720h0m0s"
-              % (name, phase, backup.get("namespaces", "*")))
+        velero_describe(name, backup, details, "backup")
         return
     if words[:2] == ["restore", "create"]:
         source = option(args, "--from-backup")
         if source not in cluster["backups"]:
             die('An error occurred: backups.velero.io "%s" not found' % source)
         name = words[2] if len(words) > 2 else "%s-%s" % (source, time.strftime("%Y%m%d%H%M%S", time.gmtime()))
+        if name in restores:
+            die('An error occurred: restores.velero.io "%s" already exists' % name)
+        phase = settings.get("restore-phase", "Completed")
+        restores[name] = velero_record(phase, "Restore", {"backup": source, "labels": velero_labels(args)})
+        save("cluster.json", cluster)
         print('Restore request "%s" submitted successfully.' % name)
         if "--wait" in args:
             print("Waiting for restore to complete. You may safely press ctrl-c to stop waiting - your restore will continue in the background.")
             print(".")
-            print("Restore completed with status: Completed. You may check for more information using the commands "
-                  "`velero restore describe %s` and `velero restore logs %s`." % (name, name))
+            print("Restore completed with status: %s. You may check for more information using the commands "
+                  "`velero restore describe %s` and `velero restore logs %s`." % (phase, name, name))
+        else:
+            print("Run `velero restore describe %s` or `velero restore logs %s` for more details." % (name, name))
+        return
+    if words[:2] == ["restore", "get"] and len(words) > 2:
+        name = words[2]
+        if name not in restores:
+            die('An error occurred: restores.velero.io "%s" not found' % name)
+        if output == "json":
+            print(json.dumps(velero_json(name, restores[name]), indent=2))
+            return
+        print("NAME   BACKUP   STATUS   ERRORS   WARNINGS")
+        restore = restores[name]
+        print("%s   %s   %s   %d   %d" % (name, restore["backup"], restore["phase"], len(restore["errorMessages"]), len(restore["warningMessages"])))
+        return
+    if words[:2] == ["restore", "describe"] and len(words) > 2:
+        name = words[2]
+        if name not in restores:
+            die('An error occurred: restores.velero.io "%s" not found' % name)
+        velero_describe(name, restores[name], details, "restore")
         return
     die('An error occurred: the simulated velero does not know "%s"' % " ".join(words))
 
@@ -566,6 +673,15 @@ def kaji_sim_node(args):
         save("settings.json", settings)
         print("set %s = %s" % (args[1], args[2]))
         return
+    if args[:1] == ["backup-phase"] and len(args) > 2:
+        cluster = load("cluster.json", None)
+        if not cluster or args[1] not in cluster.get("backups", {}):
+            die("kaji-sim-node: no backup %r in world %s" % (args[1], WORLD))
+        backup = cluster["backups"][args[1]]
+        backup.update({k: v for k, v in velero_record(args[2], "Backup", {}).items() if k not in ("created", "kind")})
+        save("cluster.json", cluster)
+        print("backup %s is now %s" % (args[1], args[2]))
+        return
     if args[:1] == ["state"]:
         print(json.dumps({"cluster": load("cluster.json", None), "faults": load("faults.json", []),
                           "settings": load("settings.json", {})}, indent=1, sort_keys=True))
@@ -576,7 +692,8 @@ def kaji_sim_node(args):
                 os.remove(os.path.join(WORLD_DIR, name))
         print("world %s cleared" % WORLD)
         return
-    die("usage: kaji-sim-node fail MATCH [--exit N] [--stderr TEXT] [--times N] [--node NAME] | set KEY VALUE | state | clear", 2)
+    die("usage: kaji-sim-node fail MATCH [--exit N] [--stderr TEXT] [--times N] [--node NAME] | set KEY VALUE | "
+        "backup-phase NAME PHASE | state | clear", 2)
 
 
 TOOLS = {"kubeadm": kubeadm, "kubectl": kubectl, "velero": velero, "argocd": argocd, "kaji-sim-node": kaji_sim_node}

@@ -1,0 +1,176 @@
+import Engine
+import Foundation
+import Provisioner
+import Synchronization
+import Testing
+@testable import Workflows
+
+/// `cluster.rotate-password` end to end over the real sshd and the simulated node tools: the new password
+/// works, the initial secret is gone, and the plaintext is nowhere: not in any table, not in `kaji show
+/// --json`, not in the logs.
+@Suite("Rotate-password workflow", .timeLimit(.minutes(3)))
+struct RotatePasswordTests {
+    typealias F = BackupFixtures
+
+    static func registry(_ services: ClusterServices, vault: RotationTestVault, loginAttempts: Int = 1) -> WorkflowRegistry {
+        var registry = WorkflowRegistry()
+        registry.register(RotatePasswordWorkflow(
+            services: services, vault: vault, retry: RetryPolicy(maxAttempts: 3, initialDelay: .milliseconds(100)), loginAttempts: loginAttempts))
+        return registry
+    }
+
+    /// `argocd login` on the node with `password` on stdin.
+    static func login(_ ssh: SSHExecutor, _ cluster: F.Cluster, _ password: String) async throws -> SSHCommandResult {
+        try await ssh.run(ArgoCD.loginWithStdinPasswordCommand, on: cluster.master, stdin: password + "\n", deadline: .seconds(20))
+    }
+
+    static func argocdSecrets(_ ssh: SSHExecutor, _ cluster: F.Cluster) async throws -> [String: [String: String]] {
+        let state = try await F.worldState(ssh, cluster)
+        let world = try #require(state["cluster"] as? [String: Any])
+        return try #require(world["secrets"] as? [String: [String: String]])
+    }
+
+    /// Fails when `password` occurs in the database, `kaji show --json` or the captured logs.
+    static func expectNowhere(_ password: String, env: F.Env, run: UUID, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        let rows = try await F.everyRowAsText(env)
+        #expect(rows.contains(run.uuidString.lowercased()), "the database dump should hold the run", sourceLocation: sourceLocation)
+        #expect(!rows.contains(password), "the password is in the database", sourceLocation: sourceLocation)
+        let shown = try await F.kajiShowJSON(env, run)
+        #expect(shown.contains("rotate-admin-password"), sourceLocation: sourceLocation)
+        #expect(!shown.contains(password), "the password is in kaji show --json", sourceLocation: sourceLocation)
+        let logs = env.logs.text
+        #expect(logs.contains("argocd admin password rotated") || logs.contains("step failed"), sourceLocation: sourceLocation)
+        #expect(!logs.contains(password), "the password is in the logs", sourceLocation: sourceLocation)
+    }
+
+    @Test func rotationSetsAWorkingPasswordKeptOnlyEncrypted() async throws {
+        try await F.with { env in
+            let ssh = try F.ssh(env)
+            let cluster = try await F.seedCluster(env, ssh: ssh)
+            let before = try await Self.argocdSecrets(ssh, cluster)
+            let initialPassword = try #require(before["argocd/argocd-initial-admin-secret"]?["password"]).base64Decoded
+            #expect(try await Self.login(ssh, cluster, initialPassword).succeeded)
+
+            let vault = RotationTestVault()
+            let registry = Self.registry(F.services(env, ssh: ssh), vault: vault)
+            let pool = F.startPool(env, registry)
+            let id = try await F.enqueue(env, registry, kind: "cluster.rotate-password", input: RotatePasswordInput(cluster: cluster.name))
+            let detail = try await F.waitForFinish(env, id)
+            try await pool.stop()
+
+            #expect(detail.run.state == .succeeded, "\(detail.run.lastError ?? "")")
+            #expect(detail.steps.map(\.name) == ["resolve", "rotate-admin-password", "delete-initial-secret"])
+            let output = try KajiJSON.decode(RotatePasswordOutput<RotationTestSecret>.self, from: try #require(detail.output))
+            #expect(output.secretName == "argocd-admin-password:\(cluster.name)")
+            #expect(output.initialSecretDeleted)
+            let stored = vault.all()
+            #expect(stored.count == 1 && stored.first?.reference == output.secret && stored.first?.name == output.secretName)
+            let password = try #require(vault.value(of: output.secret))
+            #expect(password.count >= 24)
+            #expect(detail.steps.first { $0.name == "rotate-admin-password" }?.result?.lowercased().contains(output.secret.id.uuidString.lowercased()) == true)
+
+            // On the node: a bcrypt hash and a fresh mtime in argocd-secret, no initial secret, the new login works.
+            let after = try await Self.argocdSecrets(ssh, cluster)
+            #expect(after["argocd/argocd-initial-admin-secret"] == nil)
+            let argocd = try #require(after["argocd/argocd-secret"])
+            #expect(ArgoCD.isBcryptHash(try #require(argocd["admin.password"]).base64Decoded))
+            #expect(try #require(argocd["admin.passwordMtime"]).base64Decoded.hasPrefix(String(KajiJSON.format(output.rotatedAt).prefix(10))))
+            let worked = try await Self.login(ssh, cluster, password)
+            #expect(worked.succeeded && worked.stdout.contains("logged in successfully"))
+            #expect(try await Self.login(ssh, cluster, initialPassword).exitStatus == 20)
+            #expect(try await Self.login(ssh, cluster, password + "x").exitStatus == 20)
+            #expect(!(try await F.simNode(ssh, cluster, "state")).contains(password))
+
+            try await Self.expectNowhere(password, env: env, run: id)
+        }
+    }
+
+    /// A login that fails after the patch: the attempt fails with a message free of the password, the retry
+    /// rotates again with a new password (kept encrypted too), and only the last one works.
+    @Test func aFailedVerificationRotatesAgainAndLeaksNeitherPassword() async throws {
+        try await F.with { env in
+            let ssh = try F.ssh(env)
+            let cluster = try await F.seedCluster(env, ssh: ssh)
+            try await F.simNode(ssh, cluster, "fail 'argocd login' --exit 20 --stderr 'FATA[0000] rpc error: code = Unavailable desc = connection refused'")
+
+            let vault = RotationTestVault()
+            let registry = Self.registry(F.services(env, ssh: ssh), vault: vault)
+            let pool = F.startPool(env, registry)
+            let id = try await F.enqueue(env, registry, kind: "cluster.rotate-password", input: RotatePasswordInput(cluster: cluster.name))
+            let detail = try await F.waitForFinish(env, id)
+            try await pool.stop()
+
+            #expect(detail.run.state == .succeeded, "\(detail.run.lastError ?? "")")
+            let step = try #require(detail.steps.first { $0.name == "rotate-admin-password" })
+            #expect(step.attempts == 2)
+            let firstError = try #require(step.history.first?.error)
+            #expect(firstError.contains("argocd login with the new password failed") && firstError.contains("connection refused"))
+
+            let output = try KajiJSON.decode(RotatePasswordOutput<RotationTestSecret>.self, from: try #require(detail.output))
+            let stored = vault.all()
+            #expect(stored.count == 2 && stored.last?.reference == output.secret)
+            let passwords = try stored.map { try #require(vault.value(of: $0.reference)) }
+            #expect(Set(passwords).count == 2)
+            #expect(try await Self.login(ssh, cluster, passwords[0]).exitStatus == 20)
+            #expect(try await Self.login(ssh, cluster, passwords[1]).succeeded)
+            for password in passwords {
+                try await Self.expectNowhere(password, env: env, run: id)
+            }
+        }
+    }
+
+    @Test func generatedPasswordsAreLongAndDistinct() {
+        let passwords = (0..<200).map { _ in PasswordGenerator.make() }
+        #expect(Set(passwords).count == 200)
+        #expect(passwords.allSatisfy { $0.count == 32 && $0.allSatisfy { PasswordGenerator.alphabet.contains($0) } })
+        #expect(PasswordGenerator.make(length: 8).count == 24)
+    }
+
+    @Test func secretsAreCutOutOfMessagesAndNeverSentAsArguments() async throws {
+        let session = NodeSession(
+            ssh: F.offlineServices().ssh,
+            target: ClusterCommandNode(cluster: "c", node: ClusterNode(name: "n", role: .master, serverID: "1", address: "10.0.0.1", sshHost: "127.0.0.1", sshPort: 9, sshUser: "root")),
+            deadline: .seconds(1), secrets: ["hunter2hunter2"])
+        #expect(session.redact("bad hunter2hunter2!") == "bad [redacted]!")
+        await #expect(throws: WorkflowError.self) {
+            _ = try await session.run("echo hunter2hunter2", stdin: "", what: "echo")
+        }
+    }
+}
+
+/// The reference the test vault hands out.
+struct RotationTestSecret: Codable, Sendable, Equatable, CustomStringConvertible {
+    var id: UUID
+    var description: String { "testsecret:\(id.uuidString.lowercased())" }
+}
+
+/// A vault that keeps values in this test process's memory only (never in the database), so the tests
+/// can learn the password and look for it everywhere else.
+final class RotationTestVault: PasswordVault, Sendable {
+    struct Entry: Sendable {
+        var reference: RotationTestSecret
+        var name: String
+        var value: String
+    }
+
+    private let entries = Mutex<[Entry]>([])
+
+    func store(_ value: String, name: String, in step: StepContext) async throws -> RotationTestSecret {
+        let reference = RotationTestSecret(id: UUID())
+        entries.withLock { $0.append(Entry(reference: reference, name: name, value: value)) }
+        return reference
+    }
+
+    func all() -> [Entry] { entries.withLock { $0 } }
+
+    func value(of reference: RotationTestSecret) -> String? {
+        entries.withLock { $0.first { $0.reference == reference }?.value }
+    }
+}
+
+fileprivate extension String {
+    /// The text this base64 encodes (empty when it is not base64).
+    var base64Decoded: String {
+        Data(base64Encoded: self).map { String(decoding: $0, as: UTF8.self) } ?? ""
+    }
+}

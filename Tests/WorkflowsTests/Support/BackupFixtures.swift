@@ -1,0 +1,271 @@
+import Engine
+import Foundation
+import Logging
+import PostgresNIO
+import Provisioner
+import Synchronization
+import Testing
+import Worker
+@testable import Workflows
+
+/// Fixtures of the backup, restore and rotation tests (all names are prefixed so that other suites'
+/// helpers in this target cannot clash): a migrated schema of its own on the test PostgreSQL, an
+/// in-process worker pool, the test sshd, and a simulated cluster seeded straight into the inventory.
+enum BackupFixtures {
+    struct SetupError: Error, CustomStringConvertible {
+        let description: String
+        init(_ description: String) { self.description = description }
+    }
+
+    /// The test environment: PostgreSQL from KAJI_TEST_DATABASE_URL, sshd from scripts/start-sshd.sh.
+    struct Env: Sendable {
+        let config: DatabaseConfig
+        let store: RunStore
+        let logger: Logger
+        let logs: LogCapture
+        let sshdPort: Int
+        let clientKey: String
+
+        var client: PostgresClient { store.client }
+    }
+
+    static var databaseURL: String {
+        get throws {
+            guard let url = ProcessInfo.processInfo.environment["KAJI_TEST_DATABASE_URL"], !url.isEmpty else {
+                throw SetupError("KAJI_TEST_DATABASE_URL is not set: run the tests with scripts/test.sh, which starts a private PostgreSQL")
+            }
+            return url
+        }
+    }
+
+    /// Runs `body` with a fresh migrated schema and a captured logger (trace level); drops the schema after.
+    static func with<T: Sendable>(_ body: @Sendable (Env) async throws -> T) async throws -> T {
+        let environment = ProcessInfo.processInfo.environment
+        guard let portText = environment["KAJI_TEST_SSHD_PORT"], let port = Int(portText), let key = environment["KAJI_TEST_SSH_KEY"] else {
+            throw SetupError("KAJI_TEST_SSHD_PORT and KAJI_TEST_SSH_KEY are not set: run through scripts/test.sh or eval \"$(scripts/start-sshd.sh DIR)\"")
+        }
+        var config = try DatabaseConfig(url: databaseURL, schema: "t_bk_\(UInt64.random(in: 0...UInt64.max) % 1_000_000_000_000)")
+        config.maxConnections = 10
+        let logs = LogCapture()
+        var logger = Logger(label: "kaji.test.backup") { label in logs.handler(label: label) }
+        logger.logLevel = .trace
+        var quiet = Logger(label: "kaji.test.migrate")
+        quiet.logLevel = .critical
+        let migrator = Migrator(config: config, logger: quiet)
+        try await migrator.migrate()
+        let client = PostgresClient(configuration: config.clientConfiguration(), backgroundLogger: quiet)
+        let env = Env(config: config, store: RunStore(client: client, config: config, logger: logger), logger: logger, logs: logs,
+                      sshdPort: port, clientKey: key)
+        let result: Result<T, any Error> = await withTaskGroup(of: Void.self) { group in
+            group.addTask { await client.run() }
+            let result: Result<T, any Error>
+            do { result = .success(try await body(env)) } catch { result = .failure(error) }
+            group.cancelAll()
+            return result
+        }
+        try? await migrator.dropSchema()
+        return try result.get()
+    }
+
+    /// An SSH executor with the test client key and a fresh known-hosts file; it logs through `logger`.
+    static func ssh(_ env: Env) throws -> SSHExecutor {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kaji-bk-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        return SSHExecutor(
+            configuration: SSHConfiguration(
+                identity: try SSHIdentity.load(privateKeyPath: env.clientKey),
+                knownHosts: KnownHostsFile(path: directory.appendingPathComponent("known_hosts").path),
+                connectTimeout: .seconds(2), connectAttempts: 3, connectRetryWait: .milliseconds(50)),
+            logger: env.logger)
+    }
+
+    /// Services whose cloud client is never called (these workflows only use SSH and the inventory).
+    static func services(_ env: Env, ssh: SSHExecutor) -> ClusterServices {
+        let cloud = SakuraCloudClient(
+            configuration: SakuraCloudConfiguration(
+                baseURL: "http://127.0.0.1:9", zone: "is1a",
+                credentials: SakuraCloudCredentials(accessToken: "unused", accessTokenSecret: "unused")))
+        return ClusterServices(cloud: cloud, ssh: ssh, inventory: ClusterInventory(store: env.store), logger: env.logger)
+    }
+
+    /// Services that are never called (for registration and input checks): no database, no node.
+    static func offlineServices() -> ClusterServices {
+        var logger = Logger(label: "kaji.test.offline")
+        logger.logLevel = .critical
+        let client = PostgresClient(
+            configuration: .init(host: "127.0.0.1", port: 9, username: "nobody", password: nil, database: nil, tls: .disable),
+            backgroundLogger: logger)
+        let ssh = SSHExecutor(configuration: SSHConfiguration(
+            identity: SSHIdentity.generate(), knownHosts: KnownHostsFile(path: FileManager.default.temporaryDirectory.appendingPathComponent("kaji-bk-unused").path)))
+        let cloud = SakuraCloudClient(configuration: SakuraCloudConfiguration(
+            baseURL: "http://127.0.0.1:9", zone: "is1a", credentials: SakuraCloudCredentials(accessToken: "unused", accessTokenSecret: "unused")))
+        return ClusterServices(cloud: cloud, ssh: ssh, inventory: ClusterInventory(client: client, logger: logger), logger: logger)
+    }
+
+    /// A simulated cluster: its own node-tools world, `kubeadm init` on `NAME-master-1` over SSH, a joined
+    /// `NAME-worker-1`, and a `ready` inventory record whose nodes point at the test sshd.
+    struct Cluster: Sendable {
+        let name: String
+        let world: String
+        let master: SSHEndpoint
+        let record: ClusterRecord
+    }
+
+    static func seedCluster(_ env: Env, ssh: SSHExecutor, name: String = "bk-\(UUID().uuidString.prefix(6).lowercased())") async throws -> Cluster {
+        let world = "wf-backup-\(UUID().uuidString.prefix(8))"
+        func node(_ suffix: String, _ role: ClusterNode.Role, _ address: String) -> ClusterNode {
+            ClusterNode(name: "\(name)-\(suffix)", role: role, serverID: "1130000000\(address.suffix(2))", address: address,
+                        sshHost: "127.0.0.1", sshPort: env.sshdPort, sshUser: "root",
+                        sshEnvironment: ["KAJI_SIM_WORLD": world, "KAJI_NODE": "\(name)-\(suffix)"])
+        }
+        let master = node("master-1", .master, "192.168.100.11")
+        let worker = node("worker-1", .worker, "192.168.100.21")
+        let masterEndpoint = endpoint(master)
+        let initialized = try await ssh.runChecked(
+            Kubeadm.initCommand(controlPlaneEndpoint: "192.168.100.10", advertiseAddress: master.address), on: masterEndpoint, deadline: .seconds(30))
+        let join = try #require(Kubeadm.parseJoin(initialized.stdout))
+        _ = try await ssh.runChecked(Kubeadm.joinCommand(join, asControlPlane: false), on: endpoint(worker), deadline: .seconds(30))
+        let spec = ClusterSpec(
+            name: name, zone: "is1a", kubernetesVersion: "1.33.2",
+            network: .init(subnet: "192.168.100.0/24", controlPlaneVIP: "192.168.100.10", nodeAddressStart: "192.168.100.11",
+                           loadBalancerRange: "192.168.100.200-192.168.100.220"),
+            masters: .init(replicas: 1, plan: .init(cpu: 2, memoryGB: 4), diskGB: 40),
+            workers: .init(replicas: 1, plan: .init(cpu: 2, memoryGB: 4), diskGB: 40),
+            owners: .init(team: "sre", sshKeys: []),
+            velero: .init(storageLocation: "default", schedule: "0 3 * * *", ttl: "720h0m0s"))
+        let record = ClusterRecord(
+            name: name, zone: "is1a", spec: spec, state: "ready", switchID: "113000000001", apiEndpoint: "https://192.168.100.10:6443",
+            nodes: [master, worker], ownerTeam: "sre", lastRunID: nil, createdAt: Date(), updatedAt: Date())
+        try await ClusterInventory(store: env.store).upsert(record)
+        return Cluster(name: name, world: world, master: masterEndpoint, record: record)
+    }
+
+    static func endpoint(_ node: ClusterNode) -> SSHEndpoint {
+        SSHEndpoint(host: node.sshHost, port: node.sshPort, user: node.sshUser, environment: node.sshEnvironment)
+    }
+
+    /// `kaji-sim-node ARGS` on the cluster's master.
+    @discardableResult
+    static func simNode(_ ssh: SSHExecutor, _ cluster: Cluster, _ arguments: String) async throws -> String {
+        try await ssh.runChecked("kaji-sim-node \(arguments)", on: cluster.master, deadline: .seconds(20)).stdout
+    }
+
+    /// The simulated world's state (`kaji-sim-node state`).
+    static func worldState(_ ssh: SSHExecutor, _ cluster: Cluster) async throws -> [String: Any] {
+        let text = try await simNode(ssh, cluster, "state")
+        return try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+    }
+
+    /// An in-process worker pool until `stop()`.
+    struct Pool: Sendable {
+        let pool: WorkerPool
+        let task: Task<Void, any Error>
+        func stop() async throws {
+            pool.shutdown()
+            try await task.value
+        }
+    }
+
+    static func startPool(_ env: Env, _ registry: WorkflowRegistry, concurrency: Int = 4) -> Pool {
+        let configuration = WorkerConfiguration(concurrency: concurrency, leaseSeconds: 30, pollInterval: .milliseconds(100),
+                                                rescueInterval: .milliseconds(300), drainTimeout: .seconds(5), inlineRetryLimit: .seconds(2))
+        let pool = WorkerPool(configuration: configuration, store: env.store, registry: registry, logger: env.logger)
+        return Pool(pool: pool, task: Task { try await pool.run() })
+    }
+
+    static func enqueue(_ env: Env, _ registry: WorkflowRegistry, kind: String, input: some Encodable) async throws -> UUID {
+        let json = try KajiJSON.string(input)
+        return try await KajiClient(store: env.store, registry: registry)
+            .enqueue(EnqueueRequest(kind: kind, input: json, actor: "test:backup")).id
+    }
+
+    /// Waits until `condition` holds (polled every 25 ms), failing after `timeout`.
+    static func eventually(_ what: String, timeout: Duration = .seconds(60), _ condition: () async throws -> Bool) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            if try await condition() { return }
+            if ContinuousClock.now >= deadline { throw SetupError("timed out after \(timeout) waiting until \(what)") }
+            try await Task.sleep(for: .milliseconds(25))
+        }
+    }
+
+    @discardableResult
+    static func waitForFinish(_ env: Env, _ id: UUID, timeout: Duration = .seconds(60)) async throws -> RunDetail {
+        try await eventually("run \(id) finishes", timeout: timeout) {
+            try await env.store.run(id: id)?.state.isFinished ?? false
+        }
+        return try #require(try await env.store.runDetail(id: id))
+    }
+
+    /// Every row of every table of the test schema, as text (one line per row).
+    static func everyRowAsText(_ env: Env) async throws -> String {
+        var tables: [String] = []
+        let names = try await env.client.query(
+            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = \(env.config.schema) AND table_type = 'BASE TABLE'",
+            logger: env.logger)
+        for try await name in names.decode(String.self) { tables.append(name) }
+        var text = ""
+        for table in tables {
+            let quoted = "\"\(env.config.schema.replacingOccurrences(of: "\"", with: "\"\""))\".\"\(table.replacingOccurrences(of: "\"", with: "\"\""))\""
+            let rows = try await env.client.query(PostgresQuery(unsafeSQL: "SELECT row_to_json(t)::text FROM \(quoted) t"), logger: env.logger)
+            for try await row in rows.decode(String.self) { text += "\(table): \(row)\n" }
+        }
+        return text
+    }
+
+    /// `kaji show RUN --json` from the built executable.
+    static func kajiShowJSON(_ env: Env, _ id: UUID) async throws -> String {
+        let binary: String = try {
+            if let path = ProcessInfo.processInfo.environment["KAJI_BIN"], FileManager.default.isExecutableFile(atPath: path) { return path }
+            let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            let candidate = root.appendingPathComponent(".build/debug/kaji").path
+            guard FileManager.default.isExecutableFile(atPath: candidate) else { throw SetupError("kaji executable not found: set KAJI_BIN") }
+            return candidate
+        }()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = ["show", id.uuidString, "--json", "--database-url", try databaseURL, "--schema", env.config.schema]
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        let errors = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw SetupError("kaji show exited \(process.terminationStatus): \(String(decoding: errors, as: UTF8.self))")
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+/// Collects every log line (message and metadata) in memory.
+final class LogCapture: Sendable {
+    private let lines = Mutex<[String]>([])
+
+    var text: String { lines.withLock { $0.joined(separator: "\n") } }
+
+    func append(_ line: String) { lines.withLock { $0.append(line) } }
+
+    func handler(label: String) -> LogHandler { CapturingLogHandler(label: label, capture: self) }
+}
+
+struct CapturingLogHandler: LogHandler {
+    let label: String
+    let capture: LogCapture
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .trace
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(level: Logger.Level, message: Logger.Message, metadata explicit: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
+        let all = self.metadata.merging(explicit ?? [:]) { $1 }
+        let meta = all.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+        capture.append("\(level) \(label): \(message) \(meta)")
+    }
+}
