@@ -240,6 +240,9 @@ struct BackupTests {
             }
         }
         try registry.validate(kind: "cluster.backup", input: #"{"cluster": "prod-a", "name": "prod-a-20261126-030000"}"#)
+        #expect(BackupInput(cluster: "prod-a").concurrencyKey == "cluster:prod-a")
+        #expect(RestoreInput(cluster: "prod-a", backup: "b").concurrencyKey == "cluster:prod-a")
+        #expect(RotatePasswordInput(cluster: "prod-a").concurrencyKey == "cluster:prod-a")
     }
 
     @Test func defaultNamesFitVelerosLimit() {

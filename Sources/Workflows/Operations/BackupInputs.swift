@@ -2,6 +2,9 @@ import Foundation
 
 /// The input of `cluster.backup`: a Velero backup of a cluster in the inventory.
 public struct BackupInput: Codable, Sendable, Equatable {
+    /// `cluster:NAME`: enqueue with it so that no two operations on one cluster overlap.
+    public var concurrencyKey: String { "cluster:\(cluster)" }
+
     /// The cluster's name in the inventory.
     public var cluster: String
     /// The backup's name (a DNS label: lowercase letters, digits, `-` and `.`, at most 63 characters).
@@ -27,6 +30,9 @@ public struct BackupInput: Codable, Sendable, Equatable {
 
 /// The input of `cluster.restore`: a Velero restore of a cluster from one of its backups.
 public struct RestoreInput: Codable, Sendable, Equatable {
+    /// `cluster:NAME`: enqueue with it so that no two operations on one cluster overlap.
+    public var concurrencyKey: String { "cluster:\(cluster)" }
+
     /// The cluster's name in the inventory.
     public var cluster: String
     /// The name of the backup to restore from (as `velero backup get` lists it).
@@ -50,6 +56,9 @@ public struct RestoreInput: Codable, Sendable, Equatable {
 
 /// The input of `cluster.rotate-password`: a new Argo CD admin password for a cluster in the inventory.
 public struct RotatePasswordInput: Codable, Sendable, Equatable {
+    /// `cluster:NAME`: enqueue with it so that no two operations on one cluster overlap.
+    public var concurrencyKey: String { "cluster:\(cluster)" }
+
     /// The cluster's name in the inventory.
     public var cluster: String
 

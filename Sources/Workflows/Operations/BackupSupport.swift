@@ -37,7 +37,7 @@ struct VeleroReader: Sendable {
 
     /// The status of a backup or restore, or nil when Velero says it does not exist.
     func status(_ resource: Velero.Resource, _ name: String) async throws -> VeleroStatus? {
-        let result = try await ssh.run(Velero.getCommand(resource, name: name), on: target.endpoint, deadline: deadline)
+        let result = try await Self.run(ssh, Velero.getCommand(resource, name: name), on: target.endpoint, deadline: deadline)
         if !result.succeeded {
             if Velero.isNotFound(result.stderr) { return nil }
             throw WorkflowError("`velero \(resource.rawValue) get \(name)` on \(target.node.name) exited \(result.exitStatus): \(Self.tail(result.stderr))")
@@ -80,6 +80,16 @@ struct VeleroReader: Sendable {
         if !problems.warnings.isEmpty { parts.append("warnings: " + limited(problems.warnings)) }
         parts.append("see `velero \(resource.rawValue) logs \(name)` on \(cluster)")
         return parts.joined(separator: "; ")
+    }
+
+    /// `ssh.run`, with SSH failures as `WorkflowError`s that keep their retryability (a changed host key or
+    /// a refused client key is not retried).
+    static func run(_ ssh: SSHExecutor, _ command: String, on endpoint: SSHEndpoint, stdin: String? = nil, deadline: Duration) async throws -> SSHCommandResult {
+        do {
+            return try await ssh.run(command, on: endpoint, stdin: stdin, deadline: deadline)
+        } catch let error as SSHError {
+            throw WorkflowError("\(error)", nonRetryable: !error.isRetryable)
+        }
     }
 
     static func limited(_ lines: [String], max: Int = 10) -> String {

@@ -73,7 +73,10 @@ public struct RotatePasswordWorkflow<Vault: PasswordVault>: Workflow {
         }
         let deadline = commandDeadline
         let deleted = try await context.step("delete-initial-secret", retry: retry) { _ in
-            let result = try await services.ssh.runChecked(ArgoCD.deleteInitialSecretCommand, on: target.endpoint, deadline: deadline)
+            let result = try await VeleroReader.run(services.ssh, ArgoCD.deleteInitialSecretCommand, on: target.endpoint, deadline: deadline)
+            guard result.succeeded else {
+                throw WorkflowError("deleting argocd-initial-admin-secret on \(target.node.name) exited \(result.exitStatus): \(VeleroReader.tail(result.stderr))")
+            }
             return result.stdout.contains("deleted")
         }
         return Output(
