@@ -12,11 +12,17 @@ import Testing
 struct RotatePasswordTests {
     typealias F = BackupFixtures
 
-    static func registry(_ services: ClusterServices, vault: RotationTestVault, loginAttempts: Int = 1) -> WorkflowRegistry {
+    static func registry(_ services: ClusterServices, loginAttempts: Int = 1) -> WorkflowRegistry {
         var registry = WorkflowRegistry()
         registry.register(RotatePasswordWorkflow(
-            services: services, vault: vault, retry: RetryPolicy(maxAttempts: 3, initialDelay: .milliseconds(100)), loginAttempts: loginAttempts))
+            services: services, vault: EngineSecretVault(), retry: RetryPolicy(maxAttempts: 3, initialDelay: .milliseconds(100)),
+            loginAttempts: loginAttempts))
         return registry
+    }
+
+    /// The stored value of a secret (audited as revealed by the test).
+    static func reveal(_ secret: Secret, env: F.Env) async throws -> String {
+        try await env.store.revealSecret(secret, key: try SecretKey.fromEnvironment(), actor: "test:backup")
     }
 
     /// `argocd login` on the node with `password` on stdin.
@@ -51,8 +57,8 @@ struct RotatePasswordTests {
             let initialPassword = try #require(before["argocd/argocd-initial-admin-secret"]?["password"]).base64Decoded
             #expect(try await Self.login(ssh, cluster, initialPassword).succeeded)
 
-            let vault = RotationTestVault()
-            let registry = Self.registry(F.services(env, ssh: ssh), vault: vault)
+            try F.ensureSecretKey()
+            let registry = Self.registry(F.services(env, ssh: ssh))
             let pool = F.startPool(env, registry)
             let id = try await F.enqueue(env, registry, kind: "cluster.rotate-password", input: RotatePasswordInput(cluster: cluster.name))
             let detail = try await F.waitForFinish(env, id)
@@ -60,14 +66,16 @@ struct RotatePasswordTests {
 
             #expect(detail.run.state == .succeeded, "\(detail.run.lastError ?? "")")
             #expect(detail.steps.map(\.name) == ["resolve", "rotate-admin-password", "delete-initial-secret"])
-            let output = try KajiJSON.decode(RotatePasswordOutput<RotationTestSecret>.self, from: try #require(detail.output))
+            let output = try KajiJSON.decode(RotatePasswordOutput<Secret>.self, from: try #require(detail.output))
             #expect(output.secretName == "argocd-admin-password:\(cluster.name)")
             #expect(output.initialSecretDeleted)
-            let stored = vault.all()
-            #expect(stored.count == 1 && stored.first?.reference == output.secret && stored.first?.name == output.secretName)
-            let password = try #require(vault.value(of: output.secret))
+            let stored = try await env.store.listSecrets(name: output.secretName)
+            #expect(stored.map(\.secret) == [output.secret] && stored.first?.runId == id && stored.first?.step == "rotate-admin-password")
+            #expect(detail.events.contains { $0.type == "secret.stored" })
+            let password = try await Self.reveal(output.secret, env: env)
             #expect(password.count >= 24)
-            #expect(detail.steps.first { $0.name == "rotate-admin-password" }?.result?.lowercased().contains(output.secret.id.uuidString.lowercased()) == true)
+            let result = try #require(detail.steps.first { $0.name == "rotate-admin-password" }?.result)
+            #expect(result.contains("$secret") && result.contains(output.secret.id.uuidString.lowercased()))
 
             // On the node: a bcrypt hash and a fresh mtime in argocd-secret, no initial secret, the new login works.
             let after = try await Self.argocdSecrets(ssh, cluster)
@@ -93,8 +101,8 @@ struct RotatePasswordTests {
             let cluster = try await F.seedCluster(env, ssh: ssh)
             try await F.simNode(ssh, cluster, "fail 'argocd login' --exit 20 --stderr 'FATA[0000] rpc error: code = Unavailable desc = connection refused'")
 
-            let vault = RotationTestVault()
-            let registry = Self.registry(F.services(env, ssh: ssh), vault: vault)
+            try F.ensureSecretKey()
+            let registry = Self.registry(F.services(env, ssh: ssh))
             let pool = F.startPool(env, registry)
             let id = try await F.enqueue(env, registry, kind: "cluster.rotate-password", input: RotatePasswordInput(cluster: cluster.name))
             let detail = try await F.waitForFinish(env, id)
@@ -106,10 +114,11 @@ struct RotatePasswordTests {
             let firstError = try #require(step.history.first?.error)
             #expect(firstError.contains("argocd login with the new password failed") && firstError.contains("connection refused"))
 
-            let output = try KajiJSON.decode(RotatePasswordOutput<RotationTestSecret>.self, from: try #require(detail.output))
-            let stored = vault.all()
-            #expect(stored.count == 2 && stored.last?.reference == output.secret)
-            let passwords = try stored.map { try #require(vault.value(of: $0.reference)) }
+            let output = try KajiJSON.decode(RotatePasswordOutput<Secret>.self, from: try #require(detail.output))
+            let stored = try await env.store.listSecrets(name: output.secretName).sorted { $0.createdAt < $1.createdAt }
+            #expect(stored.count == 2 && stored.last?.secret == output.secret)
+            var passwords: [String] = []
+            for info in stored { passwords.append(try await Self.reveal(info.secret, env: env)) }
             #expect(Set(passwords).count == 2)
             #expect(try await Self.login(ssh, cluster, passwords[0]).exitStatus == 20)
             #expect(try await Self.login(ssh, cluster, passwords[1]).succeeded)
@@ -135,36 +144,6 @@ struct RotatePasswordTests {
         await #expect(throws: WorkflowError.self) {
             _ = try await session.run("echo hunter2hunter2", stdin: "", what: "echo")
         }
-    }
-}
-
-/// The reference the test vault hands out.
-struct RotationTestSecret: Codable, Sendable, Equatable, CustomStringConvertible {
-    var id: UUID
-    var description: String { "testsecret:\(id.uuidString.lowercased())" }
-}
-
-/// A vault that keeps values in this test process's memory only (never in the database), so the tests
-/// can learn the password and look for it everywhere else.
-final class RotationTestVault: PasswordVault, Sendable {
-    struct Entry: Sendable {
-        var reference: RotationTestSecret
-        var name: String
-        var value: String
-    }
-
-    private let entries = Mutex<[Entry]>([])
-
-    func store(_ value: String, name: String, in step: StepContext) async throws -> RotationTestSecret {
-        let reference = RotationTestSecret(id: UUID())
-        entries.withLock { $0.append(Entry(reference: reference, name: name, value: value)) }
-        return reference
-    }
-
-    func all() -> [Entry] { entries.withLock { $0 } }
-
-    func value(of reference: RotationTestSecret) -> String? {
-        entries.withLock { $0.first { $0.reference == reference }?.value }
     }
 }
 

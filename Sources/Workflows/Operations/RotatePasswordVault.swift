@@ -25,3 +25,14 @@ enum PasswordGenerator {
         return String((0..<max(length, 24)).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &generator)] })
     }
 }
+
+/// The engine's secret store: `StepContext.storeSecret(_:name:)`, AES-GCM under `KAJI_SECRET_KEY` (or
+/// `KAJI_SECRET_KEY_FILE`), fenced by the step's lease and audited as `secret.stored` (id and name only).
+/// The reference is a `Secret` (`{"$secret": "<uuid>"}`); `kaji secret reveal` shows the value.
+public struct EngineSecretVault: PasswordVault {
+    public init() {}
+
+    public func store(_ value: String, name: String, in step: StepContext) async throws -> Secret {
+        try await step.storeSecret(value, name: name)
+    }
+}

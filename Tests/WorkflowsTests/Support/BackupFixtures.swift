@@ -88,6 +88,19 @@ enum BackupFixtures {
         return ClusterServices(cloud: cloud, ssh: ssh, inventory: ClusterInventory(store: env.store), logger: env.logger)
     }
 
+    /// Makes sure this process has a `KAJI_SECRET_KEY` (the in-process workers store secrets under it): one
+    /// generated key, set once unless the environment already has one.
+    static func ensureSecretKey() throws {
+        secretKeyLock.withLock { _ in
+            if (ProcessInfo.processInfo.environment["KAJI_SECRET_KEY"] ?? "").isEmpty {
+                setenv("KAJI_SECRET_KEY", SecretKey.generate().base64, 0)
+            }
+        }
+        _ = try SecretKey.fromEnvironment()
+    }
+
+    private static let secretKeyLock = Mutex(())
+
     /// Services that are never called (for registration and input checks): no database, no node.
     static func offlineServices() -> ClusterServices {
         var logger = Logger(label: "kaji.test.offline")
