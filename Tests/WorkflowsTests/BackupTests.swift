@@ -291,9 +291,11 @@ struct BackupTests {
 
 }
 
-/// A vault for registration tests that never stores anything.
-struct NoVault: PasswordVault {
-    func store(_ value: String, name: String, in step: StepContext) async throws -> String {
-        throw WorkflowError("no vault in this test", nonRetryable: true)
+extension BackupTests {
+    /// A vault for registration tests that never stores anything.
+    struct NoVault: PasswordVault {
+        func store(_ value: String, name: String, in step: StepContext) async throws -> String {
+            throw WorkflowError("no vault in this test", nonRetryable: true)
+        }
     }
 }

@@ -75,16 +75,6 @@ public struct RotatePasswordInput: Codable, Sendable, Equatable {
     }
 }
 
-/// The kind strings of the backup, restore and rotation workflows (the same strings as `ClusterKinds`).
-public enum BackupKinds {
-    /// `cluster.backup`.
-    public static let backup = "cluster.backup"
-    /// `cluster.restore`.
-    public static let restore = "cluster.restore"
-    /// `cluster.rotate-password`.
-    public static let rotatePassword = "cluster.rotate-password"
-}
-
 /// Names that end up in Velero object names and node command lines.
 enum BackupNames {
     /// At most 63 characters: Velero puts backup and restore names into label values.

@@ -34,7 +34,7 @@ public enum VeleroRunLabel {
 /// `velero backup get -o json` until a final phase; normally done at the first look because `--wait`
 /// already waited), `check-phase`.
 public struct BackupWorkflow: Workflow {
-    public static let kind = BackupKinds.backup
+    public static let kind = ClusterKinds.backup
     public typealias Input = BackupInput
     public typealias Output = BackupOutput
 

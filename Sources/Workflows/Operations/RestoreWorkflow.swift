@@ -25,7 +25,7 @@ public struct RestoreOutput: Codable, Sendable, Equatable {
 /// Steps: `resolve`, `create-restore` (adopts the restore this run already created), `restore-phase`
 /// (durable poll), `check-phase`.
 public struct RestoreWorkflow: Workflow {
-    public static let kind = BackupKinds.restore
+    public static let kind = ClusterKinds.restore
     public typealias Input = RestoreInput
     public typealias Output = RestoreOutput
 

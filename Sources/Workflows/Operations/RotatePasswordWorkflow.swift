@@ -29,7 +29,7 @@ public struct RotatePasswordOutput<Reference: Codable & Sendable & Equatable>: C
 ///
 /// The plaintext appears in no step result, error, log line, audit event, or process argument on the node.
 public struct RotatePasswordWorkflow<Vault: PasswordVault>: Workflow {
-    public static var kind: String { BackupKinds.rotatePassword }
+    public static var kind: String { ClusterKinds.rotatePassword }
     public typealias Input = RotatePasswordInput
     public typealias Output = RotatePasswordOutput<Vault.Reference>
 
