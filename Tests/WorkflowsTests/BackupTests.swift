@@ -157,6 +157,31 @@ struct BackupTests {
         }
     }
 
+    /// The manifest's nightly schedule (`ClusterBackupSchedule`, registered by `kaji apply`) enqueues
+    /// `{"cluster": NAME}`; a tick makes one backup under the default name, with the cluster's key.
+    @Test func theManifestsScheduleRunsThisWorkflow() async throws {
+        try await F.with { env in
+            let ssh = try F.ssh(env)
+            let cluster = try await F.seedCluster(env, ssh: ssh)
+            let schedule = try #require(ClusterBackupSchedule(spec: cluster.record.spec))
+            try await schedule.register(in: env.store, maxAttempts: 1, actor: "test:backup")
+            try await env.client.query("UPDATE schedules SET next_run_at = now() - interval '1 second' WHERE name = \(schedule.name)", logger: env.logger)
+            let firings = try await env.store.enqueueDueSchedules(actor: "test:backup")
+            let firing = try #require(firings.first)
+            #expect(firings.count == 1 && firing.schedule == "backup:\(cluster.name)")
+
+            let registry = Self.registry(F.services(env, ssh: ssh))
+            let pool = F.startPool(env, registry)
+            let detail = try await F.waitForFinish(env, firing.runID)
+            try await pool.stop()
+            #expect(detail.run.state == .succeeded, "\(detail.run.lastError ?? "")")
+            #expect(detail.run.kind == ClusterKinds.backup && detail.run.concurrencyKey == "cluster:\(cluster.name)")
+            let output = try KajiJSON.decode(BackupOutput.self, from: try #require(detail.output))
+            #expect(output.backup.hasPrefix(cluster.name + "-") && output.phase == .completed)
+            #expect(Array(try await Self.backups(ssh, cluster).keys) == [output.backup])
+        }
+    }
+
     @Test func unknownClusterFailsAtOnceNamingTheField() async throws {
         try await F.with { env in
             let ssh = try F.ssh(env)

@@ -5,7 +5,9 @@ They print what the real tools print (the subset Kaji's workflows read) and keep
 state in files under $KAJI_SIM_STATE/<world>/ (world = $KAJI_SIM_WORLD, node = $KAJI_NODE):
 
   cluster.json    control-plane endpoint, bootstrap tokens, CA hash, certificate key, nodes, CNI,
-                  backups, secrets
+                  backups, restores, secrets
+  commands.log    what `ps` on the nodes could show: each session's command line as sent (node-shell,
+                  `NODE: COMMAND`) and each tool's argv (a JSON array); tests grep it for secrets
   faults.json     injected failures (see `kaji-sim-node fail`)
   settings.json   e.g. the phase the next backups end in, failing readyz checks
 
@@ -704,6 +706,9 @@ def main():
         die("usage: kaji_node_sim.py TOOL ARGS...", 2)
     tool, args = sys.argv[1], sys.argv[2:]
     with locked():
+        if NODE:
+            with open(os.path.join(WORLD_DIR, "commands.log"), "a") as log:
+                log.write(json.dumps([NODE, tool] + args) + "\n")
         if tool != "kaji-sim-node":
             take_fault(tool, args)
         TOOLS[tool](args)

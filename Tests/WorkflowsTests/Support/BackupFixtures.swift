@@ -163,6 +163,16 @@ enum BackupFixtures {
         try await ssh.runChecked("kaji-sim-node \(arguments)", on: cluster.master, deadline: .seconds(20)).stdout
     }
 
+    /// What `ps` on the cluster's nodes could have shown: the world's `commands.log` (each session's command
+    /// line and each node tool's argv).
+    static func nodeCommandLog(_ cluster: Cluster) throws -> String {
+        guard let root = ProcessInfo.processInfo.environment["KAJI_SIM_STATE"], !root.isEmpty else {
+            throw SetupError("KAJI_SIM_STATE is not set: start the sshd with scripts/start-sshd.sh")
+        }
+        let path = "\(root)/\(cluster.world.replacingOccurrences(of: "/", with: "_"))/commands.log"
+        return try String(contentsOfFile: path, encoding: .utf8)
+    }
+
     /// The simulated world's state (`kaji-sim-node state`).
     static func worldState(_ ssh: SSHExecutor, _ cluster: Cluster) async throws -> [String: Any] {
         let text = try await simNode(ssh, cluster, "state")
