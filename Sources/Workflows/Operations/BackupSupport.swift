@@ -15,6 +15,11 @@ public struct ClusterCommandNode: Codable, Sendable, Equatable {
     /// Looks the cluster up in the inventory and picks its first master. Non-retryable errors name the
     /// `cluster` input when the cluster is unknown, being torn down, or has no master.
     static func resolve(_ cluster: String, inventory: ClusterInventory) async throws -> ClusterCommandNode {
+        try await lookup(cluster, inventory: inventory).target
+    }
+
+    /// ``resolve(_:inventory:)`` with the cluster's inventory record.
+    static func lookup(_ cluster: String, inventory: ClusterInventory) async throws -> (target: ClusterCommandNode, record: ClusterRecord) {
         guard let record = try await inventory.get(cluster) else {
             throw WorkflowError("cluster: no cluster named '\(cluster)' in the inventory (see `kaji clusters`)", nonRetryable: true)
         }
@@ -24,7 +29,7 @@ public struct ClusterCommandNode: Codable, Sendable, Equatable {
         guard let master = record.nodes.first(where: { $0.role == .master }) else {
             throw WorkflowError("cluster: '\(cluster)' has no master node in the inventory", nonRetryable: true)
         }
-        return ClusterCommandNode(cluster: cluster, node: master)
+        return (ClusterCommandNode(cluster: cluster, node: master), record)
     }
 }
 

@@ -84,10 +84,9 @@ public struct BackupWorkflow: Workflow {
         let services = self.services
         let now = self.now
         let plan = try await context.step("resolve", retry: retry) { _ in
-            let target = try await ClusterCommandNode.resolve(input.cluster, inventory: services.inventory)
-            let spec = try await services.inventory.get(input.cluster)?.spec
+            let (target, record) = try await ClusterCommandNode.lookup(input.cluster, inventory: services.inventory)
             return Plan(target: target, backup: input.name ?? BackupNames.timestamped(input.cluster, at: now()),
-                        storageLocation: spec?.velero?.storageLocation, ttl: spec?.velero?.ttl)
+                        storageLocation: record.spec.velero?.storageLocation, ttl: record.spec.velero?.ttl)
         }
         let reader = VeleroReader(ssh: services.ssh, target: plan.target)
         let waitDeadline = self.waitDeadline
