@@ -1,0 +1,119 @@
+import Engine
+import Foundation
+import Provisioner
+
+/// What `cluster.scale-out` returns.
+public struct ScaleOutOutput: Codable, Sendable, Equatable {
+    public var cluster: String
+    /// The nodes created and joined by this run (empty when the cluster already had them all).
+    public var added: [String]
+    /// Every node of the cluster afterwards.
+    public var nodes: [String]
+}
+
+/// What the inventory said when a scale-out started.
+struct ScaleOutStart: Codable, Sendable {
+    var nodes: [ClusterNode]
+    var switchID: String
+}
+
+/// `cluster.scale-out`: raises masters and/or workers to the manifest's replicas.
+///
+/// Steps: `read-inventory` → mark `scaling` → find the archive → per missing node, in parallel, the same
+/// create/power/wait steps as provisioning → `join:N` through an existing master with fresh join material
+/// (`kubeadm token create --print-join-command`, plus `kubeadm init phase upload-certs --upload-certs` for
+/// masters, made inside the join step and never stored); masters one at a time, workers in parallel →
+/// durable `cluster-ready` → `owner-keys:N` → `record-inventory` (`ready`, with the new nodes). Only the
+/// missing nodes are touched; shrinking is refused.
+///
+/// Cancelling it, or its final failure, tears down the nodes it created (tagged with its run) and leaves the
+/// cluster `ready` with its earlier nodes.
+public struct ScaleOutWorkflow: CompensatingWorkflow {
+    public static let kind = ClusterKinds.scaleOut
+
+    let services: ClusterServices
+    let settings: ClusterWorkflowSettings
+
+    public init(services: ClusterServices, settings: ClusterWorkflowSettings = ClusterWorkflowSettings()) {
+        self.services = services
+        self.settings = settings
+    }
+
+    public func run(_ input: ScaleOutInput, context: WorkflowContext) async throws -> ScaleOutOutput {
+        let spec = input.spec
+        try ClusterSteps.checkZone(spec, cloud: services.cloud)
+        let inventory = services.inventory, runID = context.runID
+        let start = try await context.step("read-inventory") { _ -> ScaleOutStart in
+            guard let record = try await inventory.get(spec.name) else {
+                throw WorkflowError("cluster \(spec.name) is not in the inventory: provision it first (kaji apply)", nonRetryable: true)
+            }
+            guard record.state == "ready" || (record.state == "scaling" && record.lastRunID == runID) else {
+                throw WorkflowError("cluster \(spec.name) is \(record.state); only a ready cluster can be scaled out", nonRetryable: true)
+            }
+            guard let switchID = record.switchID else {
+                throw WorkflowError("cluster \(spec.name) has no switch in the inventory", nonRetryable: true)
+            }
+            return ScaleOutStart(nodes: record.nodes, switchID: switchID)
+        }
+        for role in [ClusterNode.Role.master, .worker] {
+            let have = start.nodes.filter { $0.role == role }.count
+            let want = role == .master ? spec.masters.replicas : spec.workers.replicas
+            guard want >= have else {
+                let field = role == .master ? "masters.replicas" : "workers.replicas"
+                throw WorkflowError("\(field) \(want) is less than the \(have) \(role.rawValue)s cluster \(spec.name) has: shrinking is not supported", nonRetryable: true)
+            }
+        }
+        let missing = try NodePlan.missing(for: spec, existing: start.nodes)
+        let allNames = start.nodes.map(\.name) + missing.map(\.name)
+        guard !missing.isEmpty else {
+            return ScaleOutOutput(cluster: spec.name, added: [], nodes: allNames)
+        }
+        guard let master = start.nodes.first(where: { $0.role == .master }) else {
+            throw WorkflowError("cluster \(spec.name) has no master in the inventory to join new nodes through", nonRetryable: true)
+        }
+        let steps = try ClusterSteps(services: services, settings: settings, context: context, spec: spec)
+        _ = try await context.step(steps.names("inventory-scaling")) { _ -> Bool in
+            try await inventory.setState(spec.name, state: "scaling", runID: runID)
+            return true
+        }
+        let archiveID = try await steps.findArchive()
+        let built = try await forEachInParallel(missing) { node in
+            try await steps.build(node, switchID: start.switchID, archiveID: archiveID)
+        }
+        try await steps.joinAll(built, via: NodeEndpoint(master))
+        _ = try await steps.waitReady(on: NodeEndpoint(master), expected: Set(allNames), masters: spec.masters.replicas, step: "cluster-ready")
+        _ = try await forEachInParallel(built) { node in
+            try await steps.installOwnerKeys(on: node)
+        }
+        _ = try await context.step(steps.names("record-inventory")) { _ -> Bool in
+            guard var record = try await inventory.get(spec.name) else {
+                throw WorkflowError("cluster \(spec.name) disappeared from the inventory during the scale-out", nonRetryable: true)
+            }
+            let added = Set(built.map(\.name))
+            record.nodes = record.nodes.filter { !added.contains($0.name) } + built.map(\.inventoryNode)
+            record.spec = spec
+            record.state = "ready"
+            record.lastRunID = runID
+            try await inventory.upsert(record)
+            return true
+        }
+        return ScaleOutOutput(cluster: spec.name, added: built.map(\.name), nodes: allNames)
+    }
+
+    /// Tears down the servers and disks this run created (its `kaji-run` tag) and puts the cluster back to
+    /// `ready` with its earlier nodes.
+    public func compensate(_ input: ScaleOutInput, context: WorkflowContext) async throws {
+        guard try context.result(of: "read-inventory", as: IgnoredResult.self) != nil else { return }
+        let spec = input.spec
+        let names = try StepNames(context: context)
+        _ = try await Teardown(cloud: services.cloud, settings: settings, context: context,
+                               tags: [ClusterTags.cluster(spec.name), ClusterTags.run(context.runID)], prefix: names("undo")).run()
+        let inventory = services.inventory, runID = context.runID
+        _ = try await context.step(names.teardownDone) { _ -> Bool in
+            if let record = try await inventory.get(spec.name), record.state == "scaling", record.lastRunID == runID {
+                try await inventory.setState(spec.name, state: "ready", runID: runID)
+            }
+            return true
+        }
+    }
+}
