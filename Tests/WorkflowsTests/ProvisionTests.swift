@@ -104,18 +104,18 @@ struct ProvisionTests {
         }
     }
 
-    @Test("a worker pool stopped hard mid-provisioning: a second pool finishes the cluster with exactly 5 servers")
+    @Test("a worker pool crashed mid-provisioning (its database connections cut): a second pool finishes the cluster with exactly 5 servers")
     func crashDuringProvisioning() async throws {
         try await ClusterTestEnvironment.with { env in
             let spec = testClusterSpec(name: "crash-a", ownerKeys: [])
-            let first = env.startPool(leaseSeconds: 2, id: "pool-1")
+            let first = env.startCrashablePool(leaseSeconds: 2, id: "pool-1")
             let id = try await env.enqueueApproved(kind: ClusterKinds.provision, input: ProvisionInput(spec: spec))
-            // Stop the first pool while servers are being made (some created, not all steps done).
+            // Crash the first pool while servers are being made (some created, not all steps done).
             try await clusterEventually("some servers exist") { try await env.resources("Servers").count >= 2 }
-            first.task.cancel()
-            _ = try? await first.task.value
+            await first.crash()
             let stateAfterCrash = try #require(try await env.store.run(id: id))
             #expect(!stateAfterCrash.state.isFinished)
+            #expect(try await env.resources("Servers").count <= 5)
             let second = env.startPool(leaseSeconds: 2, id: "pool-2")
             let run = try await env.waitForFinish(id)
             try await second.stop()
@@ -123,6 +123,11 @@ struct ProvisionTests {
             try await expectComplete(env, name: "crash-a", masters: 3, workers: 2)
             let record = try #require(try await env.services.inventory.get("crash-a"))
             #expect(record.state == "ready" && record.nodes.count == 5)
+            let events = try await env.store.runDetail(id: id)?.events.map(\.type) ?? []
+            #expect(!events.contains("run.released"), "the crashed pool gave nothing back")
+            if stateAfterCrash.state == .running {
+                #expect(events.contains("lease.expired"), "the crashed pool's lease ran out and the run was rescued")
+            }
             let workers = try await env.scalarInt("SELECT count(DISTINCT worker)::int8 FROM step_attempts WHERE run_id = \(id)")
             #expect(workers == 2, "both pools ran steps of the run")
         }
@@ -175,7 +180,9 @@ struct ProvisionTests {
     func faultsOnEveryCloudCall() async throws {
         let faults = try FaultRule.parseList(
             "GET *=busy,p=0.1;PUT *=busy,p=0.1;DELETE *=busy,p=0.1;POST /switch=timeout,after,p=0.1;"
-                + "POST /server=timeout,after,p=0.1;POST /disk=reset,after,p=0.1;POST /interface=busy,p=0.1;PUT /server/*/power=500,after,p=0.1")
+                + "POST /server=timeout,after,p=0.1;POST /disk=reset,after,p=0.1;POST /interface=busy,p=0.1;PUT /server/*/power=500,after,p=0.1;"
+                // and for certain, one lost answer of each create
+                + "POST /switch=500,after,times=1;POST /server=timeout,after,times=1;POST /disk=reset,after,times=1")
         try await ClusterTestEnvironment.with(faults: faults) { env in
             let pool = env.startPool()
             let spec = testClusterSpec(name: "flaky-a", ownerKeys: [])
@@ -184,8 +191,11 @@ struct ProvisionTests {
             try await pool.stop()
             #expect(run.state == .succeeded, "\(run.lastError ?? "")")
             try await expectComplete(env, name: "flaky-a", masters: 3, workers: 2)
-            let fired = try await env.cloudState()["FaultsFired"]?.arrayValue ?? []
-            #expect(fired.count >= 3, "faults did fire (\(fired.count))")
+            let fired = (try await env.cloudState()["FaultsFired"]?.arrayValue ?? []).compactMap(\.stringValue)
+            for resource in ["switch", "server", "disk"] {
+                #expect(fired.contains { $0.hasPrefix("POST") && $0.contains("/\(resource) ") && $0.hasSuffix(" after") }, "an answer to POST /\(resource) was lost: \(fired)")
+            }
+            #expect(fired.count >= 5, "faults fired: \(fired.count)")
         }
     }
 
@@ -233,6 +243,34 @@ struct ProvisionTests {
             let detail = try #require(try await env.store.runDetail(id: id))
             #expect(detail.steps.contains { $0.name == "undo:done" && $0.state == .succeeded })
             #expect(try await env.services.inventory.get("undo-a")?.state == "deleted")
+        }
+    }
+
+    @Test("a final failure leaves a clear error and tears down; kaji retry then builds the cluster again, once")
+    func failureThenRetry() async throws {
+        try await ClusterTestEnvironment.with { env in
+            let pool = env.startPool()
+            let spec = testClusterSpec(name: "again-a", masters: 1, workers: 1, ownerKeys: [])
+            // Every attempt of kubeadm init fails (the step makes 5).
+            let injector = SSHEndpoint(host: "127.0.0.1", port: env.sshd.port, environment: ["KAJI_SIM_WORLD": env.world, "KAJI_NODE": "injector"])
+            _ = try await env.services.ssh.runChecked("kaji-sim-node fail 'kubeadm init' --times 5 --stderr 'error execution phase preflight: [ERROR CRI]: container runtime is not running'", on: injector)
+            let id = try await env.enqueueApproved(kind: ClusterKinds.provision, input: ProvisionInput(spec: spec))
+            let failed = try await env.waitForFinish(id)
+            #expect(failed.state == .failed)
+            let error = failed.lastError ?? ""
+            #expect(error.contains("kubeadm-init:again-a-master-1") && error.contains("container runtime is not running"), "\(error)")
+            #expect(try await env.resources("Servers").isEmpty, "the failure tore down what the run created")
+            #expect(try await env.resources("Switches").isEmpty)
+            #expect(try await env.services.inventory.get("again-a")?.state == "deleted")
+
+            _ = try await env.store.retryRun(id: id, actor: "cli:bob@host")
+            let run = try await env.waitForFinish(id)
+            try await pool.stop()
+            #expect(run.state == .succeeded, "\(run.lastError ?? "")")
+            try await expectComplete(env, name: "again-a", masters: 1, workers: 1)
+            let detail = try #require(try await env.store.runDetail(id: id))
+            #expect(detail.steps.contains { $0.name == "g2/create-server:again-a-master-1" && $0.state == .succeeded })
+            #expect(try await env.services.inventory.get("again-a")?.state == "ready")
         }
     }
 }

@@ -16,6 +16,7 @@ import Worker
 /// (Names are prefixed so this file merges with other helpers of the WorkflowsTests target.)
 struct ClusterTestEnvironment: Sendable {
     let store: RunStore
+    let config: DatabaseConfig
     let logger: Logger
     let simulator: SakuraSimulator
     let services: ClusterServices
@@ -70,7 +71,7 @@ struct ClusterTestEnvironment: Sendable {
             let services = ClusterServices(cloud: cloud, ssh: ssh, inventory: ClusterInventory(store: store), logger: logger)
             var registry = WorkflowRegistry()
             registerClusterWorkflows(into: &registry, services: services, settings: settings)
-            let env = ClusterTestEnvironment(store: store, logger: logger, simulator: simulator, services: services, settings: settings,
+            let env = ClusterTestEnvironment(store: store, config: config, logger: logger, simulator: simulator, services: services, settings: settings,
                                              registry: registry, world: world, sshd: sshd)
             let result: Result<T, any Error>
             do { result = .success(try await body(env)) } catch { result = .failure(error) }
@@ -84,8 +85,19 @@ struct ClusterTestEnvironment: Sendable {
         return try result.get()
     }
 
+    /// A worker pool with a database client of its own, to be crashed: `crash()` closes that client's
+    /// connections abruptly and cancels the pool, so the pool can record nothing more (not even giving its
+    /// runs back): its leases must expire, as when a worker process is killed.
+    func startCrashablePool(leaseSeconds: Double, id: String) -> CrashablePool {
+        let client = PostgresClient(configuration: config.clientConfiguration(), backgroundLogger: logger)
+        let connections = Task { await client.run() }
+        let pool = startPool(leaseSeconds: leaseSeconds, id: id, store: RunStore(client: client, config: config, logger: logger))
+        return CrashablePool(pool: pool, connections: connections)
+    }
+
     /// An in-process worker pool running until stopped.
-    func startPool(concurrency: Int = 4, leaseSeconds: Double = 30, id: String? = nil) -> ClusterTestPool {
+    func startPool(concurrency: Int = 4, leaseSeconds: Double = 30, id: String? = nil, store: RunStore? = nil) -> ClusterTestPool {
+        let store = store ?? self.store
         var configuration = WorkerConfiguration(concurrency: concurrency, leaseSeconds: leaseSeconds, pollInterval: .milliseconds(100),
                                                 rescueInterval: .milliseconds(300), drainTimeout: .seconds(5), inlineRetryLimit: .seconds(2))
         if let id { configuration.id = id }
@@ -179,6 +191,18 @@ struct ClusterTestPool: Sendable {
     func stop() async throws {
         pool.shutdown()
         try await task.value
+    }
+}
+
+struct CrashablePool: Sendable {
+    let pool: ClusterTestPool
+    let connections: Task<Void, Never>
+
+    func crash() async {
+        connections.cancel()
+        pool.task.cancel()
+        _ = try? await pool.task.value
+        await connections.value
     }
 }
 
