@@ -36,23 +36,23 @@ public enum NodePlan {
     /// - Throws: a non-retryable `WorkflowError` naming the field when an address does not parse or the
     ///   subnet runs out.
     public static func nodes(for spec: ClusterSpec, existing: [ClusterNode] = []) throws -> [PlannedNode] {
-        let subnet = try IPv4Subnet(parsing: spec.network.subnet, field: "network.subnet")
-        let start = try IPv4Address(parsing: spec.network.nodeAddressStart, field: "network.nodeAddressStart")
-        let vip = try IPv4Address(parsing: spec.network.controlPlaneVIP, field: "network.controlPlaneVIP")
+        let subnet = try IPv4CIDR(parsing: spec.network.subnet, field: "network.subnet")
+        let start = try IPv4(parsing: spec.network.nodeAddressStart, field: "network.nodeAddressStart")
+        let vip = try IPv4(parsing: spec.network.controlPlaneVIP, field: "network.controlPlaneVIP")
         guard subnet.contains(start) else {
             throw WorkflowError("network.nodeAddressStart \(start) is outside network.subnet \(subnet)", nonRetryable: true)
         }
         let known = Dictionary(existing.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
-        var used = Set(try existing.map { try IPv4Address(parsing: $0.address, field: "inventory node \($0.name) address").value })
+        var used = Set(try existing.map { try IPv4(parsing: $0.address, field: "inventory node \($0.name) address").value })
         used.insert(vip.value)
         var next = start.value
         func allocate() throws -> String {
-            while used.contains(next) { next += 1 }
-            guard subnet.isHost(next) else {
+            while used.contains(next) { next &+= 1 }
+            guard let hosts = subnet.hosts, hosts.contains(IPv4(value: next)) else {
                 throw WorkflowError("network.subnet \(subnet) has no free address left for another node (from network.nodeAddressStart \(start))", nonRetryable: true)
             }
             used.insert(next)
-            return IPv4Address(value: next).description
+            return IPv4(value: next).description
         }
         var nodes: [PlannedNode] = []
         for (role, replicas) in [(ClusterNode.Role.master, spec.masters.replicas), (.worker, spec.workers.replicas)] {
@@ -72,58 +72,22 @@ public enum NodePlan {
     }
 }
 
-/// An IPv4 address as a 32-bit number.
-struct IPv4Address: Sendable, Hashable, CustomStringConvertible {
-    var value: UInt32
-
-    init(value: UInt32) {
-        self.value = value
-    }
-
+extension IPv4 {
+    /// Parses `text`, or throws a non-retryable error naming `field`.
     init(parsing text: String, field: String) throws {
-        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 4 else {
+        guard let address = IPv4(text) else {
             throw WorkflowError("\(field) '\(text)' is not an IPv4 address (expected e.g. 192.168.100.11)", nonRetryable: true)
         }
-        var value: UInt32 = 0
-        for part in parts {
-            guard let octet = UInt8(part) else {
-                throw WorkflowError("\(field) '\(text)' is not an IPv4 address (expected e.g. 192.168.100.11)", nonRetryable: true)
-            }
-            value = value << 8 | UInt32(octet)
-        }
-        self.value = value
-    }
-
-    var description: String {
-        [24, 16, 8, 0].map { String((value >> UInt32($0)) & 0xff) }.joined(separator: ".")
+        self = address
     }
 }
 
-/// An IPv4 subnet in CIDR form, e.g. `192.168.100.0/24`.
-struct IPv4Subnet: Sendable, CustomStringConvertible {
-    var network: UInt32
-    var prefixLength: Int
-
+extension IPv4CIDR {
+    /// Parses `text`, or throws a non-retryable error naming `field`.
     init(parsing text: String, field: String) throws {
-        let parts = text.split(separator: "/")
-        guard parts.count == 2, let length = Int(parts[1]), (8...30).contains(length) else {
-            throw WorkflowError("\(field) '\(text)' is not a CIDR subnet with a prefix of 8-30 (expected e.g. 192.168.100.0/24)", nonRetryable: true)
+        guard let network = IPv4CIDR(text), network.hosts != nil else {
+            throw WorkflowError("\(field) '\(text)' is not a CIDR subnet with host addresses (expected e.g. 192.168.100.0/24)", nonRetryable: true)
         }
-        let address = try IPv4Address(parsing: String(parts[0]), field: field)
-        prefixLength = length
-        network = address.value & Self.mask(length)
+        self = network
     }
-
-    static func mask(_ length: Int) -> UInt32 { length == 0 ? 0 : UInt32.max << UInt32(32 - length) }
-
-    func contains(_ address: IPv4Address) -> Bool { address.value & Self.mask(prefixLength) == network }
-
-    /// Inside the subnet and neither its network nor its broadcast address.
-    func isHost(_ value: UInt32) -> Bool {
-        let broadcast = network | ~Self.mask(prefixLength)
-        return value & Self.mask(prefixLength) == network && value != network && value != broadcast
-    }
-
-    var description: String { "\(IPv4Address(value: network))/\(prefixLength)" }
 }

@@ -132,7 +132,7 @@ struct ClusterSteps: Sendable {
             return try await cloud.findOrCreateServer(server, operation: operation).resource.id.rawValue
         }
         let keys = spec.owners.sshKeys + [services.ssh.configuration.identity.publicKeyLine]
-        let prefix = try IPv4Subnet(parsing: spec.network.subnet, field: "network.subnet").prefixLength
+        let prefix = try IPv4CIDR(parsing: spec.network.subnet, field: "network.subnet").prefix
         let diskID = try await cloudStep(names("create-disk", node.name)) { operation in
             let edit = DiskEdit(hostName: node.name, password: nil, sshPublicKeys: keys, disablePasswordAuth: true,
                                 userIPAddress: node.address, networkMaskLength: prefix)
