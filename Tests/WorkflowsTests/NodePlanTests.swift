@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import Provisioner
 import Testing
 @testable import Workflows
 
@@ -7,7 +8,7 @@ import Testing
 struct NodePlanTests {
     @Test("masters first, then workers, on consecutive addresses from nodeAddressStart")
     func consecutive() throws {
-        let nodes = try NodePlan.nodes(for: testClusterSpec(name: "prod-a", ownerKeys: []))
+        let nodes = try NodePlan.nodes(for: testClusterSpec(name: "prod-a"))
         #expect(nodes.map(\.name) == ["prod-a-master-1", "prod-a-master-2", "prod-a-master-3", "prod-a-worker-1", "prod-a-worker-2"])
         #expect(nodes.map(\.address) == (11...15).map { "192.168.100.\($0)" })
         #expect(nodes.map(\.role) == [.master, .master, .master, .worker, .worker])
@@ -15,7 +16,7 @@ struct NodePlanTests {
 
     @Test("the VIP is skipped; existing nodes keep their addresses; new nodes take the lowest free ones")
     func scaleOutAddresses() throws {
-        var spec = testClusterSpec(name: "c", masters: 1, workers: 1, ownerKeys: [])
+        var spec = testClusterSpec(name: "c", masters: 1, workers: 1)
         spec.network.nodeAddressStart = "192.168.100.9"
         let first = try NodePlan.nodes(for: spec)
         #expect(first.map(\.address) == ["192.168.100.9", "192.168.100.11"])
@@ -29,7 +30,7 @@ struct NodePlanTests {
 
     @Test("errors name the field")
     func errors() throws {
-        var spec = testClusterSpec(name: "c", ownerKeys: [])
+        var spec = testClusterSpec(name: "c")
         spec.network.nodeAddressStart = "10.0.0.1"
         #expect(throws: WorkflowError.self) { try NodePlan.nodes(for: spec) }
         do { _ = try NodePlan.nodes(for: spec) } catch { #expect("\(error)".contains("network.nodeAddressStart")) }
@@ -47,5 +48,14 @@ struct NodePlanTests {
         let manifest = KubeVIP.manifest(vip: "192.168.100.10", interface: "eth1", image: "img", superAdmin: true)
         #expect(manifest.contains("path: /etc/kubernetes/super-admin.conf"))
         #expect(manifest.contains(#"{name: address, value: "192.168.100.10"}"#))
+    }
+}
+
+
+@Suite("Test manifests are valid")
+struct TestSpecValidityTests {
+    @Test func testSpecsPassValidation() {
+        #expect(testClusterSpec(name: "prod-a").problems().map(\.description) == [])
+        #expect(testClusterSpec(name: "grow-a", masters: 1, workers: 4).problems().map(\.description) == [])
     }
 }

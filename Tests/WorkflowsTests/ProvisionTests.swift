@@ -107,7 +107,7 @@ struct ProvisionTests {
     @Test("a worker pool crashed mid-provisioning (its database connections cut): a second pool finishes the cluster with exactly 5 servers")
     func crashDuringProvisioning() async throws {
         try await ClusterTestEnvironment.with { env in
-            let spec = testClusterSpec(name: "crash-a", ownerKeys: [])
+            let spec = testClusterSpec(name: "crash-a")
             let first = env.startCrashablePool(leaseSeconds: 2, id: "pool-1")
             let id = try await env.enqueueApproved(kind: ClusterKinds.provision, input: ProvisionInput(spec: spec))
             // Crash the first pool while servers are being made (some created, not all steps done).
@@ -137,7 +137,7 @@ struct ProvisionTests {
     func scaleOutTwoToFourWorkers() async throws {
         try await ClusterTestEnvironment.with { env in
             let pool = env.startPool()
-            let spec = testClusterSpec(name: "grow-a", masters: 1, workers: 2, ownerKeys: [])
+            let spec = testClusterSpec(name: "grow-a", masters: 1, workers: 2)
             let provision = try await env.enqueueApproved(kind: ClusterKinds.provision, input: ProvisionInput(spec: spec))
             #expect(try await env.waitForFinish(provision).state == .succeeded)
             let before = try #require(try await env.services.inventory.get("grow-a"))
@@ -185,7 +185,7 @@ struct ProvisionTests {
                 + "POST /switch=500,after,times=1;POST /server=timeout,after,times=1;POST /disk=reset,after,times=1")
         try await ClusterTestEnvironment.with(faults: faults) { env in
             let pool = env.startPool()
-            let spec = testClusterSpec(name: "flaky-a", ownerKeys: [])
+            let spec = testClusterSpec(name: "flaky-a")
             let id = try await env.enqueueApproved(kind: ClusterKinds.provision, input: ProvisionInput(spec: spec))
             let run = try await env.waitForFinish(id)
             try await pool.stop()
@@ -203,7 +203,7 @@ struct ProvisionTests {
     func deleteTearsDown() async throws {
         try await ClusterTestEnvironment.with { env in
             let pool = env.startPool()
-            let spec = testClusterSpec(name: "gone-a", masters: 1, workers: 1, ownerKeys: [])
+            let spec = testClusterSpec(name: "gone-a", masters: 1, workers: 1)
             let provision = try await env.enqueueApproved(kind: ClusterKinds.provision, input: ProvisionInput(spec: spec))
             #expect(try await env.waitForFinish(provision).state == .succeeded)
             // A disk the inventory never heard of, tagged with the cluster (e.g. a create whose run was lost).
@@ -230,7 +230,7 @@ struct ProvisionTests {
     func cancelTearsDown() async throws {
         try await ClusterTestEnvironment.with { env in
             let pool = env.startPool()
-            let spec = testClusterSpec(name: "undo-a", masters: 1, workers: 2, ownerKeys: [])
+            let spec = testClusterSpec(name: "undo-a", masters: 1, workers: 2)
             let id = try await env.enqueueApproved(kind: ClusterKinds.provision, input: ProvisionInput(spec: spec))
             try await clusterEventually("servers exist") { try await env.resources("Servers").count >= 2 }
             _ = try await env.client.cancel(runID: id, reason: "wrong plan", actor: "cli:carol@host")
@@ -250,7 +250,7 @@ struct ProvisionTests {
     func failureThenRetry() async throws {
         try await ClusterTestEnvironment.with { env in
             let pool = env.startPool()
-            let spec = testClusterSpec(name: "again-a", masters: 1, workers: 1, ownerKeys: [])
+            let spec = testClusterSpec(name: "again-a", masters: 1, workers: 1)
             // Every attempt of kubeadm init fails (the step makes 5).
             let injector = SSHEndpoint(host: "127.0.0.1", port: env.sshd.port, environment: ["KAJI_SIM_WORLD": env.world, "KAJI_NODE": "injector"])
             _ = try await env.services.ssh.runChecked("kaji-sim-node fail 'kubeadm init' --times 5 --stderr 'error execution phase preflight: [ERROR CRI]: container runtime is not running'", on: injector)

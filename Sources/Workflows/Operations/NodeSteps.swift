@@ -74,8 +74,13 @@ struct ClusterSteps: Sendable {
     var cloud: SakuraCloudClient { services.cloud }
     var runID: UUID { context.runID }
 
-    /// The cloud client serves one zone; the manifest must name that zone.
-    static func checkZone(_ spec: ClusterSpec, cloud: SakuraCloudClient) throws {
+    /// The manifest must be valid (the workflows may be enqueued without `kaji apply`, which validates
+    /// first), and name the zone the cloud client serves.
+    static func checkSpec(_ spec: ClusterSpec, cloud: SakuraCloudClient) throws {
+        let problems = spec.problems()
+        guard problems.isEmpty else {
+            throw WorkflowError("the manifest of cluster \(spec.name) is not valid: " + problems.map(\.description).joined(separator: "; "), nonRetryable: true)
+        }
         guard spec.zone == cloud.zone else {
             throw WorkflowError("zone '\(spec.zone)' of cluster \(spec.name) is not the zone this worker's SAKURA Cloud client serves ('\(cloud.zone)'); run it on a worker configured for \(spec.zone)", nonRetryable: true)
         }

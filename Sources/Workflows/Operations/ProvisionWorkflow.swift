@@ -39,7 +39,7 @@ public struct ProvisionWorkflow: CompensatingWorkflow {
 
     public func run(_ input: ProvisionInput, context: WorkflowContext) async throws -> ProvisionOutput {
         let spec = input.spec
-        try ClusterSteps.checkZone(spec, cloud: services.cloud)
+        try ClusterSteps.checkSpec(spec, cloud: services.cloud)
         let plan = try NodePlan.nodes(for: spec)
         guard plan.contains(where: { $0.role == .master }) else {
             throw WorkflowError("masters.replicas of cluster \(spec.name) must be at least 1", nonRetryable: true)

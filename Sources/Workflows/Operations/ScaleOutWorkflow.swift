@@ -41,7 +41,7 @@ public struct ScaleOutWorkflow: CompensatingWorkflow {
 
     public func run(_ input: ScaleOutInput, context: WorkflowContext) async throws -> ScaleOutOutput {
         let spec = input.spec
-        try ClusterSteps.checkZone(spec, cloud: services.cloud)
+        try ClusterSteps.checkSpec(spec, cloud: services.cloud)
         let inventory = services.inventory, runID = context.runID
         let start = try await context.step("read-inventory") { _ -> ScaleOutStart in
             guard let record = try await inventory.get(spec.name) else {

@@ -224,7 +224,7 @@ func clusterEventually(_ what: String, timeout: Duration = .seconds(30), _ condi
 }
 
 /// A manifest for tests: `masters` + `workers` nodes in zone is1a on 192.168.100.0/24.
-func testClusterSpec(name: String, masters: Int = 3, workers: Int = 2, ownerKeys: [String]) -> ClusterSpec {
+func testClusterSpec(name: String, masters: Int = 3, workers: Int = 2, ownerKeys: [String] = [SSHIdentity.generate().publicKeyLine]) -> ClusterSpec {
     ClusterSpec(
         name: name, zone: "is1a", kubernetesVersion: "1.33.2",
         network: .init(subnet: "192.168.100.0/24", controlPlaneVIP: "192.168.100.10", nodeAddressStart: "192.168.100.11",
