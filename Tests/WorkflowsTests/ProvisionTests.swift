@@ -234,7 +234,8 @@ struct ProvisionTests {
             let id = try await env.enqueueApproved(kind: ClusterKinds.provision, input: ProvisionInput(spec: spec))
             try await clusterEventually("servers exist") { try await env.resources("Servers").count >= 2 }
             _ = try await env.client.cancel(runID: id, reason: "wrong plan", actor: "cli:carol@host")
-            let run = try await env.waitForFinish(id)
+            // Well before the pool's 30 s lease could run out: the cancel is handled, not rescued.
+            let run = try await env.waitForFinish(id, timeout: .seconds(15))
             try await pool.stop()
             #expect(run.state == .cancelled)
             #expect(try await env.resources("Servers").isEmpty)
@@ -242,6 +243,7 @@ struct ProvisionTests {
             #expect(try await env.resources("Switches").isEmpty)
             let detail = try #require(try await env.store.runDetail(id: id))
             #expect(detail.steps.contains { $0.name == "undo:done" && $0.state == .succeeded })
+            #expect(!detail.events.contains { $0.type == "lease.expired" })
             #expect(try await env.services.inventory.get("undo-a")?.state == "deleted")
         }
     }

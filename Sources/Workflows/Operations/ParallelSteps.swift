@@ -7,7 +7,8 @@ import Foundation
 /// Unlike a plain throwing task group, one branch that suspends (a durable wait not yet satisfied, or a
 /// step retry due later) does not cancel its siblings mid-step: each branch goes as far as it can, then
 /// the run suspends until the earliest wake-up among them. A real failure wins over suspensions, and the
-/// first failure in element order is the one reported.
+/// first failure in element order is the one reported. When the run's task was cancelled, the result is
+/// `CancellationError`.
 func forEachInParallel<Element: Sendable, Result: Sendable>(
     _ elements: [Element], _ body: @escaping @Sendable (Element) async throws -> Result
 ) async throws -> [Result] {
@@ -25,6 +26,9 @@ func forEachInParallel<Element: Sendable, Result: Sendable>(
         for await outcome in group { outcomes.append(outcome) }
         return outcomes.sorted { $0.0 < $1.0 }.map(\.1)
     }
+    // The run's task was cancelled (a cancel request, a drain, a lost lease): report that, not whatever a
+    // cancelled branch happened to throw, so the executor records the cancel from an uncancelled task.
+    if Task.isCancelled { throw CancellationError() }
     var results: [Result] = []
     var earliest: RunSuspension?
     for outcome in outcomes {
