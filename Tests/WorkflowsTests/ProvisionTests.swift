@@ -66,6 +66,12 @@ struct ProvisionTests {
             }
             #expect(detail.steps.contains { $0.name == "kubeadm-init:prod-a-master-1" && $0.state == .succeeded })
             #expect(detail.steps.contains { $0.name == "join:prod-a-master-3" && $0.state == .succeeded })
+            for step in ["kube-vip:prod-a-master-1", "kube-vip-admin-conf:prod-a-master-1", "kube-vip:prod-a-master-2", "apply-cni", "cluster-ready", "record-inventory"] {
+                #expect(detail.steps.contains { $0.name == step && $0.state == .succeeded }, "\(step)")
+            }
+            // kube-vip's static Pod (the simulated masters share one file system): back on admin.conf after init.
+            let kubeVIP = try String(contentsOfFile: env.settings.manifestDirectory + "/kube-vip.yaml", encoding: .utf8)
+            #expect(kubeVIP.contains(#"{name: address, value: "192.168.100.10"}"#) && kubeVIP.contains("path: /etc/kubernetes/admin.conf"))
 
             let record = try #require(try await env.services.inventory.get("prod-a"))
             #expect(record.state == "ready")
@@ -173,6 +179,27 @@ struct ProvisionTests {
             #expect(try await env.waitForFinish(again).state == .succeeded)
             #expect(try await env.resources("Servers").count == 5)
             try await pool.stop()
+        }
+    }
+
+    @Test("scale-out from 1 to 3 masters joins the new control-plane nodes with fresh certificate keys")
+    func scaleOutMasters() async throws {
+        try await ClusterTestEnvironment.with { env in
+            let pool = env.startPool()
+            var spec = testClusterSpec(name: "cp-a", masters: 1, workers: 1)
+            let provision = try await env.enqueueApproved(kind: ClusterKinds.provision, input: ProvisionInput(spec: spec))
+            #expect(try await env.waitForFinish(provision).state == .succeeded)
+            let keyAfterInit = try #require(try env.simulatedCluster()?.certificateKey)
+            spec.masters.replicas = 3
+            let scale = try await env.client.enqueue(EnqueueRequest(kind: ClusterKinds.scaleOut, input: try KajiJSON.string(ScaleOutInput(spec: spec)), actor: "cli:alice@host")).id
+            let run = try await env.waitForFinish(scale)
+            try await pool.stop()
+            #expect(run.state == .succeeded, "\(run.lastError ?? "")")
+            try await expectComplete(env, name: "cp-a", masters: 3, workers: 1)
+            #expect(try env.simulatedCluster()?.certificateKey != keyAfterInit, "upload-certs made a fresh key")
+            let record = try #require(try await env.services.inventory.get("cp-a"))
+            #expect(record.nodes.map(\.name).sorted() == ["cp-a-master-1", "cp-a-master-2", "cp-a-master-3", "cp-a-worker-1"])
+            #expect(record.nodes.first { $0.name == "cp-a-master-2" }?.address == "192.168.100.13", "after the existing block")
         }
     }
 
