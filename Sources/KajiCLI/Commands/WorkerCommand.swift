@@ -5,6 +5,7 @@ import Logging
 import PostgresNIO
 import ServiceLifecycle
 import Worker
+import Workflows
 
 struct WorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -55,7 +56,13 @@ struct WorkerCommand: AsyncParsableCommand {
         var workerConfig = WorkerConfiguration(queues: parsedQueues, concurrency: concurrency, leaseSeconds: leaseSeconds,
                                                drainTimeout: .milliseconds(Int64(drainSeconds * 1000)))
         if let id { workerConfig.id = id }
-        let pool = WorkerPool(configuration: workerConfig, store: store, registry: BuiltinWorkflows.registry(), logger: logger)
+        var registry = BuiltinWorkflows.registry()
+        // The cluster workflows, when the environment configures the cloud and Kaji's SSH key.
+        if let cluster = try ClusterWorkerEnvironment.load(ProcessInfo.processInfo.environment, store: store, logger: logger) {
+            registerClusterWorkflows(into: &registry, services: cluster.services, settings: cluster.settings)
+            logger.info("cluster workflows registered", metadata: ["zone": "\(cluster.services.cloud.zone)"])
+        }
+        let pool = WorkerPool(configuration: workerConfig, store: store, registry: registry, logger: logger)
         let group = ServiceGroup(
             configuration: .init(
                 services: [
