@@ -3,6 +3,8 @@ import Engine
 import Foundation
 import Logging
 import PostgresNIO
+import Provisioner
+import Workflows
 
 /// Options every command takes.
 struct GlobalOptions: ParsableArguments {
@@ -41,11 +43,38 @@ enum CLILogging {
 
 /// The workflows this build knows.
 enum BuiltinWorkflows {
-    static func registry() -> WorkflowRegistry {
+    /// The workflows this build knows: the diagnostics and the cluster operations.
+    ///
+    /// With a store and an environment that configures the cloud and Kaji's SSH key (see
+    /// `ClusterWorkerEnvironment`), the cluster workflows get working services, as a worker needs. Otherwise
+    /// they are registered with services that are never called, so that commands can still check inputs and
+    /// know which kinds have undo steps (`kaji cancel` runs them).
+    ///
+    /// A worker passes `forWorker: true`: without that configuration it leaves the cluster workflows out, and
+    /// since workers claim only kinds they know, cluster runs wait for a worker that can run them.
+    static func registry(store: RunStore? = nil, environment: [String: String] = ProcessInfo.processInfo.environment,
+                         logger: Logger = CLILogging.logger(), forWorker: Bool = false) throws -> WorkflowRegistry {
         var registry = WorkflowRegistry()
         registry.register(DiagWorkflow())
         registry.register(DiagSecretWorkflow())
+        let configured = try store.flatMap { try ClusterWorkerEnvironment.load(environment, store: $0, logger: logger) }
+        if forWorker && configured == nil { return registry }
+        let services = configured?.services ?? offlineClusterServices(store: store, logger: logger)
+        registerClusterWorkflows(into: &registry, services: services, settings: configured?.settings ?? ClusterWorkflowSettings())
+        registerBackupWorkflows(into: &registry, services: services)
         return registry
+    }
+
+    /// Services for registering the cluster workflows where they will not run (input checks, `kaji cancel`).
+    private static func offlineClusterServices(store: RunStore?, logger: Logger) -> ClusterServices {
+        let cloud = SakuraCloudClient(configuration: SakuraCloudConfiguration(
+            baseURL: "https://secure.sakura.ad.jp", zone: "is1a",
+            credentials: SakuraCloudCredentials(accessToken: "unset", accessTokenSecret: "unset")), logger: logger)
+        let ssh = SSHExecutor(configuration: SSHConfiguration(identity: SSHIdentity.generate(), knownHosts: KnownHostsFile(path: "/dev/null")), logger: logger)
+        let inventory = store.map { ClusterInventory(store: $0) }
+            ?? ClusterInventory(client: PostgresClient(configuration: .init(host: "127.0.0.1", username: "unused", password: nil, database: nil, tls: .disable),
+                                                       backgroundLogger: logger), logger: logger)
+        return ClusterServices(cloud: cloud, ssh: ssh, inventory: inventory, logger: logger)
     }
 }
 

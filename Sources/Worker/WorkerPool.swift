@@ -16,6 +16,8 @@ public final class WorkerPool: Service, Sendable {
     let executor: RunExecutor
     let logger: Logger
     let onOutcome: OutcomeHandler?
+    /// The kinds this pool can run: it claims no other.
+    let kinds: [String]
 
     private struct Active {
         let run: ClaimedRun
@@ -42,6 +44,7 @@ public final class WorkerPool: Service, Sendable {
         self.logger = logger
         self.executor = RunExecutor(store: store, registry: registry, worker: configuration.id, logger: logger, inlineRetryLimit: configuration.inlineRetryLimit)
         self.onOutcome = onOutcome
+        self.kinds = registry.kinds
     }
 
     /// Runs currently executing in this process.
@@ -129,7 +132,7 @@ public final class WorkerPool: Service, Sendable {
     private func claim(_ limit: Int) async {
         var claimed: [ClaimedRun] = []
         do {
-            claimed = try await store.claimRuns(worker: configuration.id, queues: configuration.queues, limit: limit, leaseSeconds: configuration.leaseSeconds)
+            claimed = try await store.claimRuns(worker: configuration.id, queues: configuration.queues, kinds: kinds, limit: limit, leaseSeconds: configuration.leaseSeconds)
         } catch {
             logger.error("claiming failed; trying again", metadata: ["error": "\(DatabaseConfig.describe(error))"])
             try? await Task.sleep(for: .milliseconds(500))

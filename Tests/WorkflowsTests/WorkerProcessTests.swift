@@ -23,7 +23,7 @@ struct WorkerProcessTests {
             let id = try await env.enqueueApproved(kind: ClusterKinds.provision, input: ProvisionInput(spec: spec))
             try await clusterEventually("some servers exist", timeout: .seconds(30)) { try await env.resources("Servers").count >= 2 }
             first.kill()
-            #expect(first.stderr.contains("cluster workflows registered"))
+            #expect(first.stderr.contains("cluster workflows configured"))
             let atKill = try #require(try await env.store.run(id: id))
             #expect(!atKill.state.isFinished)
 

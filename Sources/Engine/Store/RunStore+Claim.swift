@@ -14,7 +14,8 @@ extension RunStore {
     /// only a database crash within a fraction of a second can undo it. Then the run is pending again under
     /// its old epoch, and every write this worker makes under the new epoch is refused: nothing is recorded
     /// twice, exactly as when a worker dies.
-    public func claimRuns(worker: String, queues: [String], limit: Int, leaseSeconds: Double) async throws -> [ClaimedRun] {
+    /// - Parameter kinds: only runs of these kinds (the workflows this worker can run); nil: any kind.
+    public func claimRuns(worker: String, queues: [String], kinds: [String]? = nil, limit: Int, leaseSeconds: Double) async throws -> [ClaimedRun] {
         guard limit > 0 else { return [] }
         let actor = "worker:\(worker)"
         let query: PostgresQuery = """
@@ -24,6 +25,7 @@ extension RunStore {
                 LATERAL (
                     SELECT id, concurrency_key, priority, run_at FROM runs AS r
                     WHERE r.queue = q.name AND state IN ('pending', 'retrying', 'waiting') AND run_at <= now()
+                      AND (\(kinds)::text[] IS NULL OR r.kind = ANY(\(kinds)::text[]))
                       AND set_config('synchronous_commit', 'off', true) IS NOT NULL
                       AND (r.concurrency_key IS NULL
                            OR NOT EXISTS (SELECT 1 FROM concurrency_locks AS l WHERE l.key = r.concurrency_key AND l.run_id <> r.id))

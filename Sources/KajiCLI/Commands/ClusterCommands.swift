@@ -114,7 +114,7 @@ struct ApplyCommand: AsyncParsableCommand {
         }
         let config = try global.databaseConfig()
         try await Migrator(config: config, logger: CLILogging.logger()).requireCurrent()
-        let registry = BuiltinWorkflows.registry()
+        let registry = try BuiltinWorkflows.registry()
         let dryRun = dryRun
         let outcome: Result<Report, ApplyRefused> = try await config.withStore(logger: CLILogging.logger()) { store in
             let inventory = ClusterInventory(store: store)

@@ -59,7 +59,7 @@ struct DemoCommand: AsyncParsableCommand {
         }
         let runs = self.runs, steps = self.steps
         let ids: [UUID] = try await config.withStore(logger: logger) { store in
-            let client = KajiClient(store: store, registry: BuiltinWorkflows.registry())
+            let client = KajiClient(store: store, registry: try BuiltinWorkflows.registry())
             var ids: [UUID] = []
             for index in 0..<runs {
                 let fail = index == 1 ? 2 : 0

@@ -46,7 +46,7 @@ struct EnqueueCommand: AsyncParsableCommand {
             }
             runAt = date
         }
-        let registry = BuiltinWorkflows.registry()
+        let registry = try BuiltinWorkflows.registry()
         // Check everything we can before touching the database.
         try registry.validate(kind: kind, input: input)
         let config = try global.databaseConfig()

@@ -93,7 +93,7 @@ struct ScheduleAdd: AsyncParsableCommand {
 
     func run() async throws {
         CLILogging.bootstrap(defaultLevel: .warning)
-        let registry = BuiltinWorkflows.registry()
+        let registry = try BuiltinWorkflows.registry()
         let request = ScheduleRequest(name: name, cron: cron, timezone: timezone, kind: kind, input: input, queue: queue,
                                       priority: priority, concurrencyKey: concurrencyKey, actor: KajiClient.cliActor())
         // Check what needs no database first.

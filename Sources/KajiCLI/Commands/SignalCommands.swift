@@ -26,7 +26,7 @@ struct SignalCommand: AsyncParsableCommand {
         let config = try global.databaseConfig()
         let name = self.name, payload = self.payload
         let signalID = try await config.withStore(logger: CLILogging.logger()) { store in
-            try await KajiClient(store: store, registry: BuiltinWorkflows.registry()).signal(runID: id, name: name, payload: payload, sender: KajiClient.cliActor())
+            try await KajiClient(store: store, registry: try BuiltinWorkflows.registry()).signal(runID: id, name: name, payload: payload, sender: KajiClient.cliActor())
         }
         try DecisionOutput.print(json: global.json, run: id, signal: name, signalID: signalID)
     }
@@ -77,7 +77,7 @@ enum Decision {
         let id = try RunArgument.parse(run)
         let config = try global.databaseConfig()
         let signalID = try await config.withStore(logger: CLILogging.logger()) { store in
-            try await KajiClient(store: store, registry: BuiltinWorkflows.registry()).decide(runID: id, approved: approved, reason: reason, sender: KajiClient.cliActor())
+            try await KajiClient(store: store, registry: try BuiltinWorkflows.registry()).decide(runID: id, approved: approved, reason: reason, sender: KajiClient.cliActor())
         }
         try DecisionOutput.print(json: global.json, run: id, signal: approved ? "approval (approved)" : "approval (rejected)", signalID: signalID)
     }
@@ -115,7 +115,7 @@ struct CancelCommand: AsyncParsableCommand {
         let config = try global.databaseConfig()
         let reason = self.reason
         let outcome = try await config.withStore(logger: CLILogging.logger()) { store in
-            try await KajiClient(store: store, registry: BuiltinWorkflows.registry()).cancel(runID: id, reason: reason, actor: KajiClient.cliActor())
+            try await KajiClient(store: store, registry: try BuiltinWorkflows.registry()).cancel(runID: id, reason: reason, actor: KajiClient.cliActor())
         }
         struct Result: Encodable { let id: UUID; let outcome: RunStore.CancelOutcome }
         if global.json {

@@ -56,11 +56,14 @@ struct WorkerCommand: AsyncParsableCommand {
         var workerConfig = WorkerConfiguration(queues: parsedQueues, concurrency: concurrency, leaseSeconds: leaseSeconds,
                                                drainTimeout: .milliseconds(Int64(drainSeconds * 1000)))
         if let id { workerConfig.id = id }
-        var registry = BuiltinWorkflows.registry()
-        // The cluster workflows, when the environment configures the cloud and Kaji's SSH key.
-        if let cluster = try ClusterWorkerEnvironment.load(ProcessInfo.processInfo.environment, store: store, logger: logger) {
-            registerClusterWorkflows(into: &registry, services: cluster.services, settings: cluster.settings)
-            logger.info("cluster workflows registered", metadata: ["zone": "\(cluster.services.cloud.zone)"])
+        // The cluster workflows get working services when the environment configures the cloud and Kaji's
+        // SSH key (SAKURACLOUD_ACCESS_TOKEN, KAJI_SSH_KEY, …: see ClusterWorkerEnvironment).
+        let environment = ProcessInfo.processInfo.environment
+        let registry = try BuiltinWorkflows.registry(store: store, environment: environment, logger: logger, forWorker: true)
+        if registry.kinds.contains(ClusterKinds.provision) {
+            logger.info("cluster workflows configured", metadata: ["zone": "\(environment["SAKURACLOUD_ZONE"] ?? "is1a")"])
+        } else {
+            logger.info("SAKURACLOUD_ACCESS_TOKEN is not set: this worker leaves cluster runs to workers that can run them")
         }
         let pool = WorkerPool(configuration: workerConfig, store: store, registry: registry, logger: logger)
         let group = ServiceGroup(
