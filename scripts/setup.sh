@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Installs what Kaji's scripts need and is missing: PostgreSQL server binaries and OpenSSH server.
+# Installs what Kaji's scripts need and is missing: PostgreSQL server binaries, OpenSSH server and client,
+# python3.
 # Debian, as root. Safe to run again.
 set -euo pipefail
 need=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
 command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
+[ -x /usr/bin/python3 ] || need+=(python3)   # the simulated node tools and the scripts' free-port probe
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive

@@ -7,7 +7,7 @@ struct DemoTests {
     @Test("the demo runs diag workflows on worker processes and prints each run's step history")
     func demoOnGivenDatabase() async throws {
         try await TestDatabase.with(migrate: false) { db in
-            let result = try await KajiProcess.run(["demo", "--runs", "3", "--steps", "2"] + db.cliArguments, timeout: .seconds(120))
+            let result = try await KajiProcess.run(["demo", "--workflow", "diag", "--runs", "3", "--steps", "2"] + db.cliArguments, timeout: .seconds(120))
             #expect(result.status == 0, "stderr: \(result.stderr.suffix(2000))")
             #expect(result.stdout.contains("demo finished: 3 runs succeeded"))
             #expect(result.stdout.contains("progress: 3/3 runs finished, 6/6 steps"))
@@ -19,9 +19,23 @@ struct DemoTests {
         }
     }
 
+    @Test("the cluster demo provisions examples/demo.yaml on the simulator with worker processes, approved by a second user")
+    func clusterDemo() async throws {
+        try await TestDatabase.with(migrate: false) { db in
+            let result = try await KajiProcess.run(["demo"] + db.cliArguments, timeout: .seconds(240))
+            #expect(result.status == 0, "stdout: \(result.stdout.suffix(3000)) stderr: \(result.stderr.suffix(2000))")
+            #expect(result.stdout.contains("cli:alice@demo applies"))
+            #expect(result.stdout.contains("cli:bob@demo approves run"))
+            #expect(result.stdout.contains("kubeadm-init:demo-master-1"))
+            #expect(result.stdout.contains("cluster demo provisioned, 5 nodes (3 control-plane), 5 servers, 5 disks, 1 switch"))
+            #expect(try await db.scalarInt("SELECT count(*)::int8 FROM clusters WHERE name = 'demo' AND state = 'ready'") == 1)
+            #expect(try await db.scalarInt("SELECT count(*)::int8 FROM runs WHERE kind = 'cluster.provision' AND state = 'succeeded'") == 1)
+        }
+    }
+
     @Test("without a database the demo starts and stops a private PostgreSQL")
     func demoWithPrivateServer() async throws {
-        let result = try await KajiProcess.run(["demo", "--runs", "1", "--steps", "1"], environment: ["DATABASE_URL": ""], timeout: .seconds(120))
+        let result = try await KajiProcess.run(["demo", "--workflow", "diag", "--runs", "1", "--steps", "1"], environment: ["DATABASE_URL": ""], timeout: .seconds(120))
         #expect(result.status == 0, "stderr: \(result.stderr.suffix(2000))")
         #expect(result.stderr.contains("starting a private PostgreSQL"))
         #expect(result.stdout.contains("demo finished: 1 runs succeeded"))

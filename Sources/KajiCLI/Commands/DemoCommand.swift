@@ -2,26 +2,35 @@ import ArgumentParser
 import Engine
 import Foundation
 import Logging
+import SakuraSimulator
+import Workflows
 
 struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
         abstract: "Run the main job on built-in defaults and show it working.",
         discussion: """
-            Starts a private PostgreSQL (unless --database-url or DATABASE_URL is given), applies the migrations, \
-            enqueues runs of the diagnostic workflow (one of them fails its first attempts and retries), runs a pool of \
-            worker processes, shows live progress and prints each run's step history. Everything it started is stopped \
-            at the end.
+            Starts everything it needs: a private PostgreSQL (unless --database-url or DATABASE_URL is given), the \
+            SAKURA Cloud simulator, a private sshd serving the simulated nodes, and worker processes. Then it applies \
+            examples/demo.yaml (3 masters, 2 workers) as one user, approves it as another, shows live progress per \
+            step and ends with the step history and how long each step took. Everything it started is stopped at \
+            the end. --workflow diag runs the diagnostic workflow instead (no simulator, no sshd).
             """
     )
 
-    @Option(name: .long, help: "Runs to enqueue (default 4).")
+    @Option(name: .long, help: "What to run: cluster (provision examples/demo.yaml) or diag (default cluster).")
+    var workflow: String = "cluster"
+
+    @Option(name: .long, help: "The manifest the cluster demo applies (default examples/demo.yaml of this checkout).")
+    var file: String?
+
+    @Option(name: .long, help: "diag: runs to enqueue (default 4).")
     var runs: Int = 4
 
     @Option(name: .long, help: "Worker processes (default 2).")
     var workers: Int = 2
 
-    @Option(name: .long, help: "Steps per run (default 4).")
+    @Option(name: .long, help: "diag: steps per run (default 4).")
     var steps: Int = 4
 
     @OptionGroup var global: GlobalOptions
@@ -30,9 +39,18 @@ struct DemoCommand: AsyncParsableCommand {
         guard (1...100).contains(runs) else { throw ValidationError("--runs \(runs) is out of range (1...100)") }
         guard (1...8).contains(workers) else { throw ValidationError("--workers \(workers) is out of range (1...8)") }
         guard (1...50).contains(steps) else { throw ValidationError("--steps \(steps) is out of range (1...50)") }
+        guard ["cluster", "diag"].contains(workflow) else { throw ValidationError("--workflow must be cluster or diag, got '\(workflow)'") }
     }
 
     func run() async throws {
+        if workflow == "cluster" {
+            try await ClusterDemo(file: file ?? RepoPaths.root + "/examples/demo.yaml", workers: workers, global: global).run()
+        } else {
+            try await runDiag()
+        }
+    }
+
+    func runDiag() async throws {
         CLILogging.bootstrap(defaultLevel: .warning)
         let logger = CLILogging.logger("kaji.demo")
         var privateServer: PrivatePostgres?
@@ -107,13 +125,27 @@ struct DemoCommand: AsyncParsableCommand {
     }
 
     private func spawnWorker(url: String, schema: String, index: Int) throws -> Process {
+        try DemoWorkers.spawn(url: url, schema: schema, index: index, concurrency: 2, extraEnvironment: [:])
+    }
+}
+
+enum DemoWorkers {
+    /// Starts `kaji worker` as a child process.
+    static func spawn(url: String, schema: String, index: Int, concurrency: Int, extraEnvironment: [String: String], log: String? = nil) throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: CommandLine.selfPath)
-        process.arguments = ["worker", "--database-url", url, "--schema", schema, "--concurrency", "2", "--id", "demo-worker-\(index + 1)"]
+        process.arguments = ["worker", "--database-url", url, "--schema", schema, "--concurrency", "\(concurrency)", "--id", "demo-worker-\(index + 1)"]
         var env = ProcessInfo.processInfo.environment
         env["KAJI_LOG_LEVEL"] = env["KAJI_LOG_LEVEL"] ?? "warning"
+        for (key, value) in extraEnvironment { env[key] = value }
         process.environment = env
         process.standardInput = FileHandle.nullDevice
+        if let log {
+            FileManager.default.createFile(atPath: log, contents: nil)
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+            process.standardOutput = handle
+            process.standardError = handle
+        }
         try process.run()
         return process
     }

@@ -124,7 +124,8 @@ enum RunPrinter {
         return parts.joined(separator: ", ")
     }
 
-    static func print(_ d: RunDetail) {
+    /// - Parameter events: also list the audit events (default true).
+    static func print(_ d: RunDetail, events: Bool = true) {
         let r = d.run
         Swift.print("run      \(r.id.uuidString)")
         Swift.print("kind     \(r.kind)   queue \(r.queue)   priority \(r.priority)")
@@ -147,6 +148,7 @@ enum RunPrinter {
                 }
             }
         }
+        guard events else { return }
         Swift.print("")
         Swift.print("events:")
         for e in d.events {
