@@ -239,6 +239,10 @@ struct ProvisionTests {
             // Another cluster's resources are left alone.
             _ = try await env.services.cloud.createSwitch(SwitchSpec(name: "other", tags: [ClusterTags.cluster("other-b")]))
 
+            let knownHosts = env.services.ssh.configuration.knownHosts.path
+            let pinned = "[127.0.0.1]:\(env.sshd.port) "
+            #expect(try String(contentsOfFile: knownHosts, encoding: .utf8).contains(pinned))
+
             let id = try await env.enqueueApproved(kind: ClusterKinds.delete, input: DeleteInput(name: "gone-a"))
             let run = try await env.waitForFinish(id)
             try await pool.stop()
@@ -250,6 +254,7 @@ struct ProvisionTests {
             let output = try KajiJSON.decode(DeleteOutput.self, from: try #require(detail.output))
             #expect(output == DeleteOutput(cluster: "gone-a", servers: 2, disks: 3, switches: 1, approvedBy: "cli:bob@host"))
             #expect(try await env.services.inventory.get("gone-a")?.state == "deleted")
+            #expect(!(try String(contentsOfFile: knownHosts, encoding: .utf8)).contains(pinned), "deleted nodes' host keys are forgotten")
         }
     }
 

@@ -14,6 +14,23 @@ public struct KnownHostsFile: Sendable {
         self.path = path
     }
 
+    /// Drops the pinned key of `name` (`host` or `[host]:port`), e.g. when the node behind it is deleted, so a
+    /// new node on the same address is pinned afresh instead of failing as a changed host key. Returns
+    /// whether a line was removed.
+    @discardableResult
+    public func forget(_ name: String) -> Bool {
+        Self.lock.withLock { _ in
+            guard let existing = try? String(contentsOfFile: path, encoding: .utf8) else { return false }
+            let lines = existing.split(whereSeparator: \.isNewline)
+            let kept = lines.filter { line in
+                !(line.split(separator: " ", maxSplits: 1).first?.split(separator: ",").contains(Substring(name)) ?? false)
+            }
+            guard kept.count != lines.count else { return false }
+            let text = kept.map { $0 + "\n" }.joined()
+            return (try? text.write(toFile: path, atomically: true, encoding: .utf8)) != nil
+        }
+    }
+
     enum Verdict: Equatable {
         case pinnedNow
         case matches

@@ -59,7 +59,7 @@ public struct DeleteWorkflow: Workflow {
                 return true
             }
         }
-        let removed = try await Teardown(cloud: services.cloud, settings: settings, context: context,
+        let removed = try await Teardown(cloud: services.cloud, knownHosts: services.ssh.configuration.knownHosts, settings: settings, context: context,
                                          tags: [ClusterTags.cluster(name)], prefix: "delete").run()
         if known {
             _ = try await context.step("inventory-deleted") { _ -> Bool in

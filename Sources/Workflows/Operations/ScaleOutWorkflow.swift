@@ -106,7 +106,7 @@ public struct ScaleOutWorkflow: CompensatingWorkflow {
         guard try context.result(of: "read-inventory", as: IgnoredResult.self) != nil else { return }
         let spec = input.spec
         let names = try StepNames(context: context)
-        _ = try await Teardown(cloud: services.cloud, settings: settings, context: context,
+        _ = try await Teardown(cloud: services.cloud, knownHosts: services.ssh.configuration.knownHosts, settings: settings, context: context,
                                tags: [ClusterTags.cluster(spec.name), ClusterTags.run(context.runID)], prefix: names("undo")).run()
         let inventory = services.inventory, runID = context.runID
         _ = try await context.step(names.teardownDone) { _ -> Bool in

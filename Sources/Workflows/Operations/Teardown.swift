@@ -16,6 +16,9 @@ struct TeardownResult: Codable, Sendable, Equatable {
 /// `<prefix>:delete-servers`, `<prefix>:delete-disks`, `<prefix>:delete-switch`), so a crash resumes it.
 struct Teardown: Sendable {
     let cloud: SakuraCloudClient
+    /// Where node host keys are pinned: a deleted server's entry is dropped, so a later node on the same
+    /// address is not refused as a changed host key.
+    let knownHosts: KnownHostsFile
     let settings: ClusterWorkflowSettings
     let context: WorkflowContext
     let tags: [String]
@@ -25,7 +28,7 @@ struct Teardown: Sendable {
     var query: FindQuery { FindQuery(filter: ["Tags.Name": .allTags(tags)]) }
 
     func run() async throws -> TeardownResult {
-        let cloud = self.cloud, query = self.query, retry = settings.cloudRetry
+        let cloud = self.cloud, query = self.query, retry = settings.cloudRetry, knownHosts = self.knownHosts, settings = self.settings
         _ = try await context.step("\(prefix):power-off", retry: retry) { _ -> [String] in
             let servers = try await cloud.findServers(query)
             for server in servers where server.status == .up {
@@ -49,6 +52,9 @@ struct Teardown: Sendable {
                     throw WorkflowError("server \(server.name) (\(server.id)) is \(server.status), not down; it cannot be deleted yet")
                 }
                 try await cloud.deleteServer(server.id, withDisks: server.diskIDs)
+                if let endpoint = server.sshEndpoint(port: settings.sshPort, user: settings.sshUser) {
+                    knownHosts.forget(endpoint.knownHostsName)
+                }
             }
             return TeardownResult(servers: servers.count, disks: servers.reduce(0) { $0 + $1.diskIDs.count }, switches: 0)
         }
