@@ -110,7 +110,10 @@ public struct RunExecutor: Sendable {
             guard try await store.releaseRun(lease, reason: "worker \(worker) is draining") else { return .fenced }
             return .released
         case .failure(let error) where error is RunCancelRequested:
-            return try await compensateAndFinish(run, entry: entry, lease: lease, control: control, cancelled: true, error: nil, logger: log)
+            // Sibling steps may have cancelled this task meanwhile: undo and record from a task that is not.
+            return try await Task {
+                try await compensateAndFinish(run, entry: entry, lease: lease, control: RunControl(), cancelled: true, error: nil, logger: log)
+            }.value
         case .failure(let error) where error is CancellationError || Task.isCancelled:
             switch control.cancelReason {
             case .leaseLost:
