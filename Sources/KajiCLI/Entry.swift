@@ -52,7 +52,7 @@ struct Kaji: AsyncParsableCommand {
             and --json for machine-readable output. Exit codes: 0 ok, 1 failure, 2 usage error.
             """,
         subcommands: [
-            MigrateCommand.self, EnqueueCommand.self, RunsCommand.self, ShowCommand.self, RetryCommand.self,
+            MigrateCommand.self, EnqueueCommand.self, RunsCommand.self, ShowCommand.self, WatchCommand.self, RetryCommand.self,
             SignalCommand.self, ApproveCommand.self, RejectCommand.self, CancelCommand.self,
             WorkerCommand.self, DemoCommand.self, BenchCommand.self,
             ScheduleCommand.self, SecretCommand.self, AuditCommand.self, PruneCommand.self,

@@ -91,6 +91,29 @@ struct CLITests {
         }
     }
 
+    @Test("kaji watch follows a run to its end: exit 0 on success, 1 on failure")
+    func watch() async throws {
+        try await TestDatabase.with { db in
+            let client = db.client(testRegistry())
+            let ok = try await client.enqueue(EnqueueRequest(kind: "diag.steps", input: #"{"steps": 2, "stepMillis": 100}"#, actor: "test"))
+            let bad = try await client.enqueue(EnqueueRequest(kind: DuplicateStepWorkflow.kind, actor: "test"))
+            let watchOK = try KajiProcess(["watch", ok.id.uuidString] + db.cliArguments)
+            let watchBad = try KajiProcess(["watch", bad.id.uuidString] + db.cliArguments)
+            let pool = db.startPool(testRegistry())
+            let okResult = try await watchOK.wait(timeout: .seconds(60))
+            let badResult = try await watchBad.wait(timeout: .seconds(60))
+            try await pool.stop()
+            #expect(okResult.status == 0, "stderr: \(okResult.stderr)")
+            #expect(okResult.stdout.contains("step-2"))
+            #expect(okResult.stdout.contains("succeeded"))
+            #expect(badResult.status == 1)
+            #expect(badResult.stderr.contains("is used twice"))
+            let unknown = try await KajiProcess.run(["watch", UUID().uuidString] + db.cliArguments)
+            #expect(unknown.status == 1)
+            #expect(unknown.stderr.contains("no run with id"))
+        }
+    }
+
     @Test("an unreachable database is reported quickly with the address, exit 1")
     func unreachableDatabase() async throws {
         let result = try await KajiProcess.run(["runs", "--database-url", "postgres://postgres@127.0.0.1:1/postgres"], timeout: .seconds(30))
