@@ -107,8 +107,8 @@ struct QueueTests {
     func leaseRenewedDuringLongStep() async throws {
         try await TestDatabase.with { db in
             let registry = testRegistry()
-            let pool = db.startPool(registry, concurrency: 1, leaseSeconds: 2)
-            let r = try await db.client(registry).enqueue(EnqueueRequest(kind: "diag.steps", input: #"{"steps": 1, "stepMillis": 5000}"#, actor: "test"))
+            let pool = db.startPool(registry, concurrency: 1, leaseSeconds: 4)
+            let r = try await db.client(registry).enqueue(EnqueueRequest(kind: "diag.steps", input: #"{"steps": 1, "stepMillis": 9000}"#, actor: "test"))
             let run = try await db.waitForFinish(r.id)
             try await pool.stop()
             #expect(run.state == .succeeded)

@@ -17,55 +17,9 @@ extension RunStore {
     /// - Parameter kinds: only runs of these kinds (the workflows this worker can run); nil: any kind.
     public func claimRuns(worker: String, queues: [String], kinds: [String]? = nil, limit: Int, leaseSeconds: Double) async throws -> [ClaimedRun] {
         guard limit > 0 else { return [] }
-        let actor = "worker:\(worker)"
-        let query: PostgresQuery = """
-            WITH picked AS (
-                SELECT c.id, c.concurrency_key, c.priority, c.run_at
-                FROM unnest(\(queues)::text[]) AS q(name),
-                LATERAL (
-                    SELECT id, concurrency_key, priority, run_at FROM runs AS r
-                    WHERE r.queue = q.name AND state IN ('pending', 'retrying', 'waiting') AND run_at <= now()
-                      AND (\(kinds)::text[] IS NULL OR r.kind = ANY(\(kinds)::text[]))
-                      AND set_config('synchronous_commit', 'off', true) IS NOT NULL
-                      AND (r.concurrency_key IS NULL
-                           OR NOT EXISTS (SELECT 1 FROM concurrency_locks AS l WHERE l.key = r.concurrency_key AND l.run_id <> r.id))
-                    ORDER BY priority DESC, run_at, id
-                    LIMIT \(limit)
-                    FOR UPDATE SKIP LOCKED
-                ) AS c
-                ORDER BY c.priority DESC, c.run_at, c.id
-                LIMIT \(limit)
-            ), locked AS (
-                INSERT INTO concurrency_locks (key, run_id)
-                SELECT concurrency_key, id FROM picked WHERE concurrency_key IS NOT NULL ORDER BY priority DESC, run_at, id
-                ON CONFLICT (key) DO NOTHING
-                RETURNING run_id
-            ), allowed AS (
-                SELECT p.id FROM picked AS p
-                WHERE p.concurrency_key IS NULL
-                   OR p.id IN (SELECT run_id FROM locked)
-                   OR EXISTS (SELECT 1 FROM concurrency_locks AS l WHERE l.key = p.concurrency_key AND l.run_id = p.id)
-            ), claimed AS (
-                UPDATE runs AS r
-                SET state = 'running', epoch = r.epoch + 1, lease_owner = \(worker),
-                    lease_expires_at = now() + make_interval(secs => \(leaseSeconds)),
-                    started_at = coalesce(r.started_at, now())
-                FROM allowed WHERE r.id = allowed.id
-                RETURNING r.id, r.kind, r.queue, r.epoch, r.attempt, r.max_attempts, r.actor, r.wakeups,
-                          r.cancel_requested_at IS NOT NULL AS cancel_requested, r.phase = 'compensating' AS compensating
-            ), audit AS (
-                INSERT INTO audit_events (run_id, type, actor, attempt, epoch, worker)
-                SELECT id, 'run.claimed', \(actor), attempt, epoch, \(worker) FROM claimed
-            )
-            SELECT c.id, c.kind, c.queue, c.epoch, c.attempt, c.max_attempts, p.input::text, c.actor, c.wakeups, c.cancel_requested, c.compensating
-            FROM claimed AS c JOIN run_payloads AS p ON p.run_id = c.id
-            """
         var runs: [ClaimedRun] = []
-        let rows = try await client.query(query, logger: logger).decode((UUID, String, String, Int64, Int, Int, String, String, Int64, Bool, Bool).self)
-        for try await (id, kind, queue, epoch, attempt, maxAttempts, input, requester, wakeups, cancelRequested, compensating) in rows {
-            runs.append(ClaimedRun(id: id, kind: kind, queue: queue, epoch: epoch, attempt: attempt, maxAttempts: maxAttempts, input: input,
-                                   actor: requester, wakeups: wakeups, cancelRequested: cancelRequested, compensating: compensating))
-        }
+        let statement = HotStatements.Claim(queues: queues, kinds: kinds, limit: limit, worker: worker, leaseSeconds: leaseSeconds)
+        for try await run in try await client.execute(statement, logger: logger) { runs.append(run) }
         return runs
     }
 

@@ -4,22 +4,8 @@ import PostgresNIO
 extension RunStore {
     /// Ends a run `succeeded` with its output, fenced by the lease.
     public func completeRun(_ lease: LeaseToken, output: String) async throws -> Bool {
-        let query: PostgresQuery = """
-            WITH r AS (
-                UPDATE runs SET state = 'succeeded', finished_at = now(), lease_owner = NULL, lease_expires_at = NULL, last_error = NULL
-                WHERE id = \(lease.runID) AND epoch = \(lease.epoch) AND state = 'running'
-                RETURNING id, attempt
-            ), payload AS (
-                UPDATE run_payloads AS p SET output = \(output)::text::jsonb FROM r WHERE p.run_id = r.id
-            ), unlock AS (
-                DELETE FROM concurrency_locks AS l USING r WHERE l.run_id = r.id
-            ), audit AS (
-                INSERT INTO audit_events (run_id, type, actor, attempt, epoch, worker)
-                SELECT id, 'run.succeeded', \(lease.actor), attempt, \(lease.epoch), \(lease.worker) FROM r
-            )
-            SELECT count(*) FROM r
-            """
-        return try await count(query) == 1
+        for try await count in try await client.execute(HotStatements.CompleteRun(lease: lease, output: output), logger: logger) { return count == 1 }
+        return false
     }
 
     /// Ends a run `failed` with its last error, fenced by the lease.

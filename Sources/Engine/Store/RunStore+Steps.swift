@@ -53,26 +53,8 @@ extension RunStore {
     /// synchronous commit, at the latest the step's own result. Only a database crash before then can lose
     /// it, and then the attempt's result is lost too and the step runs again.
     public func recordStepStarted(_ lease: LeaseToken, step: String, attempt: Int, evenIfCancelling: Bool = false) async throws -> StepGate {
-        let query: PostgresQuery = """
-            WITH owner AS (
-                SELECT id, cancel_requested_at IS NOT NULL AS cancelling FROM runs
-                WHERE id = \(lease.runID) AND epoch = \(lease.epoch) AND state = 'running'
-                  AND set_config('synchronous_commit', 'off', true) IS NOT NULL
-                FOR SHARE
-            ), up AS (
-                INSERT INTO steps (run_id, name, state, attempts, epoch, worker, started_at)
-                SELECT id, \(step), 'running', \(attempt), \(lease.epoch), \(lease.worker), now() FROM owner WHERE NOT cancelling OR \(evenIfCancelling)
-                ON CONFLICT (run_id, name) DO UPDATE
-                SET state = 'running', attempts = excluded.attempts, epoch = excluded.epoch, worker = excluded.worker,
-                    started_at = excluded.started_at, finished_at = NULL
-                RETURNING run_id
-            ), audit AS (
-                INSERT INTO audit_events (run_id, type, actor, step, attempt, epoch, worker)
-                SELECT run_id, 'step.started', \(lease.actor), \(step), \(attempt), \(lease.epoch), \(lease.worker) FROM up
-            )
-            SELECT (SELECT count(*) FROM up)::int8, coalesce((SELECT bool_or(cancelling) FROM owner), false)
-            """
-        for try await (started, cancelling) in try await client.query(query, logger: logger).decode((Int, Bool).self) {
+        let statement = HotStatements.StepStarted(lease: lease, step: step, attempt: attempt, evenIfCancelling: evenIfCancelling)
+        for try await (started, cancelling) in try await client.execute(statement, logger: logger) {
             if started == 1 { return .open }
             return cancelling ? .cancelRequested : .leaseLost
         }
@@ -82,27 +64,9 @@ extension RunStore {
     /// Stores a step's result, fenced by the lease. Returns `false` when the lease is no longer held: the
     /// write is refused and nothing changes.
     public func recordStepSucceeded(_ lease: LeaseToken, step: String, attempt: Int, result: String, startedAt: Date) async throws -> Bool {
-        let query: PostgresQuery = """
-            WITH owner AS (
-                SELECT id FROM runs WHERE id = \(lease.runID) AND epoch = \(lease.epoch) AND state = 'running' FOR SHARE
-            ), up AS (
-                INSERT INTO steps (run_id, name, state, attempts, epoch, worker, started_at, finished_at, result, error)
-                SELECT id, \(step), 'succeeded', \(attempt), \(lease.epoch), \(lease.worker), \(startedAt), now(), \(result)::text::jsonb, NULL FROM owner
-                ON CONFLICT (run_id, name) DO UPDATE
-                SET state = 'succeeded', attempts = excluded.attempts, epoch = excluded.epoch, worker = excluded.worker,
-                    started_at = excluded.started_at, finished_at = excluded.finished_at, result = excluded.result, error = NULL
-                RETURNING run_id
-            ), history AS (
-                INSERT INTO step_attempts (run_id, step, attempt, epoch, worker, outcome, started_at, finished_at)
-                SELECT run_id, \(step), \(attempt), \(lease.epoch), \(lease.worker), 'succeeded', \(startedAt), now() FROM up
-                ON CONFLICT DO NOTHING
-            ), audit AS (
-                INSERT INTO audit_events (run_id, type, actor, step, attempt, epoch, worker)
-                SELECT run_id, 'step.succeeded', \(lease.actor), \(step), \(attempt), \(lease.epoch), \(lease.worker) FROM up
-            )
-            SELECT count(*) FROM up
-            """
-        return try await count(query) == 1
+        let statement = HotStatements.StepSucceeded(lease: lease, step: step, attempt: attempt, result: result, startedAt: startedAt)
+        for try await count in try await client.execute(statement, logger: logger) { return count == 1 }
+        return false
     }
 
     /// Records a failed attempt of a step with its error, fenced by the lease. `final` marks the step
