@@ -19,6 +19,7 @@ struct ClusterDemo {
         let spec = try ClusterManifest.load(file: file)
 
         var cleanups: [() -> Void] = []
+        var ownDatabase = false
         defer { for cleanup in cleanups.reversed() { cleanup() } }
 
         // 1. PostgreSQL.
@@ -29,6 +30,7 @@ struct ClusterDemo {
             Output.info("starting a private PostgreSQL…")
             let server = try PrivatePostgres.start()
             cleanups.append { server.stop() }
+            ownDatabase = true
             url = server.url
             Output.info("  PostgreSQL on 127.0.0.1:\(server.port) (data in \(server.directory))")
         }
@@ -66,7 +68,7 @@ struct ClusterDemo {
             processes.append(try DemoWorkers.spawn(url: url, schema: config.schema, index: index, concurrency: 8,
                                                    extraEnvironment: environment, log: scratch + "/worker-\(index + 1).log"))
         }
-        Output.info("  \(workers) worker processes (logs in \(scratch)/worker-N.log)")
+        Output.info("  \(workers) worker processes (logs in \(scratch)/worker-N.log while the demo runs)")
         defer {
             for process in processes where process.isRunning { process.terminate() }
             for process in processes { process.waitUntilExit() }
@@ -103,7 +105,9 @@ struct ClusterDemo {
         print("")
         RunPrinter.print(detail, events: false)
         print("")
-        print("(all \(detail.events.count) audit events: kaji show \(id) --schema \(schema) against the same database)")
+        if !ownDatabase {
+            print("(all \(detail.events.count) audit events: kaji show \(id) --schema \(schema))")
+        }
         let seconds = (clock.now - started).seconds
         guard detail.run.state == .succeeded else {
             print("demo: run \(id) ended \(detail.run.state.rawValue): \(detail.run.lastError ?? "")")
@@ -113,7 +117,7 @@ struct ClusterDemo {
                      seconds, spec.name, record?.nodes.count ?? 0, record?.nodes.filter { $0.role == .master }.count ?? 0,
                      state.servers, state.disks, state.switches))
         if let endpoint = record?.apiEndpoint { print("API endpoint: \(endpoint)") }
-        if let node = record?.nodes.first { print("owners reach the nodes over SSH, e.g. \(node.sshUser)@\(node.sshHost) -p \(node.sshPort) (\(node.name))") }
+        if let node = record?.nodes.first { print("owners reached the nodes over SSH with their keys, e.g. \(node.sshUser)@\(node.sshHost) -p \(node.sshPort) (\(node.name)); everything the demo started is stopped now") }
     }
 }
 
