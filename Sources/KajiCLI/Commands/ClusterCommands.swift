@@ -131,22 +131,14 @@ struct ApplyCommand: AsyncParsableCommand {
             // The manifest's nightly backup: registered on every apply, so the schedule follows the manifest.
             var registration: ClusterBackupSchedule.Registration?
             if let schedule = plan.backupSchedule {
-                let policy = registry.kinds.contains(schedule.kind) ? try registry.retryPolicy(kind: schedule.kind) : RetryPolicy.never
-                registration = try await schedule.register(in: store, maxAttempts: policy.maxAttempts, actor: actor)
+                registration = try await schedule.register(in: store, maxAttempts: try registry.retryPolicy(kind: schedule.kind).maxAttempts, actor: actor)
             }
             guard let kind = plan.kind, let input = plan.input else {
                 return .success(Report(plan: plan, dryRun: false, backupSchedule: registration))
             }
             let request = EnqueueRequest(kind: kind, input: input, idempotencyKey: plan.idempotencyKey,
                                          concurrencyKey: plan.concurrencyKey, actor: actor)
-            let result: EnqueueResult
-            if registry.kinds.contains(kind) {
-                result = try await KajiClient(store: store, registry: registry).enqueue(request)
-            } else {
-                // The cluster workflows are not registered in this build yet: the input was validated above
-                // (the manifest rules), so the run is stored for a worker that knows the kind.
-                result = try await store.enqueue(request, maxAttempts: RetryPolicy.never.maxAttempts)
-            }
+            let result = try await KajiClient(store: store, registry: registry).enqueue(request)
             let state = try await store.run(id: result.id)?.state
             return .success(Report(plan: plan, dryRun: false, runID: result.id, created: result.created, runState: state,
                                    backupSchedule: registration))

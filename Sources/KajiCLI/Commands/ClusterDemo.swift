@@ -161,10 +161,6 @@ struct DemoProgress {
             if let error = step.error, step.state != .succeeded { line += ": \(error.prefix(100))" }
             print(line)
         }
-        let done = detail.steps.filter { $0.state == .succeeded }.count
-        if detail.run.state.isFinished || done % 10 == 0 {
-            // A summary line now and then keeps long runs readable.
-        }
     }
 }
 

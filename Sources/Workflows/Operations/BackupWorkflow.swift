@@ -39,29 +39,17 @@ public struct BackupWorkflow: Workflow {
     public typealias Output = BackupOutput
 
     let services: ClusterServices
-    /// How long `velero backup create --wait` may hold the worker slot; after it the command is left
-    /// running on the node and the run polls durably instead (default 20 min).
-    let waitDeadline: Duration
-    /// Durable polling of the phase after that (default every 15 s, for up to 6 h).
-    let pollEvery: Duration
-    let pollTimeout: Duration
-    /// For `create-backup` (default 3 attempts, 2 s doubling).
-    let retry: RetryPolicy
-    /// The clock that names default backups (default `Date.init`).
-    let now: @Sendable () -> Date
+    let timing: VeleroTiming
 
-    /// - Parameters: see the properties for the defaults.
+    /// - Parameters: defaults as in ``VeleroTiming``: `--wait` holds the slot for at most 20 min, then the
+    ///   phase is polled every 15 s for up to 6 h; resolve and create retry 3 times from 2 s.
     public init(
         services: ClusterServices, waitDeadline: Duration = .seconds(20 * 60), pollEvery: Duration = .seconds(15),
         pollTimeout: Duration = .seconds(6 * 3600), retry: RetryPolicy = RetryPolicy(maxAttempts: 3, initialDelay: .seconds(2)),
         now: @escaping @Sendable () -> Date = Date.init
     ) {
         self.services = services
-        self.waitDeadline = waitDeadline
-        self.pollEvery = pollEvery
-        self.pollTimeout = pollTimeout
-        self.retry = retry
-        self.now = now
+        self.timing = VeleroTiming(waitDeadline: waitDeadline, pollEvery: pollEvery, pollTimeout: pollTimeout, retry: retry, now: now)
     }
 
     /// The backup this run makes: where and under which name.
@@ -82,18 +70,18 @@ public struct BackupWorkflow: Workflow {
 
     public func run(_ input: BackupInput, context: WorkflowContext) async throws -> BackupOutput {
         let services = self.services
-        let now = self.now
-        let plan = try await context.step("resolve", retry: retry) { _ in
+        let now = timing.now
+        let plan = try await context.step("resolve", retry: timing.retry) { _ in
             let (target, record) = try await ClusterCommandNode.lookup(input.cluster, inventory: services.inventory)
             return Plan(target: target, backup: input.name ?? BackupNames.timestamped(input.cluster, at: now()),
                         storageLocation: record.spec.velero?.storageLocation, ttl: record.spec.velero?.ttl)
         }
         let reader = VeleroReader(ssh: services.ssh, target: plan.target)
-        let waitDeadline = self.waitDeadline
-        let created = try await context.step("create-backup", retry: retry) { step in
+        let waitDeadline = timing.waitDeadline
+        let created = try await context.step("create-backup", retry: timing.retry) { step in
             try await Self.create(plan, reader: reader, step: step, waitDeadline: waitDeadline)
         }
-        let status = try await context.waitUntil("backup-phase", every: pollEvery, timeout: pollTimeout) {
+        let status = try await context.waitUntil("backup-phase", every: timing.pollEvery, timeout: timing.pollTimeout) {
             try await reader.poll(.backup, plan.backup)
         }
         return try await context.step("check-phase", retry: .never) { step in

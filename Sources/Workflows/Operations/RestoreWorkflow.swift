@@ -30,27 +30,17 @@ public struct RestoreWorkflow: Workflow {
     public typealias Output = RestoreOutput
 
     let services: ClusterServices
-    /// How long `--wait` may hold the worker slot before the run polls durably (default 20 min).
-    let waitDeadline: Duration
-    /// Durable polling after that (default every 15 s, for up to 6 h).
-    let pollEvery: Duration
-    let pollTimeout: Duration
-    /// For `create-restore` (default 3 attempts, 2 s doubling).
-    let retry: RetryPolicy
-    /// The clock that names restores (default `Date.init`).
-    let now: @Sendable () -> Date
+    let timing: VeleroTiming
 
+    /// - Parameters: defaults as in ``VeleroTiming``: `--wait` holds the slot for at most 20 min, then the
+    ///   phase is polled every 15 s for up to 6 h; resolve and create retry 3 times from 2 s.
     public init(
         services: ClusterServices, waitDeadline: Duration = .seconds(20 * 60), pollEvery: Duration = .seconds(15),
         pollTimeout: Duration = .seconds(6 * 3600), retry: RetryPolicy = RetryPolicy(maxAttempts: 3, initialDelay: .seconds(2)),
         now: @escaping @Sendable () -> Date = Date.init
     ) {
         self.services = services
-        self.waitDeadline = waitDeadline
-        self.pollEvery = pollEvery
-        self.pollTimeout = pollTimeout
-        self.retry = retry
-        self.now = now
+        self.timing = VeleroTiming(waitDeadline: waitDeadline, pollEvery: pollEvery, pollTimeout: pollTimeout, retry: retry, now: now)
     }
 
     struct Plan: Codable, Sendable {
@@ -60,17 +50,17 @@ public struct RestoreWorkflow: Workflow {
 
     public func run(_ input: RestoreInput, context: WorkflowContext) async throws -> RestoreOutput {
         let services = self.services
-        let now = self.now
-        let plan = try await context.step("resolve", retry: retry) { _ in
+        let now = timing.now
+        let plan = try await context.step("resolve", retry: timing.retry) { _ in
             let target = try await ClusterCommandNode.resolve(input.cluster, inventory: services.inventory)
             return Plan(target: target, restore: Self.restoreName(backup: input.backup, at: now()))
         }
         let reader = VeleroReader(ssh: services.ssh, target: plan.target)
-        let waitDeadline = self.waitDeadline
-        _ = try await context.step("create-restore", retry: retry) { step in
+        let waitDeadline = timing.waitDeadline
+        _ = try await context.step("create-restore", retry: timing.retry) { step in
             try await Self.create(plan, backup: input.backup, reader: reader, step: step, waitDeadline: waitDeadline)
         }
-        let status = try await context.waitUntil("restore-phase", every: pollEvery, timeout: pollTimeout) {
+        let status = try await context.waitUntil("restore-phase", every: timing.pollEvery, timeout: timing.pollTimeout) {
             try await reader.poll(.restore, plan.restore)
         }
         return try await context.step("check-phase", retry: .never) { step in
