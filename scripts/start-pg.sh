@@ -11,7 +11,7 @@ mkdir -p "$dir"; chown postgres:postgres "$dir"; chmod 700 "$dir"
 port=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
 runuser -u postgres -- "$bin/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 --no-sync >"$dir/initdb.log" 2>&1 \
   || { cat "$dir/initdb.log" >&2; exit 1; }
-opts="-c listen_addresses=127.0.0.1 -p $port -k $dir -c max_connections=400"
+opts="-c listen_addresses=127.0.0.1 -p $port -k $dir -c max_connections=1000"
 if [ "$durable" != "--durable" ]; then opts="$opts -c fsync=off -c synchronous_commit=off -c full_page_writes=off"; fi
 runuser -u postgres -- "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 -o "$opts" start >/dev/null \
   || { cat "$dir/server.log" >&2; exit 1; }

@@ -20,6 +20,18 @@ public struct WorkerConfiguration: Sendable {
     public var drainTimeout: Duration
     /// Step retries due sooner than this wait in place; later ones suspend the run (default 2 s).
     public var inlineRetryLimit: Duration
+    /// How long after a lease ran out, with its owner's heartbeat as stale, the rescuer waits before it
+    /// takes the run (default half the lease, at least 1 s).
+    public var rescueGrace: Duration
+
+    /// How long a renewal (or a claim) keeps a lease valid by this worker's own clock: the lease less a
+    /// margin of a sixth. A run not renewed within it is stopped here before anyone else may take it.
+    public var leaseValidity: Duration { .milliseconds(Int64(leaseSeconds * 1000 * 5 / 6)) }
+
+    /// The statement timeout of the renewal connection: a renewal stuck behind a lock fails after this and
+    /// is tried again at once (a third of the lease, at least 1 s). A server that does not answer at all is
+    /// given half the lease before the connection is dropped and opened afresh.
+    public var renewalTimeout: Duration { .milliseconds(Int64(max(1000, leaseSeconds * 1000 / 3))) }
 
     public init(
         id: String = WorkerConfiguration.defaultID(),
@@ -30,7 +42,8 @@ public struct WorkerConfiguration: Sendable {
         pollInterval: Duration = .seconds(1),
         rescueInterval: Duration = .seconds(2),
         drainTimeout: Duration = .seconds(30),
-        inlineRetryLimit: Duration = .seconds(2)
+        inlineRetryLimit: Duration = .seconds(2),
+        rescueGrace: Duration? = nil
     ) {
         self.id = id
         self.queues = queues
@@ -41,6 +54,7 @@ public struct WorkerConfiguration: Sendable {
         self.rescueInterval = rescueInterval
         self.drainTimeout = drainTimeout
         self.inlineRetryLimit = inlineRetryLimit
+        self.rescueGrace = rescueGrace ?? .milliseconds(Int64(max(1000, leaseSeconds * 1000 / 2)))
     }
 
     /// `HOST:PID:XXXX`.

@@ -19,14 +19,22 @@ public final class WorkerPool: Service, Sendable {
     /// The kinds this pool can run: it claims no other.
     let kinds: [String]
 
+    /// One execution of a run: the same run claimed again under a newer epoch (after this pool's own
+    /// execution lost it) is another entry, so neither can overwrite or remove the other.
+    private struct ExecutionKey: Hashable {
+        let run: UUID
+        let epoch: Int64
+    }
+
     private struct Active {
         let run: ClaimedRun
+        let lease: LeaseToken
         let task: Task<Void, Never>
         let control: RunControl
     }
 
     private struct State {
-        var active: [UUID: Active] = [:]
+        var active: [ExecutionKey: Active] = [:]
         /// Slots promised to claims in flight.
         var reserved = 0
         var claimsInFlight = 0
@@ -81,6 +89,7 @@ public final class WorkerPool: Service, Sendable {
                 }
                 group.addTask { await self.pollLoop() }
                 group.addTask { await self.leaseLoop() }
+                group.addTask { await self.leaseWatch() }
                 group.addTask { await self.rescueLoop() }
                 group.addTask { await self.maintenanceLoop() }
             }
@@ -131,13 +140,16 @@ public final class WorkerPool: Service, Sendable {
 
     private func claim(_ limit: Int) async {
         var claimed: [ClaimedRun] = []
+        // The lease starts no earlier than this, by the database's clock: by ours it is held until then
+        // plus the lease, less the margin.
+        let sentAt = ContinuousClock.now
         do {
             claimed = try await store.claimRuns(worker: configuration.id, queues: configuration.queues, kinds: kinds, limit: limit, leaseSeconds: configuration.leaseSeconds)
         } catch {
             logger.error("claiming failed; trying again", metadata: ["error": "\(DatabaseConfig.describe(error))"])
             try? await Task.sleep(for: .milliseconds(500))
         }
-        for run in claimed { start(run) }
+        for run in claimed { start(run, leaseFrom: sentAt) }
         let wake = state.withLock { state -> AsyncStream<Void>.Continuation? in
             state.reserved -= limit
             state.claimsInFlight -= 1
@@ -152,22 +164,24 @@ public final class WorkerPool: Service, Sendable {
     /// While runs are active, claim only once this many slots are free (a quarter of the pool).
     private var claimThreshold: Int { max(1, min(configuration.claimBatch, configuration.concurrency / 4)) }
 
-    private func start(_ run: ClaimedRun) {
+    private func start(_ run: ClaimedRun, leaseFrom sentAt: ContinuousClock.Instant) {
         let control = RunControl()
+        control.leaseHeld(until: sentAt + configuration.leaseValidity)
+        let key = ExecutionKey(run: run.id, epoch: run.epoch)
         state.withLock { state in
             // Claimed just as the drain began: give it back at its first step.
             if state.draining { control.stopAtNextStep() }
             let task = Task {
                 let outcome = await self.executor.execute(run, control: control)
-                self.finished(run, outcome)
+                self.finished(key, run, outcome)
             }
-            state.active[run.id] = Active(run: run, task: task, control: control)
+            state.active[key] = Active(run: run, lease: LeaseToken(run, worker: configuration.id), task: task, control: control)
         }
     }
 
-    private func finished(_ run: ClaimedRun, _ outcome: RunOutcome) {
+    private func finished(_ key: ExecutionKey, _ run: ClaimedRun, _ outcome: RunOutcome) {
         let wake = state.withLock { state -> AsyncStream<Void>.Continuation? in
-            state.active[run.id] = nil
+            state.active[key] = nil
             return state.wake
         }
         onOutcome?(run, outcome)
@@ -254,31 +268,86 @@ public final class WorkerPool: Service, Sendable {
 
     /// A cancel was requested for a run: if it runs here, its running step sees Task cancellation.
     private func cancelRequested(_ id: UUID) {
-        guard let entry = state.withLock({ $0.active[id] }),
-              entry.control.cancelReason == nil, !entry.run.cancelRequested else { return }
-        logger.info("cancel requested; stopping the run", metadata: ["run": "\(id)"])
-        entry.control.set(.cancelRequested)
-        entry.task.cancel()
+        let entries = state.withLock { $0.active.values.filter { $0.run.id == id } }
+        for entry in entries where entry.control.cancelReason == nil && !entry.run.cancelRequested {
+            logger.info("cancel requested; stopping the run", metadata: ["run": "\(id)", "epoch": "\(entry.run.epoch)"])
+            entry.control.set(.cancelRequested)
+            entry.task.cancel()
+        }
     }
 
+    /// Renews the leases of every run executing here, and the worker's heartbeat, every third of the
+    /// lease, on a connection of its own (never queued behind claims, checkpoints, the audit sealer or
+    /// prune) with a statement timeout. A failed renewal is tried again at once on a fresh connection.
     private func leaseLoop() async {
         let interval = Duration.milliseconds(Int64(configuration.leaseSeconds * 1000 / 3))
+        let timeout = configuration.renewalTimeout
+        var connection: PostgresConnection?
+        var failures = 0
         while !Task.isCancelled {
-            try? await Task.sleep(for: interval)
-            if Task.isCancelled { break }
-            let held = state.withLock { $0.active.values.map { (id: $0.run.id, epoch: $0.run.epoch) } }
+            let entries = state.withLock { Array($0.active.values) }
+            let sentAt = ContinuousClock.now
             do {
-                let kept = try await store.renewLeases(worker: configuration.id, runs: held, leaseSeconds: configuration.leaseSeconds)
-                for (id, cancelling) in kept where cancelling { cancelRequested(id) }
-                for run in held where kept[run.id] == nil {
-                    let entry = state.withLock { $0.active[run.id] }
-                    guard let entry, entry.run.epoch == run.epoch else { continue }
-                    logger.warning("lease lost; stopping the run here (another worker owns it now)", metadata: ["run": "\(run.id)", "epoch": "\(run.epoch)"])
-                    entry.control.set(.leaseLost)
-                    entry.task.cancel()
+                if connection == nil { connection = try await store.openLeaseConnection(statementTimeout: timeout) }
+                let kept = try await renew(entries.map(\.lease), on: connection!, timeout: timeout)
+                if failures > 0 { logger.info("lease renewal works again", metadata: ["failures": "\(failures)"]) }
+                failures = 0
+                for entry in entries {
+                    if let cancelling = kept[entry.lease] {
+                        entry.control.leaseHeld(until: sentAt + configuration.leaseValidity)
+                        if cancelling { cancelRequested(entry.run.id) }
+                    } else if entry.control.cancelReason == nil {
+                        logger.warning("lease lost; stopping the run here (another worker owns it now)", metadata: ["run": "\(entry.run.id)", "epoch": "\(entry.run.epoch)"])
+                        entry.control.set(.leaseLost)
+                        entry.task.cancel()
+                    }
                 }
+                try? await Task.sleep(until: sentAt + interval, clock: .continuous)
             } catch {
-                logger.error("lease renewal failed; will try again", metadata: ["error": "\(DatabaseConfig.describe(error))"])
+                if Task.isCancelled { break }
+                failures += 1
+                if failures == 1 || failures % 20 == 0 {
+                    logger.error("lease renewal failed; trying again on a fresh connection", metadata: ["failures": "\(failures)", "error": "\(DatabaseConfig.describe(error))"])
+                }
+                if let stale = connection { connection = nil; try? await stale.close() }
+                try? await Task.sleep(for: .milliseconds(Int64(min(1000, 50 * failures))))
+            }
+        }
+        if let connection { try? await connection.close() }
+    }
+
+    /// One renewal, bounded on this side too (a server that stopped answering does not time statements
+    /// out): past half the lease the connection is closed, which fails the statement.
+    private func renew(_ leases: [LeaseToken], on connection: PostgresConnection, timeout: Duration) async throws -> [LeaseToken: Bool] {
+        let store = self.store, id = configuration.id, seconds = configuration.leaseSeconds
+        return try await withThrowingTaskGroup(of: [LeaseToken: Bool]?.self) { group in
+            group.addTask { try await store.renewLeases(worker: id, leases: leases, leaseSeconds: seconds, on: connection) }
+            let patience = max(timeout, .milliseconds(Int64(seconds * 1000 / 2)))
+            group.addTask { try await Task.sleep(for: patience); return nil }
+            guard let first = try await group.next(), let kept = first else {
+                try? await connection.close()
+                group.cancelAll()
+                throw KajiError(.databaseUnavailable, "lease renewal did not answer within \(patience)")
+            }
+            group.cancelAll()
+            return kept
+        }
+    }
+
+    /// Stops, by this process's own clock, every run whose lease this worker could not renew in time
+    /// (lease less a margin since the last renewal was sent): its running step sees Task cancellation and
+    /// `checkLease()` refuses, before the rescuer of any worker may take the run (lease plus grace).
+    private func leaseWatch() async {
+        let tick = Duration.milliseconds(Int64(max(50, min(500, configuration.leaseSeconds * 1000 / 10))))
+        while !Task.isCancelled {
+            try? await Task.sleep(for: tick)
+            let now = ContinuousClock.now
+            let overdue = state.withLock { $0.active.values.filter { ($0.control.leaseHeldUntil.map { now >= $0 } ?? false) && $0.control.cancelReason == nil } }
+            for entry in overdue {
+                logger.error("lease not renewed in time (database slow or unreachable); stopping the run's side effects before another worker may take it",
+                             metadata: ["run": "\(entry.run.id)", "epoch": "\(entry.run.epoch)"])
+                entry.control.set(.leaseLost)
+                entry.task.cancel()
             }
         }
     }
@@ -302,7 +371,8 @@ public final class WorkerPool: Service, Sendable {
             try? await Task.sleep(for: .milliseconds(Int64(base * 1000 * Double.random(in: 0.75...1.25))))
             if Task.isCancelled { break }
             do {
-                let rescued = try await store.rescueExpiredLeases(actor: "worker:\(configuration.id)")
+                let mine = state.withLock { $0.active.keys.map(\.run) }
+                let rescued = try await store.rescueExpiredLeases(actor: "worker:\(configuration.id)", grace: configuration.rescueGrace, excluding: mine)
                 if rescued > 0 { logger.warning("rescued runs whose lease expired", metadata: ["count": "\(rescued)"]) }
             } catch {
                 logger.error("rescue failed; will try again", metadata: ["error": "\(DatabaseConfig.describe(error))"])

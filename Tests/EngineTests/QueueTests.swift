@@ -61,7 +61,7 @@ struct QueueTests {
             let client = db.client(testRegistry())
             let r = try await client.enqueue(EnqueueRequest(kind: "diag.steps", actor: "test"))
             let zombieClaim = try #require(try await db.store.claimRuns(worker: "zombie", queues: ["default"], limit: 1, leaseSeconds: 0.2).first)
-            let zombie = LeaseToken(runID: r.id, epoch: zombieClaim.epoch, worker: "zombie")
+            let zombie = LeaseToken(zombieClaim, worker: "zombie")
             #expect(try await db.store.recordStepStarted(zombie, step: "step-1", attempt: 1) == .open)
 
             try await eventually("the zombie's lease is rescued") {
@@ -69,12 +69,12 @@ struct QueueTests {
             }
             let ownerClaim = try #require(try await db.store.claimRuns(worker: "owner", queues: ["default"], limit: 1, leaseSeconds: 30).first)
             #expect(ownerClaim.epoch == zombieClaim.epoch + 1)
-            let owner = LeaseToken(runID: r.id, epoch: ownerClaim.epoch, worker: "owner")
+            let owner = LeaseToken(ownerClaim, worker: "owner")
 
             // The zombie wakes up and tries to record its result and finish the run: both refused.
             #expect(try await db.store.recordStepSucceeded(zombie, step: "step-1", attempt: 1, result: #""zombie""#, startedAt: Date()) == false)
             #expect(try await db.store.completeRun(zombie, output: "{}") == false)
-            #expect(try await db.store.renewLeases(worker: "zombie", runs: [(r.id, zombieClaim.epoch)], leaseSeconds: 30).isEmpty)
+            #expect(try await db.store.renewLeases(worker: "zombie", leases: [zombie], leaseSeconds: 30).isEmpty)
 
             #expect(try await db.store.recordStepSucceeded(owner, step: "step-1", attempt: 1, result: #""owner""#, startedAt: Date()))
             let steps = try await db.store.loadSteps(runID: r.id)
@@ -107,8 +107,9 @@ struct QueueTests {
     func leaseRenewedDuringLongStep() async throws {
         try await TestDatabase.with { db in
             let registry = testRegistry()
-            let pool = db.startPool(registry, concurrency: 1, leaseSeconds: 4)
-            let r = try await db.client(registry).enqueue(EnqueueRequest(kind: "diag.steps", input: #"{"steps": 1, "stepMillis": 9000}"#, actor: "test"))
+            // The step outlasts the lease by half; renewals come every third of it.
+            let pool = db.startPool(registry, concurrency: 1, leaseSeconds: 8)
+            let r = try await db.client(registry).enqueue(EnqueueRequest(kind: "diag.steps", input: #"{"steps": 1, "stepMillis": 12000}"#, actor: "test"))
             let run = try await db.waitForFinish(r.id)
             try await pool.stop()
             #expect(run.state == .succeeded)

@@ -134,6 +134,9 @@ public struct ClaimedRun: Sendable {
     public var kind: String
     public var queue: String
     public var epoch: Int64
+    /// The claim's random token: with the owner and the epoch, the fence every write of this execution
+    /// carries (a claim undone by a database crash can repeat the epoch, never the token).
+    public var token: UUID
     public var attempt: Int
     public var maxAttempts: Int
     public var input: String

@@ -6,7 +6,8 @@ import Synchronization
 public enum CancelReason: Sendable {
     /// The worker is draining: give the lease back so another worker resumes at once.
     case drain
-    /// Another worker owns the run now: record nothing.
+    /// Another worker owns the run now, or this worker could not renew its lease in time and stopped the
+    /// run's side effects itself before anyone else may take it: record nothing.
     case leaseLost
     /// Someone asked to cancel the run: run its undo steps, then end it `cancelled`.
     case cancelRequested
@@ -17,7 +18,33 @@ public enum CancelReason: Sendable {
 public final class RunControl: Sendable {
     private let reason = Mutex<CancelReason?>(nil)
     private let stopping = Mutex(false)
+    private let leaseDeadline = Mutex<ContinuousClock.Instant?>(nil)
+    private let fault = Mutex<EngineFault?>(nil)
     public init() {}
+
+    /// The lease is known to be held until `deadline` by this process's monotonic clock (the time the
+    /// renewal was sent plus the lease, less a margin). Only moves forward.
+    public func leaseHeld(until deadline: ContinuousClock.Instant) {
+        leaseDeadline.withLock { current in
+            if current.map({ deadline > $0 }) ?? true { current = deadline }
+        }
+    }
+
+    /// When the lease is known to run out by the local clock (nil: not tracked, e.g. outside a pool).
+    public var leaseHeldUntil: ContinuousClock.Instant? { leaseDeadline.withLock { $0 } }
+
+    /// Whether the run may still make side effects as far as this process knows: not stopped for a lost
+    /// lease, and its lease not run out by the local clock.
+    public var leaseLooksHeld: Bool {
+        if cancelReason == .leaseLost { return false }
+        guard let deadline = leaseHeldUntil else { return true }
+        return ContinuousClock.now < deadline
+    }
+
+    /// A transient database error hit one of the engine's writes for this run.
+    func noteEngineFault(_ value: EngineFault) { fault.withLock { if $0 == nil { $0 = value } } }
+    /// The first engine fault of this execution, if any: the attempt is abandoned.
+    public var engineFault: EngineFault? { fault.withLock { $0 } }
     public func set(_ value: CancelReason) { reason.withLock { if $0 == nil { $0 = value } } }
     public var cancelReason: CancelReason? { reason.withLock { $0 } }
     /// Asks the run to stop before its next step: the running step finishes, then the run is given back.
@@ -62,7 +89,7 @@ public struct RunExecutor: Sendable {
 
     /// Executes one claimed run to its next resting point and records it.
     public func execute(_ run: ClaimedRun, control: RunControl = RunControl()) async -> RunOutcome {
-        let lease = LeaseToken(runID: run.id, epoch: run.epoch, worker: worker)
+        let lease = LeaseToken(run, worker: worker)
         var log = logger
         log[metadataKey: "run"] = "\(run.id)"
         log[metadataKey: "kind"] = "\(run.kind)"
@@ -72,10 +99,34 @@ public struct RunExecutor: Sendable {
         } catch let error as KajiError where error.code == .leaseLost {
             log.warning("late write refused: lease lost", metadata: ["epoch": "\(run.epoch)", "error": "\(error.message)"])
             return .fenced
+        } catch let fault as EngineFault {
+            return await abandon(lease, fault.description, logger: log)
+        } catch where DatabaseConfig.isTransient(error) {
+            return await abandon(lease, DatabaseConfig.describe(error), logger: log)
         } catch {
             log.error("could not record the run's outcome; its lease will expire and it will resume", metadata: ["error": "\(DatabaseConfig.describe(error))"])
             return .abandoned(DatabaseConfig.describe(error))
         }
+    }
+
+    /// A database fault interrupted the engine's own bookkeeping: nothing about the workflow failed. The
+    /// attempt is given up and the run given back (fenced, so only if this worker still holds it) for a
+    /// resume from its last checkpoint; when the database cannot take even that within a few seconds, the
+    /// lease runs out and the rescuer gives it back instead. No step failure, no compensation.
+    private func abandon(_ lease: LeaseToken, _ fault: String, logger log: Logger) async -> RunOutcome {
+        log.warning("database error in an engine write; abandoning this attempt, the run resumes from its last checkpoint", metadata: ["error": "\(fault)"])
+        let store = self.store, worker = self.worker
+        let released = await Task {
+            await withTaskGroup(of: Bool.self) { group in
+                group.addTask { (try? await store.releaseRun(lease, reason: "worker \(worker) abandoned an attempt after a database error")) ?? false }
+                group.addTask { try? await Task.sleep(for: .seconds(5)); return false }
+                let first = await group.next() ?? false
+                group.cancelAll()
+                return first
+            }
+        }.value
+        if !released { log.info("run not given back now; its lease will run out and it will be rescued") }
+        return .abandoned(fault)
     }
 
     private func executeRecording(_ run: ClaimedRun, lease: LeaseToken, control: RunControl, logger log: Logger) async throws -> RunOutcome {
@@ -96,6 +147,10 @@ public struct RunExecutor: Sendable {
             result = .success(try await entry.execute(run.input, context))
         } catch {
             result = .failure(error)
+        }
+        if case .failure(let error) = result, let fault = control.engineFault ?? (error as? EngineFault) {
+            // Whatever the workflow threw after it, a database fault in an engine write is not its failure.
+            return await abandon(lease, fault.description, logger: log)
         }
         switch result {
         case .success(let output):
@@ -160,6 +215,10 @@ public struct RunExecutor: Sendable {
                 return .suspended(suspension.state, suspension.until)
             } catch let e as KajiError where e.code == .leaseLost {
                 throw e
+            } catch let fault as EngineFault {
+                throw fault
+            } catch where control.engineFault != nil {
+                throw control.engineFault!
             } catch is RunReleased {
                 guard try await store.releaseRun(lease, reason: "worker \(worker) is draining (during compensation)") else { return .fenced }
                 return .released

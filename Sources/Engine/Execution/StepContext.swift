@@ -17,12 +17,23 @@ public struct StepContext: Sendable {
     public let logger: Logger
     let lease: LeaseToken
     let store: RunStore
+    let control: RunControl
 
-    /// Throws `leaseLost` when this worker no longer holds the run (call before a side effect that must not
-    /// happen twice).
+    /// Throws `leaseLost` unless this worker still holds the run with time left on its lease: by its own
+    /// clock (a worker that could not renew in time stops by itself), then in the database (owner, claim
+    /// token and epoch match and the lease has not run out). Call it before a side effect that must not
+    /// happen twice.
     public func checkLease() async throws {
-        guard try await store.holdsLease(lease) else {
+        guard control.leaseLooksHeld else {
+            throw KajiError(.leaseLost, "run \(runID): this worker could not renew its lease in time (epoch \(epoch)); it stops here")
+        }
+        guard try await engine("checking the lease", { try await store.holdsLease(lease) }) else {
             throw KajiError(.leaseLost, "run \(runID) is no longer held under epoch \(epoch)")
         }
+    }
+
+    /// Runs one of the engine's writes: a transient database error becomes an `EngineFault`.
+    func engine<T>(_ operation: @autoclosure () -> String, _ body: () async throws -> T) async throws -> T {
+        try await engineCall(control, operation(), body)
     }
 }

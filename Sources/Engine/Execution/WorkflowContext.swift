@@ -36,7 +36,7 @@ public final class WorkflowContext: Sendable {
         self.epoch = run.epoch
         self.worker = worker
         self.store = store
-        self.lease = LeaseToken(runID: run.id, epoch: run.epoch, worker: worker)
+        self.lease = LeaseToken(run, worker: worker)
         self.checkpoints = checkpoints
         self.requester = run.actor
         self.wakeups = run.wakeups
@@ -78,13 +78,13 @@ public final class WorkflowContext: Sendable {
             let inBudget = total - budgetStart
             stepLogger[metadataKey: "attempt"] = "\(inBudget)"
             let startedAt = Date()
-            switch try await store.recordStepStarted(lease, step: name, attempt: total, evenIfCancelling: compensating) {
+            switch try await engine("recording that step '\(name)' starts", { try await store.recordStepStarted(lease, step: name, attempt: total, evenIfCancelling: compensating) }) {
             case .open: break
             case .leaseLost: throw leaseLost(name)
             case .cancelRequested: throw RunCancelRequested()
             }
             let stepContext = StepContext(runID: runID, step: name, attempt: inBudget, totalAttempts: total, epoch: epoch,
-                                          worker: worker, logger: stepLogger, lease: lease, store: store)
+                                          worker: worker, logger: stepLogger, lease: lease, store: store, control: control)
             let failure: any Error
             do {
                 let value = try await body(stepContext)
@@ -94,19 +94,24 @@ public final class WorkflowContext: Sendable {
                 } catch {
                     throw WorkflowError("step '\(name)' returned a value that cannot be stored as JSON: \(error)", nonRetryable: true)
                 }
-                guard try await store.recordStepSucceeded(lease, step: name, attempt: total, result: json, startedAt: startedAt) else { throw leaseLost(name) }
+                guard try await engine("recording the result of step '\(name)'", { try await store.recordStepSucceeded(lease, step: name, attempt: total, result: json, startedAt: startedAt) }) else { throw leaseLost(name) }
                 return value
             } catch let error as KajiError where error.code == .leaseLost {
                 throw error
+            } catch let fault as EngineFault {
+                // The engine's own write failed (here or in the body's checkLease/storeSecret): not the step's
+                // failure; the attempt is abandoned and the run resumed.
+                throw fault
             } catch {
                 if Task.isCancelled || error is CancellationError { throw error }
+                if let fault = control.engineFault { throw fault }
                 failure = error
             }
             let message = failure.kajiDescription
             let retryable = failure.kajiIsRetryable && inBudget < retry.maxAttempts
             let delay = retryable ? retry.delay(afterAttempt: inBudget) : nil
             let retryAt = delay.map { Date().addingTimeInterval($0.seconds) }
-            guard try await store.recordStepFailed(lease, step: name, attempt: total, error: message, final: !retryable, retryAt: retryAt, startedAt: startedAt) else {
+            guard try await engine("recording a failed attempt of step '\(name)'", { try await store.recordStepFailed(lease, step: name, attempt: total, error: message, final: !retryable, retryAt: retryAt, startedAt: startedAt) }) else {
                 throw leaseLost(name)
             }
             guard let delay, let retryAt else {
@@ -140,6 +145,11 @@ public final class WorkflowContext: Sendable {
         guard fresh else {
             throw KajiError(.duplicateStep, "step name '\(name)' is used twice in one run of \(kind): step names are checkpoint keys and must be unique (use e.g. \"\(name):2\")")
         }
+    }
+
+    /// Runs one of the engine's writes: a transient database error becomes an `EngineFault`.
+    func engine<T>(_ operation: @autoclosure () -> String, _ body: () async throws -> T) async throws -> T {
+        try await engineCall(control, operation(), body)
     }
 
     func leaseLost(_ step: String) -> KajiError {

@@ -9,7 +9,7 @@ extension StepContext {
     /// A step that fails after storing and is retried stores a new secret; the earlier one stays unused.
     public func storeSecret(_ value: String, name: String) async throws -> Secret {
         let key = try SecretKey.fromEnvironment()
-        guard let secret = try await store.storeSecret(lease, step: step, value: value, name: name, key: key) else {
+        guard let secret = try await engine("storing secret '\(name)'", { try await store.storeSecret(lease, step: step, value: value, name: name, key: key) }) else {
             throw KajiError(.leaseLost, "run \(runID) is no longer held under epoch \(epoch): secret '\(name)' was not stored")
         }
         return secret
@@ -18,7 +18,8 @@ extension StepContext {
     /// The value of a secret, for use inside this step (pass it on, never return or log it). Audited as
     /// `secret.revealed` by this worker, with the run and step.
     public func reveal(_ secret: Secret) async throws -> String {
-        try await store.revealSecret(secret, keys: try SecretKeyring.fromEnvironment(), actor: lease.actor, runID: runID, step: step, worker: worker)
+        let keys = try SecretKeyring.fromEnvironment()
+        return try await engine("revealing a secret", { try await store.revealSecret(secret, keys: keys, actor: lease.actor, runID: runID, step: step, worker: worker) })
     }
 }
 
@@ -27,6 +28,7 @@ extension WorkflowContext {
     /// code between steps, which runs again on every resume, does not reveal it each time). Audited as
     /// `secret.revealed` by this worker.
     public func reveal(_ secret: Secret) async throws -> String {
-        try await store.revealSecret(secret, keys: try SecretKeyring.fromEnvironment(), actor: lease.actor, runID: runID, worker: worker)
+        let keys = try SecretKeyring.fromEnvironment()
+        return try await engine("revealing a secret", { try await store.revealSecret(secret, keys: keys, actor: lease.actor, runID: runID, worker: worker) })
     }
 }

@@ -19,6 +19,8 @@ public struct DatabaseConfig: Sendable {
     public var schema: String
     /// Most connections the pool opens (default 20).
     public var maxConnections: Int = 20
+    /// The `application_name` of every connection (default `kaji`), as `pg_stat_activity` shows it.
+    public var applicationName: String = "kaji"
 
     public init(host: String = "127.0.0.1", port: Int = 5432, socketDirectory: String? = nil, username: String = "postgres", password: String? = nil, database: String = "postgres", schema: String = "kaji") {
         self.host = host
@@ -80,7 +82,7 @@ public struct DatabaseConfig: Sendable {
         } else {
             config = .init(host: host, port: port, username: username, password: password, database: database, tls: .disable)
         }
-        config.options.additionalStartupParameters = [("search_path", schema), ("application_name", "kaji")]
+        config.options.additionalStartupParameters = [("search_path", schema), ("application_name", applicationName)]
         config.options.maximumConnections = maxConnections
         config.options.connectTimeout = .seconds(5)
         return config
@@ -94,7 +96,7 @@ public struct DatabaseConfig: Sendable {
         } else {
             config = .init(host: host, port: port, username: username, password: password, database: database, tls: .disable)
         }
-        config.options.additionalStartupParameters = [("search_path", schema), ("application_name", "kaji")]
+        config.options.additionalStartupParameters = [("search_path", schema), ("application_name", applicationName)]
         config.options.connectTimeout = .seconds(5)
         return config
     }

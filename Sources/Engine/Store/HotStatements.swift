@@ -5,9 +5,15 @@ import PostgresNIO
 /// connection plans them once instead of on every call (planning was about half of their server time).
 /// Every parameter is cast to the type its Swift value is sent as.
 enum HotStatements {
+    /// The lease fence of a prepared statement (see `appendInterpolation(fence:)`, the same predicate for
+    /// ad-hoc queries), given the placeholders of the run id, epoch, owner and claim token.
+    static func fence(id: String, epoch: String, owner: String, token: String) -> String {
+        "id = \(id)::uuid AND epoch = \(epoch)::int8 AND lease_owner = \(owner)::text AND claim_token = \(token)::uuid AND state = 'running'"
+    }
+
     struct Claim: PostgresPreparedStatement {
         typealias Row = ClaimedRun
-        static let name = "kaji_claim_runs_v1"
+        static let name = "kaji_claim_runs_v2"
         static let sql = """
             WITH picked AS (
                 SELECT c.id, c.concurrency_key, c.priority, c.run_at
@@ -38,16 +44,16 @@ enum HotStatements {
             ), claimed AS (
                 UPDATE runs AS r
                 SET state = 'running', epoch = r.epoch + 1, lease_owner = $4::text,
-                    lease_expires_at = now() + make_interval(secs => $5::float8),
+                    lease_expires_at = now() + make_interval(secs => $5::float8), claim_token = gen_random_uuid(),
                     started_at = coalesce(r.started_at, now())
                 FROM allowed WHERE r.id = allowed.id
-                RETURNING r.id, r.kind, r.queue, r.epoch, r.attempt, r.max_attempts, r.actor, r.wakeups,
+                RETURNING r.id, r.kind, r.queue, r.epoch, r.claim_token, r.attempt, r.max_attempts, r.actor, r.wakeups,
                           r.cancel_requested_at IS NOT NULL AS cancel_requested, r.phase = 'compensating' AS compensating
             ), audit AS (
                 INSERT INTO audit_events (run_id, type, actor, attempt, epoch, worker)
                 SELECT id, 'run.claimed', $6::text, attempt, epoch, $4::text FROM claimed
             )
-            SELECT c.id, c.kind, c.queue, c.epoch, c.attempt, c.max_attempts, p.input::text, c.actor, c.wakeups, c.cancel_requested, c.compensating
+            SELECT c.id, c.kind, c.queue, c.epoch, c.claim_token, c.attempt, c.max_attempts, p.input::text, c.actor, c.wakeups, c.cancel_requested, c.compensating
             FROM claimed AS c JOIN run_payloads AS p ON p.run_id = c.id
             """
 
@@ -69,20 +75,20 @@ enum HotStatements {
         }
 
         func decodeRow(_ row: PostgresRow) throws -> ClaimedRun {
-            let (id, kind, queue, epoch, attempt, maxAttempts, input, requester, wakeups, cancelRequested, compensating) =
-                try row.decode((UUID, String, String, Int64, Int, Int, String, String, Int64, Bool, Bool).self)
-            return ClaimedRun(id: id, kind: kind, queue: queue, epoch: epoch, attempt: attempt, maxAttempts: maxAttempts, input: input,
+            let (id, kind, queue, epoch, token, attempt, maxAttempts, input, requester, wakeups, cancelRequested, compensating) =
+                try row.decode((UUID, String, String, Int64, UUID, Int, Int, String, String, Int64, Bool, Bool).self)
+            return ClaimedRun(id: id, kind: kind, queue: queue, epoch: epoch, token: token, attempt: attempt, maxAttempts: maxAttempts, input: input,
                               actor: requester, wakeups: wakeups, cancelRequested: cancelRequested, compensating: compensating)
         }
     }
 
     struct StepStarted: PostgresPreparedStatement {
         typealias Row = (Int, Bool)
-        static let name = "kaji_step_started_v1"
+        static let name = "kaji_step_started_v2"
         static let sql = """
             WITH owner AS (
                 SELECT id, cancel_requested_at IS NOT NULL AS cancelling FROM runs
-                WHERE id = $1::uuid AND epoch = $2::int8 AND state = 'running'
+                WHERE \(fence(id: "$1", epoch: "$2", owner: "$5", token: "$8"))
                   AND set_config('synchronous_commit', 'off', true) IS NOT NULL
                 FOR SHARE
             ), up AS (
@@ -105,7 +111,7 @@ enum HotStatements {
         var evenIfCancelling: Bool
 
         func makeBindings() throws -> PostgresBindings {
-            var bindings = PostgresBindings(capacity: 7)
+            var bindings = PostgresBindings(capacity: 8)
             bindings.append(lease.runID)
             bindings.append(lease.epoch)
             bindings.append(step)
@@ -113,6 +119,7 @@ enum HotStatements {
             bindings.append(lease.worker)
             bindings.append(evenIfCancelling)
             bindings.append(lease.actor)
+            bindings.append(lease.token)
             return bindings
         }
 
@@ -121,10 +128,10 @@ enum HotStatements {
 
     struct StepSucceeded: PostgresPreparedStatement {
         typealias Row = Int
-        static let name = "kaji_step_succeeded_v1"
+        static let name = "kaji_step_succeeded_v2"
         static let sql = """
             WITH owner AS (
-                SELECT id FROM runs WHERE id = $1::uuid AND epoch = $2::int8 AND state = 'running' FOR SHARE
+                SELECT id FROM runs WHERE \(fence(id: "$1", epoch: "$2", owner: "$5", token: "$9")) FOR SHARE
             ), up AS (
                 INSERT INTO steps (run_id, name, state, attempts, epoch, worker, started_at, finished_at, result, error)
                 SELECT id, $3::text, 'succeeded', $4::int8, $2::int8, $5::text, $6::timestamptz, now(), $7::text::jsonb, NULL FROM owner
@@ -150,7 +157,7 @@ enum HotStatements {
         var startedAt: Date
 
         func makeBindings() throws -> PostgresBindings {
-            var bindings = PostgresBindings(capacity: 8)
+            var bindings = PostgresBindings(capacity: 9)
             bindings.append(lease.runID)
             bindings.append(lease.epoch)
             bindings.append(step)
@@ -159,6 +166,7 @@ enum HotStatements {
             bindings.append(startedAt)
             bindings.append(result)
             bindings.append(lease.actor)
+            bindings.append(lease.token)
             return bindings
         }
 
@@ -167,11 +175,11 @@ enum HotStatements {
 
     struct CompleteRun: PostgresPreparedStatement {
         typealias Row = Int
-        static let name = "kaji_complete_run_v1"
+        static let name = "kaji_complete_run_v2"
         static let sql = """
             WITH r AS (
                 UPDATE runs SET state = 'succeeded', finished_at = now(), lease_owner = NULL, lease_expires_at = NULL, last_error = NULL
-                WHERE id = $1::uuid AND epoch = $2::int8 AND state = 'running'
+                WHERE \(fence(id: "$1", epoch: "$2", owner: "$5", token: "$6"))
                 RETURNING id, attempt
             ), payload AS (
                 UPDATE run_payloads AS p SET output = $3::text::jsonb FROM r WHERE p.run_id = r.id
@@ -188,12 +196,13 @@ enum HotStatements {
         var output: String
 
         func makeBindings() throws -> PostgresBindings {
-            var bindings = PostgresBindings(capacity: 5)
+            var bindings = PostgresBindings(capacity: 6)
             bindings.append(lease.runID)
             bindings.append(lease.epoch)
             bindings.append(output)
             bindings.append(lease.actor)
             bindings.append(lease.worker)
+            bindings.append(lease.token)
             return bindings
         }
 

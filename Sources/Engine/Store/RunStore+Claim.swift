@@ -23,40 +23,75 @@ extension RunStore {
         return runs
     }
 
-    /// Renews the leases of the runs this worker holds, and its heartbeat, in one statement.
-    /// Returns the ids whose lease is still this worker's (any other was lost: expired and taken), each
-    /// with whether a cancel was requested (the fallback when the cancel notification was missed).
-    public func renewLeases(worker: String, runs: [(id: UUID, epoch: Int64)], leaseSeconds: Double) async throws -> [UUID: Bool] {
-        let ids = runs.map(\.id)
-        let epochs = runs.map(\.epoch)
+    /// Renews the leases of the runs this worker holds, and its heartbeat, in one statement (on the
+    /// worker's own connection when given, so that renewals never queue behind other work).
+    /// Returns the leases still this worker's (any other was lost: expired and taken), each with whether a
+    /// cancel was requested (the fallback when the cancel notification was missed). A lease that ran out
+    /// but was not taken yet (the rescuer waits a grace period) is renewed.
+    public func renewLeases(worker: String, leases: [LeaseToken], leaseSeconds: Double, on connection: PostgresConnection? = nil) async throws -> [LeaseToken: Bool] {
+        let ids = leases.map(\.runID)
+        let epochs = leases.map(\.epoch)
+        let tokens = leases.map(\.token)
         let query: PostgresQuery = """
             WITH beat AS (
                 UPDATE workers SET heartbeat_at = now() WHERE id = \(worker)
             ), held AS (
-                SELECT * FROM unnest(\(ids)::uuid[], \(epochs)::bigint[]) AS h(id, epoch)
+                SELECT * FROM unnest(\(ids)::uuid[], \(epochs)::bigint[], \(tokens)::uuid[]) AS h(id, epoch, token)
             )
             UPDATE runs AS r SET lease_expires_at = now() + make_interval(secs => \(leaseSeconds))
-            FROM held WHERE r.id = held.id AND r.epoch = held.epoch AND r.state = 'running' AND r.lease_owner = \(worker)
-            RETURNING r.id, r.cancel_requested_at IS NOT NULL
+            FROM held WHERE r.id = held.id AND r.epoch = held.epoch AND r.claim_token = held.token
+                        AND r.state = 'running' AND r.lease_owner = \(worker)
+            RETURNING r.id, r.epoch, r.claim_token, r.cancel_requested_at IS NOT NULL
             """
-        var kept: [UUID: Bool] = [:]
-        for try await (id, cancelling) in try await client.query(query, logger: logger).decode((UUID, Bool).self) { kept[id] = cancelling }
+        var kept: [LeaseToken: Bool] = [:]
+        let rows: PostgresRowSequence
+        if let connection {
+            rows = try await connection.query(query, logger: logger)
+        } else {
+            rows = try await client.query(query, logger: logger)
+        }
+        for try await (id, epoch, token, cancelling) in rows.decode((UUID, Int64, UUID, Bool).self) {
+            kept[LeaseToken(runID: id, epoch: epoch, worker: worker, token: token)] = cancelling
+        }
         return kept
     }
 
-    /// Puts runs whose lease expired (their worker died or hung) back in the queue, at most `limit` at a
-    /// time. Safe to call from every worker at once. Returns how many were rescued.
+    /// Opens the connection a worker renews its leases and heartbeat on: its own, outside the pool, with
+    /// a statement timeout so that a stuck renewal fails fast and is tried again on a fresh connection.
+    public func openLeaseConnection(statementTimeout: Duration) async throws -> PostgresConnection {
+        let connection = try await config.connect(logger: logger)
+        do {
+            let millis = max(100, Int(statementTimeout.seconds * 1000))
+            try await connection.query(PostgresQuery(unsafeSQL: "SET statement_timeout = \(millis)"), logger: logger)
+            return connection
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+    }
+
+    /// Puts runs whose worker died or hung back in the queue, at most `limit` at a time. A run is taken
+    /// only when its lease ran out more than `grace` ago *and* its owner is gone: stopped, unknown, its
+    /// heartbeat older than `grace`, or beating on without renewing this run (it dropped it). Runs in
+    /// `excluding` (those still active in the caller's own pool) are never taken. Safe to call from every
+    /// worker at once. Returns how many were rescued.
     @discardableResult
-    public func rescueExpiredLeases(actor: String, limit: Int = 100) async throws -> Int {
+    public func rescueExpiredLeases(actor: String, grace: Duration = .zero, excluding: [UUID] = [], limit: Int = 100) async throws -> Int {
+        let graceSeconds = grace.seconds
         let query: PostgresQuery = """
             WITH expired AS (
-                SELECT id, lease_owner FROM runs
-                WHERE state = 'running' AND lease_expires_at < now()
-                ORDER BY lease_expires_at
+                SELECT r.id, r.lease_owner FROM runs AS r
+                LEFT JOIN workers AS w ON w.id = r.lease_owner
+                WHERE r.state = 'running' AND r.lease_expires_at < now() - make_interval(secs => \(graceSeconds))
+                  AND (w.id IS NULL OR w.stopped_at IS NOT NULL
+                       OR w.heartbeat_at < now() - make_interval(secs => \(graceSeconds))
+                       OR w.heartbeat_at > r.lease_expires_at)
+                  AND NOT (r.id = ANY(\(excluding)::uuid[]))
+                ORDER BY r.lease_expires_at
                 LIMIT \(limit)
-                FOR UPDATE SKIP LOCKED
+                FOR UPDATE OF r SKIP LOCKED
             ), rescued AS (
-                UPDATE runs AS r SET state = 'pending', lease_owner = NULL, lease_expires_at = NULL, run_at = now()
+                UPDATE runs AS r SET state = 'pending', lease_owner = NULL, lease_expires_at = NULL, claim_token = NULL, run_at = now()
                 FROM expired WHERE r.id = expired.id
                 RETURNING r.id, r.queue, r.attempt, r.epoch, expired.lease_owner
             ), audit AS (

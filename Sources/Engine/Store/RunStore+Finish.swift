@@ -13,7 +13,7 @@ extension RunStore {
         let query: PostgresQuery = """
             WITH r AS (
                 UPDATE runs SET state = 'failed', finished_at = now(), lease_owner = NULL, lease_expires_at = NULL, last_error = \(error)
-                WHERE id = \(lease.runID) AND epoch = \(lease.epoch) AND state = 'running'
+                WHERE \(fence: lease)
                 RETURNING id, attempt
             ), unlock AS (
                 DELETE FROM concurrency_locks AS l USING r WHERE l.run_id = r.id
@@ -31,9 +31,10 @@ extension RunStore {
     public func scheduleRunRetry(_ lease: LeaseToken, error: String, at: Date) async throws -> Bool {
         let query: PostgresQuery = """
             WITH r AS (
-                UPDATE runs SET state = 'retrying', attempt = attempt + 1, run_at = \(at), lease_owner = NULL, lease_expires_at = NULL, last_error = \(error)
-                WHERE id = \(lease.runID) AND epoch = \(lease.epoch) AND state = 'running'
-                RETURNING id, attempt
+                UPDATE runs SET state = 'retrying', attempt = attempt + 1, lease_owner = NULL, lease_expires_at = NULL, last_error = \(error),
+                       run_at = CASE WHEN cancel_requested_at IS NOT NULL THEN now() ELSE \(at) END
+                WHERE \(fence: lease)
+                RETURNING id, attempt, queue, run_at
             ), reset AS (
                 UPDATE steps AS s SET state = 'pending', budget_start = s.attempts FROM r WHERE s.run_id = r.id AND s.state IN ('failed', 'running', 'retrying')
             ), audit AS (
@@ -41,20 +42,22 @@ extension RunStore {
                 SELECT id, 'run.retrying', \(lease.actor), attempt, \(lease.epoch), \(lease.worker),
                        jsonb_build_object('error', \(error)::text, 'retryAt', \(KajiJSON.format(at))::text) FROM r
             )
-            SELECT count(*) FROM r
+            SELECT count(*) FROM r, LATERAL (SELECT CASE WHEN r.run_at <= now() THEN pg_notify(\(channel), r.queue) END) AS n
             """
         return try await count(query) == 1
     }
 
     /// Suspends a running run until `until` (a step retry later than the inline limit, a durable wait): it
     /// gives up its lease and slot and is claimed again when due. A signal that arrived since the claim
-    /// (`wakeups` moved on) makes it due at once, so that no signal is slept through.
+    /// (`wakeups` moved on) makes it due at once, so that no signal is slept through; so does a cancel
+    /// requested while the run was on its way to suspend, so that it ends `cancelled` (after its undo
+    /// steps) instead of waiting on, holding its concurrency key.
     public func suspendRun(_ lease: LeaseToken, state: RunState, until: Date, reason: String, wakeups: Int64) async throws -> Bool {
         let query: PostgresQuery = """
             WITH r AS (
                 UPDATE runs SET state = \(state.rawValue), lease_owner = NULL, lease_expires_at = NULL,
-                       run_at = CASE WHEN wakeups <> \(wakeups) THEN now() ELSE \(until) END
-                WHERE id = \(lease.runID) AND epoch = \(lease.epoch) AND state = 'running'
+                       run_at = CASE WHEN wakeups <> \(wakeups) OR cancel_requested_at IS NOT NULL THEN now() ELSE \(until) END
+                WHERE \(fence: lease)
                 RETURNING id, attempt, queue, run_at
             ), audit AS (
                 INSERT INTO audit_events (run_id, type, actor, attempt, epoch, worker, detail)
@@ -71,7 +74,7 @@ extension RunStore {
         let query: PostgresQuery = """
             WITH r AS (
                 UPDATE runs SET phase = 'compensating', last_error = coalesce(\(error), last_error)
-                WHERE id = \(lease.runID) AND epoch = \(lease.epoch) AND state = 'running'
+                WHERE \(fence: lease)
                 RETURNING id, attempt
             ), audit AS (
                 INSERT INTO audit_events (run_id, type, actor, attempt, epoch, worker, detail)
@@ -88,7 +91,7 @@ extension RunStore {
             WITH r AS (
                 UPDATE runs SET state = 'cancelled', finished_at = now(), lease_owner = NULL, lease_expires_at = NULL,
                        last_error = coalesce(\(note), 'cancelled by ' || coalesce(cancel_requested_by, 'unknown') || coalesce(': ' || cancel_reason, ''))
-                WHERE id = \(lease.runID) AND epoch = \(lease.epoch) AND state = 'running'
+                WHERE \(fence: lease)
                 RETURNING id, attempt, cancel_requested_by, cancel_reason
             ), unlock AS (
                 DELETE FROM concurrency_locks AS l USING r WHERE l.run_id = r.id
@@ -110,7 +113,7 @@ extension RunStore {
         let query: PostgresQuery = """
             WITH r AS (
                 UPDATE runs SET state = 'pending', run_at = now(), lease_owner = NULL, lease_expires_at = NULL
-                WHERE id = \(lease.runID) AND epoch = \(lease.epoch) AND state = 'running'
+                WHERE \(fence: lease)
                 RETURNING id, attempt, queue
             ), steps_reset AS (
                 UPDATE steps AS s SET state = 'pending' FROM r WHERE s.run_id = r.id AND s.state = 'running'

@@ -48,7 +48,7 @@ extension RunStore {
         let ciphertext = try key.seal(value, id: id)
         let query: PostgresQuery = try """
             WITH owner AS (
-                SELECT id FROM runs WHERE id = \(lease.runID) AND epoch = \(lease.epoch) AND state = 'running' FOR SHARE
+                SELECT id FROM runs WHERE \(fence: lease) FOR SHARE
             ), ins AS (
                 INSERT INTO secrets (id, name, ciphertext, key_id, run_id, step, created_by)
                 SELECT \(id), \(name), \(ciphertext), \(key.id), owner.id, \(step), \(lease.actor) FROM owner

@@ -11,20 +11,44 @@ public struct StepCheckpoint: Sendable {
     public var wait: String?
 }
 
-/// Identifies the lease a write is made under: a write is refused unless the run is still `running`
-/// under this epoch.
+/// Identifies the lease a write is made under. A write is refused unless the run is still `running`,
+/// owned by this worker under this epoch and this claim's token (see `appendInterpolation(fence:)`).
 public struct LeaseToken: Sendable, Hashable {
     public var runID: UUID
     public var epoch: Int64
     public var worker: String
+    public var token: UUID
 
-    public init(runID: UUID, epoch: Int64, worker: String) {
+    public init(runID: UUID, epoch: Int64, worker: String, token: UUID) {
         self.runID = runID
         self.epoch = epoch
         self.worker = worker
+        self.token = token
+    }
+
+    /// The lease a claim handed to `worker`.
+    public init(_ claim: ClaimedRun, worker: String) {
+        self.init(runID: claim.id, epoch: claim.epoch, worker: worker, token: claim.token)
     }
 
     var actor: String { "worker:\(worker)" }
+}
+
+extension PostgresQuery.StringInterpolation {
+    /// The fence of every write made under a lease, for a query on `runs`: the run is still `running`,
+    /// owned by the lease's worker under its epoch and claim token. The one place this predicate is written
+    /// for ad-hoc queries (the prepared statements use `HotStatements.fence`).
+    mutating func appendInterpolation(fence lease: LeaseToken) {
+        appendLiteral("id = ")
+        appendInterpolation(lease.runID)
+        appendLiteral(" AND epoch = ")
+        appendInterpolation(lease.epoch)
+        appendLiteral(" AND lease_owner = ")
+        appendInterpolation(lease.worker)
+        appendLiteral(" AND claim_token = ")
+        appendInterpolation(lease.token)
+        appendLiteral(" AND state = 'running'")
+    }
 }
 
 extension RunStore {
@@ -75,7 +99,7 @@ extension RunStore {
         let state = final ? "failed" : "retrying"
         let query: PostgresQuery = """
             WITH owner AS (
-                SELECT id FROM runs WHERE id = \(lease.runID) AND epoch = \(lease.epoch) AND state = 'running' FOR SHARE
+                SELECT id FROM runs WHERE \(fence: lease) FOR SHARE
             ), up AS (
                 INSERT INTO steps (run_id, name, state, attempts, epoch, worker, started_at, finished_at, error)
                 SELECT id, \(step), \(state), \(attempt), \(lease.epoch), \(lease.worker), \(startedAt), now(), \(error) FROM owner
@@ -98,8 +122,9 @@ extension RunStore {
         return try await count(query) == 1
     }
 
-    /// Whether the lease is still held (a step may call this before a side effect it must not repeat).
+    /// Whether the lease is still held and has time left (a step may call this before a side effect it must
+    /// not repeat): owner, claim token and epoch match, and the lease has not run out.
     public func holdsLease(_ lease: LeaseToken) async throws -> Bool {
-        try await count("SELECT count(*) FROM runs WHERE id = \(lease.runID) AND epoch = \(lease.epoch) AND state = 'running'") == 1
+        try await count("SELECT count(*) FROM runs WHERE \(fence: lease) AND lease_expires_at > now()") == 1
     }
 }

@@ -15,7 +15,7 @@ extension RunStore {
     public func recordStepWaiting(_ lease: LeaseToken, step: String, wait: String) async throws -> Bool {
         let query: PostgresQuery = """
             WITH owner AS (
-                SELECT id FROM runs WHERE id = \(lease.runID) AND epoch = \(lease.epoch) AND state = 'running' FOR SHARE
+                SELECT id FROM runs WHERE \(fence: lease) FOR SHARE
             ), up AS (
                 INSERT INTO steps (run_id, name, state, attempts, epoch, worker, started_at, wait)
                 SELECT id, \(step), 'waiting', 1, \(lease.epoch), \(lease.worker), now(), \(wait)::text::jsonb FROM owner
@@ -35,7 +35,7 @@ extension RunStore {
     public func finishWait(_ lease: LeaseToken, step: String, result: String, wait: String) async throws -> Bool {
         let query: PostgresQuery = """
             WITH owner AS (
-                SELECT id FROM runs WHERE id = \(lease.runID) AND epoch = \(lease.epoch) AND state = 'running' FOR SHARE
+                SELECT id FROM runs WHERE \(fence: lease) FOR SHARE
             ), up AS (
                 INSERT INTO steps (run_id, name, state, attempts, epoch, worker, started_at, finished_at, result, wait)
                 SELECT id, \(step), 'succeeded', 1, \(lease.epoch), \(lease.worker), now(), now(), \(result)::text::jsonb, \(wait)::text::jsonb FROM owner
@@ -55,7 +55,7 @@ extension RunStore {
     public func failWait(_ lease: LeaseToken, step: String, error: String, wait: String) async throws -> Bool {
         let query: PostgresQuery = """
             WITH owner AS (
-                SELECT id FROM runs WHERE id = \(lease.runID) AND epoch = \(lease.epoch) AND state = 'running' FOR SHARE
+                SELECT id FROM runs WHERE \(fence: lease) FOR SHARE
             ), up AS (
                 INSERT INTO steps (run_id, name, state, attempts, epoch, worker, started_at, finished_at, error, wait)
                 SELECT id, \(step), 'failed', 1, \(lease.epoch), \(lease.worker), now(), now(), \(error), \(wait)::text::jsonb FROM owner
@@ -77,7 +77,7 @@ extension RunStore {
     public func consumeSignal(_ lease: LeaseToken, step: String, name: String, excludingSender: String?) async throws -> SignalDelivery? {
         let query: PostgresQuery = """
             WITH owner AS (
-                SELECT id FROM runs WHERE id = \(lease.runID) AND epoch = \(lease.epoch) AND state = 'running' FOR SHARE
+                SELECT id FROM runs WHERE \(fence: lease) FOR SHARE
             ), sig AS (
                 SELECT s.id FROM signals AS s, owner
                 WHERE s.run_id = owner.id AND s.name = \(name) AND s.consumed_at IS NULL

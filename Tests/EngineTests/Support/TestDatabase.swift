@@ -25,6 +25,8 @@ struct TestDatabase: Sendable {
     static func freshConfig(maxConnections: Int = 10) throws -> DatabaseConfig {
         var config = try DatabaseConfig(url: baseURL, schema: "t_\(UInt64.random(in: 0...UInt64.max) % 1_000_000_000_000)")
         config.maxConnections = maxConnections
+        // Tests that cut connections find this test's own by it.
+        config.applicationName = "kaji-\(config.schema)"
         return config
     }
 
