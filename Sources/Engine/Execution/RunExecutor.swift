@@ -118,7 +118,16 @@ public struct RunExecutor: Sendable {
         let store = self.store, worker = self.worker
         let released = await Task {
             await withTaskGroup(of: Bool.self) { group in
-                group.addTask { (try? await store.releaseRun(lease, reason: "worker \(worker) abandoned an attempt after a database error")) ?? false }
+                group.addTask {
+                    // The pool may hand out a connection the fault already killed: try a few times.
+                    for pause in [0, 100, 400, 1000] {
+                        try? await Task.sleep(for: .milliseconds(pause))
+                        if let released = try? await store.releaseRun(lease, reason: "worker \(worker) abandoned an attempt after a database error") {
+                            return released
+                        }
+                    }
+                    return false
+                }
                 group.addTask { try? await Task.sleep(for: .seconds(5)); return false }
                 let first = await group.next() ?? false
                 group.cancelAll()
