@@ -258,7 +258,8 @@ public final class WorkerPool: Service, Sendable {
                 } catch {
                     if !Task.isCancelled { logger.warning("LISTEN connection lost; polling until it is back", metadata: ["channel": "\(channel)", "error": "\(DatabaseConfig.describe(error))"]) }
                 }
-                try? await connection.close()
+                // In the background: closing a connection the server dropped can hang.
+                Task { try? await connection.close() }
             } catch {
                 logger.warning("cannot open the LISTEN connection; polling", metadata: ["channel": "\(channel)", "error": "\(error)"])
             }
@@ -288,6 +289,8 @@ public final class WorkerPool: Service, Sendable {
             let entries = state.withLock { Array($0.active.values) }
             let sentAt = ContinuousClock.now
             do {
+                logger.trace("renewing leases", metadata: ["runs": "\(entries.count)", "connected": "\(connection != nil)"])
+                if let dropped = connection, dropped.isClosed { connection = nil }
                 if connection == nil { connection = try await store.openLeaseConnection(statementTimeout: timeout) }
                 let kept = try await renew(entries.map(\.lease), on: connection!, timeout: timeout)
                 if failures > 0 { logger.info("lease renewal works again", metadata: ["failures": "\(failures)"]) }
@@ -309,29 +312,24 @@ public final class WorkerPool: Service, Sendable {
                 if failures == 1 || failures % 20 == 0 {
                     logger.error("lease renewal failed; trying again on a fresh connection", metadata: ["failures": "\(failures)", "error": "\(DatabaseConfig.describe(error))"])
                 }
-                if let stale = connection { connection = nil; try? await stale.close() }
+                // Closed in the background: closing a connection the server dropped can hang.
+                if let stale = connection { connection = nil; Task { try? await stale.close() } }
                 try? await Task.sleep(for: .milliseconds(Int64(min(1000, 50 * failures))))
             }
         }
-        if let connection { try? await connection.close() }
+        if let connection { Task { try? await connection.close() } }
     }
 
     /// One renewal, bounded on this side too (a server that stopped answering does not time statements
-    /// out): past half the lease the connection is closed, which fails the statement.
+    /// out, and a query on a connection the server dropped can hang): past half the lease it counts as
+    /// failed and the loop moves on to a fresh connection.
     private func renew(_ leases: [LeaseToken], on connection: PostgresConnection, timeout: Duration) async throws -> [LeaseToken: Bool] {
         let store = self.store, id = configuration.id, seconds = configuration.leaseSeconds
-        return try await withThrowingTaskGroup(of: [LeaseToken: Bool]?.self) { group in
-            group.addTask { try await store.renewLeases(worker: id, leases: leases, leaseSeconds: seconds, on: connection) }
-            let patience = max(timeout, .milliseconds(Int64(seconds * 1000 / 2)))
-            group.addTask { try await Task.sleep(for: patience); return nil }
-            guard let first = try await group.next(), let kept = first else {
-                try? await connection.close()
-                group.cancelAll()
-                throw KajiError(.databaseUnavailable, "lease renewal did not answer within \(patience)")
-            }
-            group.cancelAll()
-            return kept
+        let patience = max(timeout, .milliseconds(Int64(seconds * 1000 / 2)))
+        guard let kept = try await withDeadline(patience, { try await store.renewLeases(worker: id, leases: leases, leaseSeconds: seconds, on: connection) }) else {
+            throw KajiError(.databaseUnavailable, "lease renewal did not answer within \(patience)")
         }
+        return kept
     }
 
     /// Stops, by this process's own clock, every run whose lease this worker could not renew in time

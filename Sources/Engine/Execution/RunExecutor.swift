@@ -116,24 +116,17 @@ public struct RunExecutor: Sendable {
     private func abandon(_ lease: LeaseToken, _ fault: String, logger log: Logger) async -> RunOutcome {
         log.warning("database error in an engine write; abandoning this attempt, the run resumes from its last checkpoint", metadata: ["error": "\(fault)"])
         let store = self.store, worker = self.worker
-        let released = await Task {
-            await withTaskGroup(of: Bool.self) { group in
-                group.addTask {
-                    // The pool may hand out a connection the fault already killed: try a few times.
-                    for pause in [0, 100, 400, 1000] {
-                        try? await Task.sleep(for: .milliseconds(pause))
-                        if let released = try? await store.releaseRun(lease, reason: "worker \(worker) abandoned an attempt after a database error") {
-                            return released
-                        }
-                    }
-                    return false
+        // Bounded: with the database gone the release could hang; the lease then runs out instead.
+        let released = (try? await withDeadline(.seconds(5)) {
+            // The pool may hand out a connection the fault already killed: try a few times.
+            for pause in [0, 100, 400, 1000] {
+                try? await Task.sleep(for: .milliseconds(pause))
+                if let released = try? await store.releaseRun(lease, reason: "worker \(worker) abandoned an attempt after a database error") {
+                    return released
                 }
-                group.addTask { try? await Task.sleep(for: .seconds(5)); return false }
-                let first = await group.next() ?? false
-                group.cancelAll()
-                return first
             }
-        }.value
+            return false
+        }) ?? nil ?? false
         if !released { log.info("run not given back now; its lease will run out and it will be rescued") }
         return .abandoned(fault)
     }

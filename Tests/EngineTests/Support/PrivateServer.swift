@@ -21,9 +21,9 @@ final class PrivateServer: Sendable {
     }
 
     /// Starts a fresh server in a temporary folder.
-    static func start() throws -> PrivateServer {
+    static func start() async throws -> PrivateServer {
         let dir = "/tmp/kaji-private-pg-\(UUID().uuidString.prefix(8).lowercased())"
-        let output = try Self.run("/bin/bash", [repositoryRoot.appendingPathComponent("scripts/start-pg.sh").path, dir])
+        let output = try await Self.run("/bin/bash", [repositoryRoot.appendingPathComponent("scripts/start-pg.sh").path, dir])
         var values: [String: String] = [:]
         for line in output.split(separator: "\n") where line.hasPrefix("export ") {
             let pair = line.dropFirst("export ".count).split(separator: "=", maxSplits: 1).map(String.init)
@@ -36,39 +36,51 @@ final class PrivateServer: Sendable {
     }
 
     /// `pg_ctl restart -m fast`: every connection is cut (57P01), committed work stays.
-    func restartFast() throws {
-        _ = try Self.run("/usr/sbin/runuser", ["-u", "postgres", "--", "\(bin)/pg_ctl", "-D", "\(dir)/data", "-w", "-t", "60", "-m", "fast", "restart"])
+    func restartFast() async throws {
+        _ = try await Self.run("/usr/sbin/runuser", ["-u", "postgres", "--", "\(bin)/pg_ctl", "-D", "\(dir)/data", "-w", "-t", "60", "-m", "fast", "restart"])
     }
 
-    /// `pg_ctl stop -m immediate` (a crash: asynchronous commits not yet written are lost), then start again.
-    func crashAndStart() throws {
-        _ = try Self.run("/usr/sbin/runuser", ["-u", "postgres", "--", "\(bin)/pg_ctl", "-D", "\(dir)/data", "-w", "-t", "60", "-m", "immediate", "stop"])
-        _ = try Self.run("/usr/sbin/runuser", ["-u", "postgres", "--", "\(bin)/pg_ctl", "-D", "\(dir)/data", "-w", "-t", "60", "-l", "\(dir)/server.log", "start"])
+    /// `pg_ctl restart -m immediate`: a crash (asynchronous commits not yet written are lost), then the
+    /// server starts again with the same options and recovers.
+    func crashAndStart() async throws {
+        _ = try await Self.run("/usr/sbin/runuser", ["-u", "postgres", "--", "\(bin)/pg_ctl", "-D", "\(dir)/data", "-w", "-t", "60", "-m", "immediate", "restart"])
     }
 
-    func stop() {
-        _ = try? Self.run("/bin/bash", [Self.repositoryRoot.appendingPathComponent("scripts/stop-pg.sh").path, dir])
+    func stop() async {
+        _ = try? await Self.run("/bin/bash", [Self.repositoryRoot.appendingPathComponent("scripts/stop-pg.sh").path, dir])
         try? FileManager.default.removeItem(atPath: dir)
     }
 
+    /// Runs a program to its end and returns what it printed (stdout and stderr). Spawned and reaped here
+    /// with posix_spawn and waitpid: Foundation's Process did not always notice a short-lived child exit
+    /// (it stayed a zombie) while other children came and went.
     @discardableResult
-    static func run(_ executable: String, _ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let out = FileManager.default.temporaryDirectory.appendingPathComponent("kaji-run-\(UUID().uuidString)")
-        FileManager.default.createFile(atPath: out.path, contents: nil)
-        defer { try? FileManager.default.removeItem(at: out) }
-        let handle = try FileHandle(forWritingTo: out)
-        process.standardOutput = handle
-        process.standardError = handle
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        try handle.close()
-        let text = (try? String(contentsOf: out, encoding: .utf8)) ?? ""
-        guard process.terminationStatus == 0 else {
-            throw TestSetupError("\(executable) \(arguments.joined(separator: " ")) exited \(process.terminationStatus): \(text.suffix(2000))")
+    static func run(_ executable: String, _ arguments: [String]) async throws -> String {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("kaji-run-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
+        defer { for arg in argv { free(arg) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, executable, &actions, nil, argv, environ)
+        guard spawned == 0 else { throw TestSetupError("cannot start \(executable): error \(spawned)") }
+        var status: Int32 = 0
+        while true {
+            let reaped = waitpid(pid, &status, WNOHANG)
+            if reaped == pid { break }
+            if reaped < 0 && errno != EINTR { throw TestSetupError("waitpid for \(executable) failed: errno \(errno)") }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
+        let exited = (status & 0x7f) == 0
+        let code = (status >> 8) & 0xff
+        guard exited && code == 0 else {
+            throw TestSetupError("\(executable) \(arguments.joined(separator: " ")) failed (status \(status)): \(text.suffix(2000))")
         }
         return text
     }
@@ -77,13 +89,17 @@ final class PrivateServer: Sendable {
 extension TestDatabase {
     /// Runs `body` with a migrated schema on a private server of its own, stopped afterwards.
     static func withPrivateServer<T: Sendable>(_ body: @Sendable (TestDatabase, PrivateServer) async throws -> T) async throws -> T {
-        let server = try PrivateServer.start()
-        defer { server.stop() }
+        let server = try await PrivateServer.start()
         var config = try DatabaseConfig(url: server.url, schema: "kaji")
         config.applicationName = "kaji-private"
         var logger = Logger(label: "kaji.test")
         logger.logLevel = ProcessInfo.processInfo.environment["KAJI_TEST_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .critical
-        try await Migrator(config: config, logger: logger).migrate()
+        do {
+            try await Migrator(config: config, logger: logger).migrate()
+        } catch {
+            await server.stop()
+            throw error
+        }
         let client = PostgresClient(configuration: config.clientConfiguration(), backgroundLogger: logger)
         let db = TestDatabase(url: server.url, config: config, store: RunStore(client: client, config: config, logger: logger), logger: logger)
         let result: Result<T, any Error> = await withTaskGroup(of: Void.self) { group in
@@ -93,6 +109,7 @@ extension TestDatabase {
             group.cancelAll()
             return result
         }
+        await server.stop()
         return try result.get()
     }
 }
