@@ -123,7 +123,7 @@ struct SakuraClientTests {
             #expect(booted.hostName == "prod-master-01")
             #expect(booted.interfaces[0].userIPAddress == "192.168.100.11")
             let again409 = await expectCloudError { try await client.powerOn(server.id) }
-            #expect(again409?.code == "conflict" && again409?.status == 409)
+            #expect(again409?.code == "conflict" && again409?.status == 409, "\(String(describing: again409))")
             let running = await expectCloudError { _ = try await client.deleteServer(server.id) }
             #expect(running?.code == "server_power_must_be_down")
             let used = await expectCloudError { _ = try await client.deleteSwitch(switchID) }

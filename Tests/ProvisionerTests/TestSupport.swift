@@ -9,8 +9,9 @@ import Testing
 func withSimulator<T>(
     _ configuration: SakuraSimulatorConfiguration = SakuraSimulatorConfiguration(),
     retry: SakuraRetryPolicy = SakuraRetryPolicy(maxRetries: 4, minWait: .milliseconds(10), maxWait: .milliseconds(200)),
-    requestTimeout: Duration = .seconds(5),
-    power: SakuraPowerPolicy = SakuraPowerPolicy(bootRetrySpan: .milliseconds(50), initialRequestTimeout: .seconds(2)),
+    // Generous: a power call or disk edit is not re-sent after a timeout, and a loaded machine can be slow.
+    requestTimeout: Duration = .seconds(30),
+    power: SakuraPowerPolicy = SakuraPowerPolicy(bootRetrySpan: .milliseconds(50), initialRequestTimeout: .seconds(30)),
     _ body: (SakuraSimulator, SakuraCloudClient) async throws -> T
 ) async throws -> T {
     let simulator = try await SakuraSimulator.start(configuration)
