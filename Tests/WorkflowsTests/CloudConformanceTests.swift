@@ -13,8 +13,10 @@ struct CloudConformanceTests {
     func fortyCharacterClusterName() async throws {
         let name = "payments-" + String(repeating: "x", count: 26) + "-prod"
         #expect(name.count == 40)
-        // Two boots answered 409 still_creating, then one accepted but never carried out.
-        let faults = try FaultRule.parseList("PUT /server/*/power=still_creating,times=2;PUT /server/*/power=dropped,times=1")
+        // Two boots answered 409 still_creating, then one accepted but never carried out; and one lost answer
+        // of each create, which adopt-by-tag must resolve to exactly the resource it created.
+        let faults = try FaultRule.parseList("PUT /server/*/power=still_creating,times=2;PUT /server/*/power=dropped,times=1;"
+            + "POST /switch=500,after,times=1;POST /server=timeout,after,times=1;POST /disk=reset,after,times=1")
         try await ClusterTestEnvironment.with(faults: faults) { env in
             let spec = testClusterSpec(name: name, masters: 1, workers: 1)
             #expect(spec.problems().isEmpty)
@@ -49,6 +51,9 @@ struct CloudConformanceTests {
             }
             let fired = (try await env.cloudState()["FaultsFired"]?.arrayValue ?? []).compactMap(\.stringValue)
             #expect(fired.filter { $0.contains("still_creating") }.count == 2 && fired.filter { $0.contains("dropped") }.count == 1, "\(fired)")
+            for resource in ["switch", "server", "disk"] {
+                #expect(fired.contains { $0.hasPrefix("POST /\(resource) ") && $0.hasSuffix(" after") }, "an answer to POST /\(resource) was lost: \(fired)")
+            }
 
             let delete = try await env.enqueueApproved(kind: ClusterKinds.delete, input: DeleteInput(name: name))
             let deleted = try await env.waitForFinish(delete)
