@@ -13,7 +13,7 @@ struct SakuraSimCommand: AsyncParsableCommand {
             https://secure.sakura.ad.jp. Admin: GET /_fake/state, POST /_fake/reset, POST /_fake/advance?seconds=N, \
             POST /_fake/faults (body: fault rules).
             Fault rules: METHOD PATH=KIND[,before|after][,times=N][,p=X][,retry-after=S][,zone=Z], separated by ';'. \
-            KIND: busy, too_many_request, 429, locked, 500, timeout, reset, hang, copyfail.
+            KIND: busy, too_many_request, 429, locked, 500, timeout, reset, hang, copyfail, still_creating, dropped.
             Example: --faults 'POST /server=timeout,after;GET *=busy,p=0.1'
             """)
 

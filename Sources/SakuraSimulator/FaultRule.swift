@@ -9,7 +9,9 @@
 ///   `/disk/**` (`**` matches the rest), or `*` for every path.
 /// - `KIND`: `busy` (503 `busy`), `too_many_request` (503), `429` (429 with `Retry-After`), `locked` (423),
 ///   `500`, `timeout` (504 `apiproxy_timeout_non_get`), `reset` (the connection is closed without an answer),
-///   `hang` (no answer for 10 minutes), `copyfail` (a disk copy that ends `failed`; `POST /disk` only).
+///   `hang` (no answer for 10 minutes), `copyfail` (a disk copy that ends `failed`; `POST /disk` only),
+///   `still_creating` (409 `still_creating`, as a boot answers while the server is being created),
+///   `dropped` (answers success but carries nothing out: a boot the API accepted and never ran).
 /// - `OPTION`: `before` (default: nothing is committed) or `after` (the request is carried out, then the
 ///   failure is answered instead of the result); `times=N` (the next N matching calls; the default is 1
 ///   unless `p` is given); `p=0.25` (each matching call fails with this probability, for ever, rolled with the
@@ -21,6 +23,7 @@ public struct FaultRule: Sendable, Equatable, CustomStringConvertible {
     public enum Kind: String, Sendable, CaseIterable {
         case busy, tooManyRequest = "too_many_request", status429 = "429", locked, status500 = "500"
         case timeout, reset, hang, copyfail
+        case stillCreating = "still_creating", dropped
     }
 
     /// When the failure happens relative to committing the request's state change.

@@ -86,6 +86,12 @@ public final class SakuraSimulator: Sendable {
         store.clock.advance(seconds: seconds)
     }
 
+    /// The query strings of the last 100 find calls (`GET` with `?`), oldest first, exactly as they came on
+    /// the wire (before percent-decoding), as `METHOD /path?query` below the zone root.
+    public func recentQueries() -> [String] {
+        store.queries()
+    }
+
     /// The whole store as `GET /_fake/state` returns it.
     public func state() -> JSONValue {
         store.dump()

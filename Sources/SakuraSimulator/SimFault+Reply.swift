@@ -1,6 +1,6 @@
 /// What a fired fault answers.
 extension FaultRule {
-    /// The error body and headers for kinds that answer with an HTTP error; nil for `reset`, `hang`, `copyfail`.
+    /// The error body and headers for kinds that answer with an HTTP error; nil for `reset`, `hang`, `copyfail`, `dropped`.
     func errorReply(method: String) -> (error: SimAPIError, retryAfter: Int?)? {
         switch kind {
         case .busy:
@@ -16,7 +16,9 @@ extension FaultRule {
         case .timeout:
             let code = method == "GET" ? "apiproxy_timeout" : "apiproxy_timeout_non_get"
             return (SimAPIError(status: 504, code: code, message: "要求は実行された可能性があります: the request may have run"), retryAfterSeconds)
-        case .reset, .hang, .copyfail:
+        case .stillCreating:
+            return (SimAPIError(status: 409, code: "still_creating", message: "要求された操作を行えません。リソースの作成処理が進行中です。完了後に再度お試しください。"), retryAfterSeconds)
+        case .reset, .hang, .copyfail, .dropped:
             return nil
         }
     }

@@ -43,12 +43,53 @@ struct SimReply: Sendable {
     }
 }
 
+extension SimRequest {
+    /// Refuses IDs sent as JSON strings anywhere in the body (400 `invalid_format`): the API's IDs are
+    /// int64 numbers in requests (iaas-api-go `types/id.go`: `type ID int64`, no custom encoder). Checks every
+    /// `ID` member and the ID lists `WithDisk` and `DistantFrom`.
+    func requireNumericIDs() throws(SimAPIError) {
+        guard let body else { return }
+        try Self.checkIDs(body, path: "")
+    }
+
+    private static func checkIDs(_ value: JSONValue, path: String) throws(SimAPIError) {
+        switch value {
+        case .object(let members):
+            for (key, member) in members.sorted(by: { $0.key < $1.key }) {
+                let here = path.isEmpty ? key : "\(path).\(key)"
+                if key == "ID", case .string(let text) = member {
+                    throw .badRequest("invalid_format", "\(here) must be a JSON number, got the string \"\(text)\"")
+                }
+                if key == "WithDisk" || key == "DistantFrom", let items = member.arrayValue {
+                    for (index, item) in items.enumerated() {
+                        if case .string(let text) = item {
+                            throw .badRequest("invalid_format", "\(here)[\(index)] must be a JSON number, got the string \"\(text)\"")
+                        }
+                    }
+                }
+                try checkIDs(member, path: here)
+            }
+        case .array(let items):
+            for (index, item) in items.enumerated() {
+                try checkIDs(item, path: "\(path)[\(index)]")
+            }
+        default:
+            return
+        }
+    }
+}
+
 extension JSONValue {
-    /// The `Tags` array of a request envelope, checked against the API's limit of 10.
+    /// The `Tags` array of a request envelope, checked against the API's limits: at most 10 tags of at most
+    /// 32 characters each (usacloud `pkg/vdef/validators.go` `"tags": "unique,max=10,dive,max=32"`;
+    /// iaas-api-go `helper/plans/change_plan.go` `maxTags = 10`). 400 `invalid_format` otherwise.
     func tagList() throws(SimAPIError) -> [String] {
         let tags = self["Tags"]?.arrayValue?.compactMap(\.stringValue) ?? []
         if tags.count > 10 {
-            throw .badRequest("invalid_range", "a resource takes at most 10 tags, got \(tags.count)")
+            throw .badRequest("invalid_format", "Tags: a resource takes at most 10 tags, got \(tags.count)")
+        }
+        if let long = tags.first(where: { $0.count > 32 }) {
+            throw .badRequest("invalid_format", "Tags: a tag has at most 32 characters, `\(long)` has \(long.count)")
         }
         return tags
     }

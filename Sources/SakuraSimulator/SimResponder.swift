@@ -40,6 +40,8 @@ struct SimResponder: HTTPResponder {
         }
         var query: JSONValue?
         if let raw = request.uri.query, !raw.isEmpty {
+            store.recordQuery("\(request.method.rawValue) /\(segments.dropFirst(6).joined(separator: "/"))?\(raw)")
+            // The API percent-decodes the query once and reads the JSON document.
             let decoded = raw.removingPercentEncoding ?? raw
             guard let parsed = try? JSONValue.parse(Data(decoded.utf8)) else {
                 return json(400, SimAPIError.badRequest("invalid_format", "the query must be a JSON document").body(serial: "0"))

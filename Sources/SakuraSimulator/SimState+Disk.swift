@@ -44,6 +44,7 @@ extension SimState {
                 "Notes", "UserIPAddress", "UserSubnet", "Background",
             ])
             try requireUsable(item)
+            try requireUserIPOnPrivateNIC(request.body ?? [:], serverID: item.serverID)
             item.config = try diskConfig(request.body ?? [:])
             newSSHKeys += item.config?.sshKeys ?? []
             disks[item.id] = item
@@ -101,6 +102,18 @@ extension SimState {
             userIPAddress: body["UserIPAddress"]?.stringValue, notes: body["Notes"]?.arrayValue ?? [])
     }
 
+    /// A disk edit configures the server's first NIC (iaas-api-go `fake/ops_disk.go` `Config` applies it to
+    /// `Interfaces[0]`); on the shared segment that NIC's address is the one SAKURA assigned, so a
+    /// `UserIPAddress` there is refused (400 `invalid_format`).
+    func requireUserIPOnPrivateNIC(_ config: JSONValue, serverID: String?) throws(SimAPIError) {
+        guard let address = config["UserIPAddress"]?.stringValue, !address.isEmpty, let serverID,
+            let first = interfaces(of: serverID).first, first.switchID == "shared"
+        else { return }
+        throw .badRequest(
+            "invalid_format",
+            "UserIPAddress \(address): the disk edit configures NIC 0 of server \(serverID), which is on the shared segment (its address is assigned by SAKURA Cloud); put the private switch on NIC 0")
+    }
+
     /// The disk edit's `UserIPAddress` shows on the server's first interface.
     mutating func applyUserIP(of disk: SimDisk) {
         guard let serverID = disk.serverID, let address = disk.config?.userIPAddress,
@@ -142,6 +155,7 @@ extension SimState {
         }
         var config: SimDiskConfig?
         if let configBody = request.body?["Config"], configBody != .null {
+            try requireUserIPOnPrivateNIC(configBody, serverID: serverID)
             config = try diskConfig(configBody)
             newSSHKeys += config?.sshKeys ?? []
         }

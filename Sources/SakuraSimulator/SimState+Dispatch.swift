@@ -2,16 +2,19 @@
 extension SimState {
     mutating func handle(_ request: SimRequest) throws(SimAPIError) -> SimReply {
         settle(now: request.now)
+        if request.method != "GET" { try request.requireNumericIDs() }
         let path = request.path
         guard let head = path.first else {
             throw SimAPIError(status: 404, code: "resource_path_not_found", message: "no resource at the zone root")
         }
         switch (request.method, head) {
         case ("GET", "auth-status") where path.count == 1:
+            // Shape of iaas-api-go `naked/auth_status.go`: the account and member are nested objects.
             return SimReply(status: 200, body: [
-                "AccountID": "113000000001", "AccountName": "kaji-sim", "AccountCode": "kajisim",
-                "AuthClass": "account", "AuthMethod": "apikey", "IsAPIKey": true, "MemberClass": "member",
-                "MemberCode": "kaji", "Permission": "create", "ExternalPermission": "bill+eventlog+cdn",
+                "Account": ["ID": "113000000001", "Name": "kaji-sim", "Code": "kajisim", "Class": "account"],
+                "Member": ["Code": "kaji", "Class": "member"],
+                "AuthClass": "account", "AuthMethod": "apikey", "IsAPIKey": true,
+                "Permission": "create", "ExternalPermission": "bill+eventlog+cdn", "OperationPenalty": "none",
                 "is_ok": true,
             ])
         case ("GET", "product") where path == ["product", "server"]:

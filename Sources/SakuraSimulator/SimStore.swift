@@ -11,6 +11,18 @@ enum SimOutcome: Sendable {
 final class SimStore: Sendable {
     let clock: SimClock
     private let state: Mutex<SimState>
+    private let rawQueries = Mutex<[String]>([])
+
+    func recordQuery(_ line: String) {
+        rawQueries.withLock { queries in
+            queries.append(line)
+            if queries.count > 100 { queries.removeFirst(queries.count - 100) }
+        }
+    }
+
+    func queries() -> [String] {
+        rawQueries.withLock { $0 }
+    }
 
     init(configuration: SakuraSimulatorConfiguration) {
         clock = SimClock(followsWallClock: configuration.clock == .wallClock)
@@ -42,6 +54,12 @@ final class SimStore: Sendable {
             state.failNextCopy = true
         }
         let failure = fault.flatMap { $0.kind == .copyfail ? nil : $0 }
+        if let failure, failure.kind == .dropped {
+            // Accepted, never carried out.
+            state.settle(now: request.now)
+            let reply = SimReply.ok()
+            return .reply(status: reply.status, body: reply.body, retryAfter: nil)
+        }
         if let failure, failure.phase == .before {
             return Self.outcome(of: failure, method: method, state: &state)
         }

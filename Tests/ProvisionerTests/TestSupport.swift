@@ -9,7 +9,9 @@ import Testing
 func withSimulator<T>(
     _ configuration: SakuraSimulatorConfiguration = SakuraSimulatorConfiguration(),
     retry: SakuraRetryPolicy = SakuraRetryPolicy(maxRetries: 4, minWait: .milliseconds(10), maxWait: .milliseconds(200)),
-    requestTimeout: Duration = .seconds(5),
+    // Generous: a power call or disk edit is not re-sent after a timeout, and a loaded machine can be slow.
+    requestTimeout: Duration = .seconds(30),
+    power: SakuraPowerPolicy = SakuraPowerPolicy(bootRetrySpan: .milliseconds(50), initialRequestTimeout: .seconds(30)),
     _ body: (SakuraSimulator, SakuraCloudClient) async throws -> T
 ) async throws -> T {
     let simulator = try await SakuraSimulator.start(configuration)
@@ -18,7 +20,8 @@ func withSimulator<T>(
             baseURL: simulator.baseURL, zone: "is1a",
             credentials: SakuraCloudCredentials(
                 accessToken: configuration.accessToken, accessTokenSecret: configuration.accessTokenSecret),
-            requestTimeout: requestTimeout, retry: retry, rateLimiter: SakuraRateLimiter(requestsPerSecond: 0), powerGate: InProcessPowerGate()))
+            requestTimeout: requestTimeout, retry: retry, rateLimiter: SakuraRateLimiter(requestsPerSecond: 0), powerGate: InProcessPowerGate(),
+            power: power))
     do {
         let value = try await body(simulator, client)
         await simulator.stop()

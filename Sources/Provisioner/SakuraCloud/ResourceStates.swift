@@ -38,8 +38,9 @@ public enum ServerStatus: Sendable, Equatable, Decodable, CustomStringConvertibl
     case up, down, cleaning
     case other(String)
 
+    /// Case-insensitive, as the SDK's `IsUp`/`IsDown` (iaas-api-go `types/instance_status.go`).
     public init(rawValue: String) {
-        switch rawValue {
+        switch rawValue.lowercased() {
         case "up": self = .up
         case "down": self = .down
         case "cleaning": self = .cleaning

@@ -1,4 +1,5 @@
-/// What `GET /auth-status` says about the API key.
+/// What `GET /auth-status` says about the API key. The account is nested, `{"Account":{"ID":…,"Name":…}}`
+/// (iaas-api-go `naked/auth_status.go`, `naked/account.go`).
 public struct SakuraAuthStatus: Sendable, Decodable, Equatable {
     public var accountID: SakuraID?
     public var accountName: String?
@@ -7,7 +8,22 @@ public struct SakuraAuthStatus: Sendable, Decodable, Equatable {
     public var isAPIKey: Bool?
 
     enum CodingKeys: String, CodingKey {
-        case accountID = "AccountID", accountName = "AccountName", permission = "Permission", isAPIKey = "IsAPIKey"
+        case account = "Account", permission = "Permission", isAPIKey = "IsAPIKey"
+    }
+
+    struct Account: Decodable {
+        var id: SakuraID?
+        var name: String?
+        enum CodingKeys: String, CodingKey { case id = "ID", name = "Name" }
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let account = try container.decodeIfPresent(Account.self, forKey: .account)
+        accountID = account?.id
+        accountName = account?.name
+        permission = try container.decodeIfPresent(String.self, forKey: .permission)
+        isAPIKey = try container.decodeIfPresent(Bool.self, forKey: .isAPIKey)
     }
 }
 

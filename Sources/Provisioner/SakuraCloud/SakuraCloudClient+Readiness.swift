@@ -11,10 +11,22 @@ extension SakuraCloudClient {
     }
 
     /// One look at a server: `ready` when its `Instance.Status` equals `status` (e.g. `.up` after power-on,
-    /// `.down` after shutdown).
+    /// `.down` after shutdown). For `.up` its `Availability` must also be `available`, as the SDK's
+    /// `WaiterForUp` (iaas-api-go `state_functions.go`).
     public func checkServerStatus(_ id: SakuraID, is status: ServerStatus) async throws -> ServerCheck {
         let server = try await getServer(id)
-        return ServerCheck(ready: server.status == status, server: server)
+        return ServerCheck(ready: status == .up ? server.isUp : server.status == status, server: server)
+    }
+
+    /// How many servers still use a switch (`GET /switch/{id}/server`, its `Count`), as the SDK's
+    /// `cleanup.DeleteSwitch` checks before deleting (iaas-api-go `helper/cleanup/switch.go`,
+    /// `helper/query/referenced.go` `findServerBySwitchID`). 0 when the switch is gone.
+    public func serversOnSwitch(_ id: SakuraID) async throws -> Int {
+        do {
+            return try await send(.GET, "/switch/\(id)/server", query: FindQuery(), as: ListEnvelope<IgnoredBody>.self).items.count
+        } catch let error as SakuraCloudError where error.isNotFound {
+            return 0
+        }
     }
 }
 

@@ -81,11 +81,10 @@ extension SakuraCloudClient {
     @discardableResult
     public func deleteServer(_ id: SakuraID, withDisks disks: [SakuraID] = []) async throws -> Bool {
         struct Body: Encodable, Sendable {
-            var withDisk: [String]
+            var withDisk: [SakuraID]
             enum CodingKeys: String, CodingKey { case withDisk = "WithDisk" }
         }
-        return try await deleting(
-            "/server/\(id)", body: disks.isEmpty ? nil : Body(withDisk: disks.map(\.rawValue)))
+        return try await deleting("/server/\(id)", body: disks.isEmpty ? nil : Body(withDisk: disks))
     }
 
     // MARK: disks
@@ -105,7 +104,7 @@ extension SakuraCloudClient {
 
     /// `PUT /disk/{id}/config`: edits an available disk. 409 `disk_is_copying` while it copies.
     public func configureDisk(_ id: SakuraID, _ edit: DiskEdit) async throws {
-        _ = try await sendRaw(.PUT, "/disk/\(id)/config", body: edit)
+        _ = try await sendRaw(.PUT, "/disk/\(id)/config", body: edit, resend: .ifNotDelivered)
     }
 
     /// `PUT /disk/{id}/to/server/{serverID}` (the server must be down).

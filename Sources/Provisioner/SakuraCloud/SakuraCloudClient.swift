@@ -3,12 +3,16 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 
 /// A client of SAKURA Cloud's IaaS API (one zone), with retries, a client-side rate limit and serialised
 /// power calls.
 ///
-/// Retries: GET, PUT and DELETE are retried on 503, 423, 429, 5xx and transport errors with the
-/// configuration's backoff (honouring `Retry-After`). A POST (a create) is never re-sent by itself: its
+/// Retries, as the official Go client (iaas-api-go `client.go`, api-client-go `factory.go`): only 503 and
+/// 423 answers and transport errors, with the configuration's backoff (honouring `Retry-After`). Reads and
+/// idempotent calls (GET, deletes, attach/connect) are re-sent on all three. Calls that are not idempotent
+/// (power, disk edit, updates) are re-sent on 503/423, but after a transport error only when the request
+/// provably never left (no connection could be made). A POST (a create) is never re-sent by itself: its
 /// failure comes back to the caller, and ``findOrCreate(operation:find:create:)`` looks the create's
 /// `kaji-op` tag up and adopts what exists before creating again.
 public final class SakuraCloudClient: Sendable {
@@ -16,6 +20,8 @@ public final class SakuraCloudClient: Sendable {
     let httpClient: HTTPClient
     let logger: Logger
     let authorization: String
+    /// Boots sent per server, for ``bootFollowUp(_:)``.
+    let boots = BootMemo()
 
     /// - Parameters:
     ///   - httpClient: default `HTTPClient.shared`.
@@ -35,10 +41,23 @@ public final class SakuraCloudClient: Sendable {
 
     /// Whether a failed attempt may be sent again by ``send(_:_:query:body:)``.
     enum Resend {
-        /// GET, PUT, DELETE: re-send on retryable failures.
+        /// Idempotent calls (GET, deletes, attach/connect): re-send on 503, 423 and transport errors.
         case whenRetryable
+        /// Calls that must not run twice (power, disk edit, updates): re-send on 503 and 423, and after a
+        /// transport error only when the request never left.
+        case ifNotDelivered
         /// POST creates: never re-send.
         case never
+
+        func allows(_ error: SakuraCloudError) -> Bool {
+            switch self {
+            case .never: return false
+            case .whenRetryable: return error.isRetryable
+            case .ifNotDelivered:
+                if case .transport = error.kind { return error.notDelivered }
+                return error.isRetryable
+            }
+        }
     }
 
     /// Sends one call and decodes the answer, retrying per ``Resend``.
@@ -75,9 +94,7 @@ public final class SakuraCloudClient: Sendable {
                     return Data()
                 }
                 let retries = attempt - 1
-                guard resend == .whenRetryable, error.isRetryable, error.code != "still_creating",
-                    retries < configuration.retry.maxRetries
-                else { throw error }
+                guard resend.allows(error), retries < configuration.retry.maxRetries else { throw error }
                 let wait = configuration.retry.wait(beforeRetry: retries, retryAfterSeconds: error.retryAfterSeconds)
                 logger.debug(
                     "retrying SAKURA Cloud call",
@@ -93,8 +110,13 @@ public final class SakuraCloudClient: Sendable {
     ) throws -> HTTPClientRequest {
         var url = configuration.zoneRoot + path
         if let query {
-            let json = try encodeJSON(query, method: method, path: path)
-            url += "?" + Self.percentEncode(String(decoding: json, as: UTF8.self))
+            let document: String
+            if let find = query as? FindQuery {
+                document = find.sdkDocument
+            } else {
+                document = String(decoding: try encodeJSON(query, method: method, path: path), as: UTF8.self)
+            }
+            url += "?" + FindQuery.urlSafe(document)
         }
         var request = HTTPClientRequest(url: url)
         request.method = method
@@ -123,14 +145,6 @@ public final class SakuraCloudClient: Sendable {
         }
     }
 
-    /// Percent-encodes the JSON query: everything but RFC 3986 unreserved characters. (Whether the real API
-    /// accepts a fully encoded query is unverified; the official Go client escapes only filter strings.)
-    static func percentEncode(_ text: String) -> String {
-        var allowed = CharacterSet.alphanumerics
-        allowed.insert(charactersIn: "-._~")
-        return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text
-    }
-
     private func attemptOnce(
         _ request: HTTPClientRequest, method: HTTPMethod, path: String, attempt: Int
     ) async throws -> Data {
@@ -147,7 +161,8 @@ public final class SakuraCloudClient: Sendable {
             throw CancellationError()
         } catch {
             throw SakuraCloudError(
-                kind: .transport(Self.describeTransport(error)), method: method.rawValue, path: path, zone: zone)
+                kind: .transport(Self.describeTransport(error)), method: method.rawValue, path: path, zone: zone,
+                notDelivered: Self.isConnectFailure(error))
         }
         let data = Data(buffer.readableBytesView)
         let status = Int(response.status.code)
@@ -157,6 +172,20 @@ public final class SakuraCloudClient: Sendable {
         throw SakuraCloudError(
             kind: .api(status: status, code: details?.errorCode, serial: details?.serial, message: details?.errorMessage),
             method: method.rawValue, path: path, zone: zone, retryAfterSeconds: retryAfter)
+    }
+
+    /// Whether a transport error happened before any byte of the request was sent: the connection was
+    /// refused, the host unreachable or unresolvable, or connecting timed out.
+    static func isConnectFailure(_ error: any Error) -> Bool {
+        if let error = error as? HTTPClientError {
+            return error == .connectTimeout
+        }
+        if error is NIOConnectionError { return true }
+        if let error = error as? ChannelError, case .connectTimeout = error { return true }
+        if let error = error as? IOError {
+            return [ECONNREFUSED, ENETUNREACH, EHOSTUNREACH].contains(error.errnoCode)
+        }
+        return false
     }
 
     /// A transport error's description without request details (never headers).

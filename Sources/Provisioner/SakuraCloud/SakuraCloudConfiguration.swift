@@ -7,19 +7,24 @@ public struct SakuraCloudConfiguration: Sendable {
     public var credentials: SakuraCloudCredentials
     /// Time limit of one HTTP request; default 300 s (as the official Go client).
     public var requestTimeout: Duration
-    /// Retries of 503/423/429/transport errors; default ``SakuraRetryPolicy/init()``.
+    /// Retries of 503/423/transport errors; default ``SakuraRetryPolicy/init()``.
     public var retry: SakuraRetryPolicy
     /// Client-side request rate; default ``SakuraRateLimiter/processWide`` (5 requests per second shared by
     /// every client of the process, as `api-client-go`).
     public var rateLimiter: SakuraRateLimiter
     /// Serialises power calls per zone; default ``InProcessPowerGate/shared`` (one process-wide lock per zone).
     public var powerGate: any PowerCallGate
+    /// Boot retry timings of the SDK's power helper; default ``SakuraPowerPolicy/init(bootRetrySpan:initialRequestTimeout:)``
+    /// (20 s, 30 min).
+    public var power: SakuraPowerPolicy
 
     public init(
         baseURL: String = "https://secure.sakura.ad.jp", zone: String = "is1a", credentials: SakuraCloudCredentials,
         requestTimeout: Duration = .seconds(300), retry: SakuraRetryPolicy = SakuraRetryPolicy(),
-        rateLimiter: SakuraRateLimiter = .processWide, powerGate: any PowerCallGate = InProcessPowerGate.shared
+        rateLimiter: SakuraRateLimiter = .processWide, powerGate: any PowerCallGate = InProcessPowerGate.shared,
+        power: SakuraPowerPolicy = SakuraPowerPolicy()
     ) {
+        self.power = power
         self.baseURL = baseURL
         self.zone = zone
         self.credentials = credentials

@@ -23,10 +23,14 @@ public struct SakuraCloudError: Error, Sendable, CustomStringConvertible {
     public var attempts: Int
     /// Seconds the server asked to wait (`Retry-After`), when it did.
     public var retryAfterSeconds: Int?
+    /// True for a transport error that provably happened before the request left: no connection could be
+    /// made (refused, unreachable, name not resolved, connect timeout). Only then may a call that is not
+    /// idempotent be sent again. Default false.
+    public var notDelivered: Bool
 
     public init(
         kind: Kind, method: String = "", path: String = "", zone: String = "", attempts: Int = 1,
-        retryAfterSeconds: Int? = nil
+        retryAfterSeconds: Int? = nil, notDelivered: Bool = false
     ) {
         self.kind = kind
         self.method = method
@@ -34,6 +38,7 @@ public struct SakuraCloudError: Error, Sendable, CustomStringConvertible {
         self.zone = zone
         self.attempts = attempts
         self.retryAfterSeconds = retryAfterSeconds
+        self.notDelivered = notDelivered
     }
 
     /// HTTP status of an API error.
@@ -54,13 +59,14 @@ public struct SakuraCloudError: Error, Sendable, CustomStringConvertible {
         return nil
     }
 
-    /// Whether trying the same call again later can succeed: 503, 423, 429, 504, 409 `still_creating` and
-    /// transport errors. 400, 401, 404 and other 409s are final.
+    /// Whether the client may send the same call again: 503 and 423 answers and transport errors, exactly
+    /// what the official Go client retries (iaas-api-go `client.go` `defaultCheckRetryStatusCodes`,
+    /// api-client-go `factory.go` `checkRetryFn`, which falls back to go-retryablehttp's policy for transport
+    /// errors). 429, 500, 502, 504 and every 4xx are not retried. A call that is not idempotent is re-sent
+    /// on a transport error only when ``notDelivered``.
     public var isRetryable: Bool {
         switch kind {
-        case .api(let status, let code, _, _):
-            return [423, 429, 500, 502, 503, 504].contains(status) || code == "still_creating"
-                || code == "server_is_cleaning"
+        case .api(let status, _, _, _): return status == 503 || status == 423
         case .transport: return true
         case .invalidResponse, .configuration, .diskCopyFailed: return false
         }

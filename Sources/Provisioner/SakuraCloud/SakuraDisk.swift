@@ -1,5 +1,5 @@
 /// A disk as the API returns it.
-public struct SakuraDisk: Sendable, Decodable, Equatable {
+public struct SakuraDisk: Sendable, Decodable, Equatable, SakuraTaggedResource {
     public var id: SakuraID
     public var name: String
     public var tags: [String]
@@ -9,10 +9,11 @@ public struct SakuraDisk: Sendable, Decodable, Equatable {
     public var migratedMB: Int?
     public var serverID: SakuraID?
     public var sourceArchiveID: SakuraID?
+    public var createdAt: String?
 
     enum CodingKeys: String, CodingKey {
         case id = "ID", name = "Name", tags = "Tags", availability = "Availability", sizeMB = "SizeMB"
-        case migratedMB = "MigratedMB", server = "Server", sourceArchive = "SourceArchive"
+        case migratedMB = "MigratedMB", server = "Server", sourceArchive = "SourceArchive", createdAt = "CreatedAt"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -25,5 +26,6 @@ public struct SakuraDisk: Sendable, Decodable, Equatable {
         migratedMB = try container.decodeIfPresent(Int.self, forKey: .migratedMB)
         serverID = try container.decodeIfPresent(SakuraRef.self, forKey: .server)?.id
         sourceArchiveID = try container.decodeIfPresent(SakuraRef.self, forKey: .sourceArchive)?.id
+        createdAt = try? container.decodeIfPresent(String.self, forKey: .createdAt)
     }
 }

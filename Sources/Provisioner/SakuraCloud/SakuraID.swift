@@ -1,7 +1,9 @@
 /// A SAKURA Cloud resource ID (12 decimal digits, e.g. `113000000001`).
 ///
 /// The API sends IDs as JSON strings, or as numbers when `X-Sakura-Bigint-As-Int: 1` is set; both decode.
-/// It encodes as a string.
+/// It encodes as a JSON number, as the official Go SDK's `types.ID` (an `int64` without a custom encoder,
+/// iaas-api-go `types/id.go`); the API refuses string IDs in request bodies. A value that is not a decimal
+/// number (never one the API gave) fails to encode rather than being sent as a string.
 public struct SakuraID: Sendable, Hashable, Codable, CustomStringConvertible, ExpressibleByStringLiteral {
     public let rawValue: String
 
@@ -25,13 +27,20 @@ public struct SakuraID: Sendable, Hashable, Codable, CustomStringConvertible, Ex
 
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
-        try container.encode(rawValue)
+        guard let number = int64Value else {
+            throw EncodingError.invalidValue(
+                rawValue, .init(codingPath: encoder.codingPath, debugDescription: "a SAKURA Cloud ID is a decimal number, got `\(rawValue)`"))
+        }
+        try container.encode(number)
     }
+
+    /// The ID as a number, nil when it is not a decimal number.
+    public var int64Value: Int64? { Int64(rawValue) }
 
     public var description: String { rawValue }
 }
 
-/// `{"ID": "..."}`, the API's reference to another resource.
+/// `{"ID": 113000000001}`, the API's reference to another resource.
 public struct SakuraRef: Sendable, Hashable, Codable {
     public var id: SakuraID
 

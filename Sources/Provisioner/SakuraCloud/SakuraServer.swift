@@ -1,20 +1,32 @@
 /// A server as the API returns it.
-public struct SakuraServer: Sendable, Decodable, Equatable {
+public struct SakuraServer: Sendable, Decodable, Equatable, SakuraTaggedResource {
     public var id: SakuraID
     public var name: String
     public var tags: [String]
     public var hostName: String?
     public var cpu: Int
     public var memoryMB: Int
+    /// `Instance.Status`, compared case-insensitively (iaas-api-go `types/instance_status.go` `IsUp`).
     public var status: ServerStatus
+    /// `Availability` of the server itself (`available` once created); nil when absent.
+    public var availability: DiskAvailability?
+    /// NICs in order (NIC 0 first). `null` entries of the API's array are skipped.
     public var interfaces: [SakuraInterface]
     public var diskIDs: [SakuraID]
     /// The simulated node behind this server, when it comes from `sakura-sim` started with an sshd.
     public var simulatedNode: SimulatedNodeInfo?
+    public var createdAt: String?
 
     enum CodingKeys: String, CodingKey {
         case id = "ID", name = "Name", tags = "Tags", hostName = "HostName", serverPlan = "ServerPlan"
         case instance = "Instance", interfaces = "Interfaces", disks = "Disks", kajiSim = "KajiSim"
+        case availability = "Availability", createdAt = "CreatedAt"
+    }
+
+    /// Up as the SDK's `WaiterForUp` wants it (iaas-api-go `state_functions.go`): `Availability` is
+    /// `available` (or absent) and `Instance.Status` is `up`.
+    public var isUp: Bool {
+        (availability == nil || availability == .available) && status == .up
     }
 
     struct Plan: Decodable {
@@ -38,9 +50,11 @@ public struct SakuraServer: Sendable, Decodable, Equatable {
         cpu = plan?.cpu ?? 0
         memoryMB = plan?.memoryMB ?? 0
         status = try container.decodeIfPresent(Instance.self, forKey: .instance)?.status ?? .other("")
-        interfaces = try container.decodeIfPresent([SakuraInterface].self, forKey: .interfaces) ?? []
-        diskIDs = try container.decodeIfPresent([SakuraRef].self, forKey: .disks)?.map(\.id) ?? []
+        availability = try container.decodeIfPresent(DiskAvailability.self, forKey: .availability)
+        interfaces = try container.decodeIfPresent([SakuraInterface?].self, forKey: .interfaces)?.compactMap { $0 } ?? []
+        diskIDs = try container.decodeIfPresent([SakuraRef?].self, forKey: .disks)?.compactMap { $0?.id } ?? []
         simulatedNode = try container.decodeIfPresent(SimulatedNodeInfo.self, forKey: .kajiSim)
+        createdAt = try? container.decodeIfPresent(String.self, forKey: .createdAt)
     }
 
     /// The address to reach the server over SSH: the simulated node's sshd (as root, with `KAJI_SIM_WORLD`

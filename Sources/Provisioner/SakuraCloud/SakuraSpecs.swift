@@ -28,7 +28,7 @@ public enum SwitchConnection: Sendable, Equatable, Encodable {
         var container = encoder.singleValueContainer()
         switch self {
         case .shared: try container.encode(["Scope": "shared"])
-        case .switch(let id): try container.encode(["ID": id.rawValue])
+        case .switch(let id): try container.encode(SakuraRef(id: id))
         case .none: try container.encodeNil()
         }
     }

@@ -2,14 +2,20 @@ import Engine
 import Foundation
 import Provisioner
 
-/// The tags every cloud resource of a cluster carries (besides the create's own `kaji-op=<run>/<step>`):
-/// `kaji-cluster=<name>` (delete finds everything by it), `kaji-run=<run>` (compensation finds what one
-/// run created), and for nodes `kaji-role=…` and `kaji-node=…`.
+/// The tags every cloud resource of a cluster carries (besides the create's own operation tag
+/// `kaji-op=<hash of run/step>`): `kaji-cluster=<name>` (delete finds everything by it), `kaji-run=<hash>`
+/// (compensation finds what one run created), and for nodes `kaji-role=…` and `kaji-node=…`.
+///
+/// SAKURA Cloud takes at most 10 tags of at most 32 characters (``SakuraTags``). A node carries 5 tags. A
+/// run is tagged with 16 hex digits of SHA-256 of its id (25 characters). A cluster or node name too long
+/// for its tag is shortened deterministically: the start of the name, `~` and 8 hex digits of SHA-256 of
+/// the whole name (``SakuraTags/fitting(_:_:)``); names up to 19 (cluster) or 22 (node) characters are
+/// kept whole. The full names, run id and step are in each resource's `Name` and `Description`.
 public enum ClusterTags {
-    public static func cluster(_ name: String) -> String { "kaji-cluster=\(name)" }
-    public static func run(_ id: UUID) -> String { "kaji-run=\(id.uuidString.lowercased())" }
+    public static func cluster(_ name: String) -> String { SakuraTags.fitting("kaji-cluster=", name) }
+    public static func run(_ id: UUID) -> String { "kaji-run=" + SakuraTags.digest(id.uuidString.lowercased(), hexDigits: 16) }
     public static func role(_ role: ClusterNode.Role) -> String { "kaji-role=\(role.rawValue)" }
-    public static func node(_ name: String) -> String { "kaji-node=\(name)" }
+    public static func node(_ name: String) -> String { SakuraTags.fitting("kaji-node=", name) }
 
     /// The tags of the cluster switch.
     static func forSwitch(cluster: String, run: UUID) -> [String] {

@@ -35,7 +35,7 @@ public struct ClusterWorkflowSettings: Sendable {
     public var ubuntuVersion: String?
     /// kube-vip's image; default `ghcr.io/kube-vip/kube-vip:v0.8.9`.
     public var kubeVIPImage: String
-    /// The NIC on the private switch that holds the VIP (ARP); default `eth1` (eth0 is the shared segment).
+    /// The NIC on the private switch that holds the VIP (ARP); default `eth0` (NIC 0 is the private switch, NIC 1 the shared segment).
     public var kubeVIPInterface: String
     /// Where static Pod manifests live on a master; default `/etc/kubernetes/manifests`.
     public var manifestDirectory: String
@@ -53,7 +53,7 @@ public struct ClusterWorkflowSettings: Sendable {
         nodeRetry: RetryPolicy = RetryPolicy(maxAttempts: 5, initialDelay: .seconds(2), maxDelay: .seconds(60)),
         sshUser: String = "ubuntu", sshPort: Int = 22, nodeCommandDeadline: Duration = .seconds(600),
         ubuntuVersion: String? = nil, kubeVIPImage: String = "ghcr.io/kube-vip/kube-vip:v0.8.9",
-        kubeVIPInterface: String = "eth1", manifestDirectory: String = "/etc/kubernetes/manifests",
+        kubeVIPInterface: String = "eth0", manifestDirectory: String = "/etc/kubernetes/manifests",
         cniManifest: String = "https://github.com/flannel-io/flannel/releases/latest/download/kube-flannel.yml",
         ownerKeysFile: String = "~/.ssh/authorized_keys"
     ) {

@@ -131,14 +131,16 @@ struct ClusterSteps: Sendable {
         let pool = node.role == .master ? spec.masters : spec.workers
         let tags = ClusterTags.forNode(node, cluster: spec.name, run: runID)
         let serverID = try await cloudStep(names("create-server", node.name)) { operation in
+            // NIC 0 on the private switch: the disk edit below configures NIC 0 (see connectPrivateNIC).
             let server = ServerSpec(name: node.name, description: "Kaji cluster \(spec.name), \(node.role.rawValue) \(node.ordinal)", tags: tags,
                                     cpu: pool.plan.cpu, memoryMB: pool.plan.memoryGB * 1024,
-                                    connectedSwitches: [.shared, .switch(SakuraID(switchID))])
+                                    connectedSwitches: [.switch(SakuraID(switchID)), .shared])
             return try await cloud.findOrCreateServer(server, operation: operation).resource.id.rawValue
         }
         let keys = spec.owners.sshKeys + [services.ssh.configuration.identity.publicKeyLine]
         let prefix = try IPv4CIDR(parsing: spec.network.subnet, field: "network.subnet").prefix
         let diskID = try await cloudStep(names("create-disk", node.name)) { operation in
+            // UserIPAddress/UserSubnet configure the server's NIC 0, here the private switch.
             let edit = DiskEdit(hostName: node.name, password: nil, sshPublicKeys: keys, disablePasswordAuth: true,
                                 userIPAddress: node.address, networkMaskLength: prefix)
             let disk = DiskSpec(name: node.name, description: "Kaji cluster \(spec.name): boot disk of \(node.name)", tags: tags,
@@ -153,13 +155,23 @@ struct ClusterSteps: Sendable {
             return check.ready ? .done(true) : .notYet("disk \(diskID): \(check.summary)")
         }
         _ = try await cloudStep(names("power-on", node.name)) { _ -> Bool in
+            // The SDK's power helper: 409 still_creating is retried every 20 s for up to 30 min.
             let server = try await cloud.getServer(SakuraID(serverID))
-            if server.status != .up { try await cloud.powerOn(SakuraID(serverID)) }
+            guard !server.isUp else { return true }
+            do {
+                try await cloud.powerOn(SakuraID(serverID))
+            } catch let error as SakuraCloudError where error.status == 409 && error.code == "conflict" {
+                // Already booting: an earlier attempt of this step was accepted (as the SDK counts a 409).
+            }
             return true
         }
         let endpoint = try await context.waitUntil(names("server-up", node.name), every: settings.pollInterval, timeout: settings.bootTimeout) { () -> PollResult<NodeEndpoint> in
             let check = try await cloud.checkServerStatus(SakuraID(serverID), is: .up)
-            guard check.ready else { return .notYet("server \(serverID) is \(check.server.status)") }
+            guard check.ready else {
+                // A boot accepted but not carried out: re-sent every 20 s while the server reads `down`.
+                let resent = try await cloud.bootFollowUp(check.server)
+                return .notYet("server \(serverID) is \(check.server.status)\(resent ? " (boot sent again)" : "")")
+            }
             guard let endpoint = check.server.sshEndpoint(port: settings.sshPort, user: settings.sshUser) else {
                 return .notYet("server \(serverID) is up but has no address yet")
             }
@@ -172,19 +184,25 @@ struct ClusterSteps: Sendable {
         return BuiltNode(plan: node, serverID: serverID, diskID: diskID, endpoint: endpoint)
     }
 
-    /// Makes sure one NIC of the server is on the switch (the server is created with it connected; an
-    /// answer lost on the way may have left it unconnected): connects a spare NIC, or adds one.
+    /// Makes sure NIC 0 of the server is on the cluster switch, the NIC the disk edit gives the node's private
+    /// address (a disk edit's `UserIPAddress`/`UserSubnet` configure the first interface: iaas-api-go
+    /// `fake/ops_disk.go`). The server is created with it connected; an answer lost on the way may have left
+    /// it unconnected, and then it is connected (or, on a server with no NIC at all, added and connected).
+    /// NIC 0 on anything else is an error no retry fixes.
     static func connectPrivateNIC(cloud: SakuraCloudClient, serverID: SakuraID, switchID: SakuraID) async throws -> String {
         let server = try await cloud.getServer(serverID)
-        if let connected = server.interfaces.first(where: { $0.switchID == switchID }) { return connected.id.rawValue }
-        let spare: SakuraInterface
-        if let free = server.interfaces.first(where: { !$0.isShared && $0.switchID == nil }) {
-            spare = free
-        } else {
-            spare = try await cloud.createInterface(serverID: serverID)
+        guard let first = server.interfaces.first else {
+            let added = try await cloud.createInterface(serverID: serverID)
+            try await cloud.connectInterface(added.id, toSwitch: switchID)
+            return added.id.rawValue
         }
-        try await cloud.connectInterface(spare.id, toSwitch: switchID)
-        return spare.id.rawValue
+        if first.switchID == switchID { return first.id.rawValue }
+        guard !first.isShared, first.switchID == nil else {
+            let target = first.isShared ? "the shared segment" : "switch \(first.switchID?.rawValue ?? "?")"
+            throw WorkflowError("NIC 0 of server \(server.name) (\(serverID)) is on \(target), not on the cluster switch \(switchID); the disk edit configures the node's private address on NIC 0, so delete the server and provision again", nonRetryable: true)
+        }
+        try await cloud.connectInterface(first.id, toSwitch: switchID)
+        return first.id.rawValue
     }
 
     // MARK: node commands

@@ -63,6 +63,16 @@ struct Teardown: Sendable {
             for disk in disks { try await cloud.deleteDisk(disk.id) }
             return disks.count
         }
+        // As the SDK's cleanup.DeleteSwitch: wait until no server references the switch, then delete it.
+        _ = try await context.waitUntil("\(prefix):switch-unused", every: settings.pollInterval, timeout: settings.shutdownTimeout) { () -> PollResult<Int> in
+            let switches = try await cloud.findSwitches(query)
+            var used: [String] = []
+            for item in switches {
+                let servers = try await cloud.serversOnSwitch(item.id)
+                if servers > 0 { used.append("\(item.name) (\(servers) server\(servers == 1 ? "" : "s"))") }
+            }
+            return used.isEmpty ? .done(switches.count) : .notYet("switch still used by servers: " + used.joined(separator: ", "))
+        }
         let switches = try await context.step("\(prefix):delete-switch", retry: retry) { _ -> Int in
             let switches = try await cloud.findSwitches(query)
             for item in switches { try await cloud.deleteSwitch(item.id) }

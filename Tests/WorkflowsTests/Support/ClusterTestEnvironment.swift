@@ -50,7 +50,8 @@ struct ClusterTestEnvironment: Sendable {
                 baseURL: simulator.baseURL, zone: "is1a",
                 credentials: SakuraCloudCredentials(accessToken: "kaji-sim-token", accessTokenSecret: "kaji-sim-secret"),
                 requestTimeout: .seconds(5), retry: SakuraRetryPolicy(maxRetries: 6, minWait: .milliseconds(10), maxWait: .milliseconds(200)),
-                rateLimiter: SakuraRateLimiter(requestsPerSecond: 0), powerGate: InProcessPowerGate()),
+                rateLimiter: SakuraRateLimiter(requestsPerSecond: 0), powerGate: InProcessPowerGate(),
+                power: SakuraPowerPolicy(bootRetrySpan: .milliseconds(200), initialRequestTimeout: .seconds(30))),
             logger: logger)
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("kaji-wf-\(world)").path
         try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
