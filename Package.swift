@@ -105,9 +105,15 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // The test kit shared by the test targets: private servers and processes.
+        .target(
+            name: "KajiTesting",
+            path: "Tests/KajiTesting"
+        ),
         .testTarget(
             name: "EngineTests",
             dependencies: [
+                "KajiTesting",
                 "Engine",
                 "KajiMigrations",
                 "Worker",
@@ -117,6 +123,7 @@ let package = Package(
         .testTarget(
             name: "WorkflowsTests",
             dependencies: [
+                "KajiTesting",
                 "Workflows",
                 "Engine",
                 "Worker",

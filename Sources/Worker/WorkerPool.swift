@@ -144,7 +144,15 @@ public final class WorkerPool: Service, Sendable {
         // plus the lease, less the margin.
         let sentAt = ContinuousClock.now
         do {
-            claimed = try await store.claimRuns(worker: configuration.id, queues: configuration.queues, kinds: kinds, limit: limit, leaseSeconds: configuration.leaseSeconds)
+            let store = self.store, id = configuration.id, queues = configuration.queues, kinds = self.kinds, lease = configuration.leaseSeconds
+            // Bounded: a claim that hangs on a dropped connection would hold its reserved slots for good. A
+            // claim that answers later is lost to this worker; its runs' leases run out and they are rescued.
+            guard let runs = try await withDeadline(Self.databaseCallLimit, {
+                try await store.claimRuns(worker: id, queues: queues, kinds: kinds, limit: limit, leaseSeconds: lease)
+            }) else {
+                throw KajiError(.databaseUnavailable, "the claim did not answer within \(Self.databaseCallLimit)")
+            }
+            claimed = runs
         } catch {
             logger.error("claiming failed; trying again", metadata: ["error": "\(DatabaseConfig.describe(error))"])
             try? await Task.sleep(for: .milliseconds(500))
@@ -160,6 +168,9 @@ public final class WorkerPool: Service, Sendable {
     }
 
     private static let maxClaimsInFlight = 3
+
+    /// How long a claim or a rescue may take before it counts as failed (and is tried again).
+    private static let databaseCallLimit: Duration = .seconds(30)
 
     /// While runs are active, claim only once this many slots are free (a quarter of the pool).
     private var claimThreshold: Int { max(1, min(configuration.claimBatch, configuration.concurrency / 4)) }
@@ -356,7 +367,10 @@ public final class WorkerPool: Service, Sendable {
             try? await Task.sleep(for: .milliseconds(Int64(1000 * Double.random(in: 0.8...1.2))))
             if Task.isCancelled { break }
             do {
-                try await maintenance.tick()
+                // Bounded generously (a prune pass may be long): a hung round must not stop every later one.
+                guard try await withDeadline(.seconds(300), { try await maintenance.tick() }) != nil else {
+                    throw KajiError(.databaseUnavailable, "a maintenance round did not end within 300 s")
+                }
             } catch {
                 logger.error("maintenance failed; will try again", metadata: ["error": "\(DatabaseConfig.describe(error))"])
             }
@@ -370,7 +384,12 @@ public final class WorkerPool: Service, Sendable {
             if Task.isCancelled { break }
             do {
                 let mine = state.withLock { $0.active.keys.map(\.run) }
-                let rescued = try await store.rescueExpiredLeases(actor: "worker:\(configuration.id)", grace: configuration.rescueGrace, excluding: mine)
+                let store = self.store, actor = "worker:\(configuration.id)", grace = configuration.rescueGrace
+                guard let rescued = try await withDeadline(Self.databaseCallLimit, {
+                    try await store.rescueExpiredLeases(actor: actor, grace: grace, excluding: mine)
+                }) else {
+                    throw KajiError(.databaseUnavailable, "the rescue did not answer within \(Self.databaseCallLimit)")
+                }
                 if rescued > 0 { logger.warning("rescued runs whose lease expired", metadata: ["count": "\(rescued)"]) }
             } catch {
                 logger.error("rescue failed; will try again", metadata: ["error": "\(DatabaseConfig.describe(error))"])

@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import KajiTesting
 import Testing
 
 /// Faults injected into real processes: a worker stopped with SIGSTOP, a PostgreSQL restarted or crashed

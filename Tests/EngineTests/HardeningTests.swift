@@ -66,7 +66,9 @@ struct HardeningTests {
     /// The run ends succeeded on its first attempt, each step's body ran once except `twice`, nothing was
     /// undone, and no step attempt failed.
     static func expectNoFailure(_ db: TestDatabase, _ id: UUID, counter: ExecutionCounter, tag: String, twice: String? = nil) async throws {
-        let run = try await db.waitForFinish(id, timeout: .seconds(60))
+        // A write that hangs on the dropped connection counts as a fault after 30 s; if the release fails
+        // too, the lease (30 s) and the rescue grace (15 s) run out first.
+        let run = try await db.waitForFinish(id, timeout: .seconds(150))
         #expect(run.state == .succeeded, "a database fault must not fail the run: \(run.lastError ?? "")")
         #expect(run.attempt == 1, "a database fault is not a run attempt")
         for name in ["a", "b", "c"] {

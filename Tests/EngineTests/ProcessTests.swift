@@ -19,7 +19,8 @@ struct ProcessTests {
         try await TestDatabase.with { db in
             let log = Self.diagLog()
             defer { try? FileManager.default.removeItem(atPath: log) }
-            let r = try await db.client(testRegistry()).enqueue(EnqueueRequest(kind: "diag.steps", input: #"{"steps": 6, "stepMillis": 300}"#, actor: "test"))
+            let r = try await db.client(testRegistry()).enqueue(EnqueueRequest(kind: "diag.steps", input: #"{"steps": 6, "stepMillis": 1000}"#, actor: "test"))
+            // Steps of a second: the kill lands mid-run even when this test is slow to send it.
             let first = try db.spawnWorker(leaseSeconds: 2, environment: ["KAJI_DIAG_LOG": log], id: "doomed")
             try await eventually("two steps are checkpointed") {
                 try await db.scalarInt("SELECT count(*)::int8 FROM steps WHERE run_id = \(r.id) AND state = 'succeeded'") >= 2

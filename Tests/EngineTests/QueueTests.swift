@@ -107,10 +107,11 @@ struct QueueTests {
     func leaseRenewedDuringLongStep() async throws {
         try await TestDatabase.with { db in
             let registry = testRegistry()
-            // The step outlasts the lease by half; renewals come every third of it.
-            let pool = db.startPool(registry, concurrency: 1, leaseSeconds: 8)
-            let r = try await db.client(registry).enqueue(EnqueueRequest(kind: "diag.steps", input: #"{"steps": 1, "stepMillis": 12000}"#, actor: "test"))
-            let run = try await db.waitForFinish(r.id)
+            // The step outlasts the lease by a third; renewals come every third of it (5 s), and the worker
+            // holds the run by its own clock for 12.5 s after each: room for a very slow machine.
+            let pool = db.startPool(registry, concurrency: 1, leaseSeconds: 15)
+            let r = try await db.client(registry).enqueue(EnqueueRequest(kind: "diag.steps", input: #"{"steps": 1, "stepMillis": 20000}"#, actor: "test"))
+            let run = try await db.waitForFinish(r.id, timeout: .seconds(120))
             try await pool.stop()
             #expect(run.state == .succeeded)
             #expect(run.epoch == 1, "the run was never taken away from its worker")

@@ -96,12 +96,12 @@ struct TestSSHD {
     }
 
     /// An executor with a fresh known-hosts file in a temp directory.
-    func executor(connectAttempts: Int = 3, knownHosts: String? = nil) throws -> SSHExecutor {
+    func executor(connectAttempts: Int = 3, knownHosts: String? = nil, connectTimeout: Duration = .seconds(2), connectRetryWait: Duration = .milliseconds(50)) throws -> SSHExecutor {
         let path = knownHosts ?? temporaryPath("known_hosts")
         return SSHExecutor(
             configuration: SSHConfiguration(
                 identity: try SSHIdentity.load(privateKeyPath: clientKey), knownHosts: KnownHostsFile(path: path),
-                connectTimeout: .seconds(2), connectAttempts: connectAttempts, connectRetryWait: .milliseconds(50)))
+                connectTimeout: connectTimeout, connectAttempts: connectAttempts, connectRetryWait: connectRetryWait))
     }
 
     var endpoint: SSHEndpoint { SSHEndpoint(host: "127.0.0.1", port: port) }

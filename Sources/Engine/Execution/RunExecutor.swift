@@ -141,7 +141,7 @@ public struct RunExecutor: Sendable {
             return try await compensateAndFinish(run, entry: entry, lease: lease, control: control, cancelled: run.cancelRequested, error: nil, logger: log)
         }
         // Epoch 1 is the first claim ever: no step can have been recorded yet.
-        let checkpoints = run.epoch == 1 ? [:] : try await store.loadSteps(runID: run.id)
+        let checkpoints = run.epoch == 1 ? [:] : try await bounded({ [store] in try await store.loadSteps(runID: run.id) })
         let context = WorkflowContext(run: run, worker: worker, store: store, checkpoints: checkpoints, inlineRetryLimit: inlineRetryLimit,
                                       control: control, logger: log)
         let result: Result<String, any Error>
@@ -156,15 +156,15 @@ public struct RunExecutor: Sendable {
         }
         switch result {
         case .success(let output):
-            guard try await store.completeRun(lease, output: output) else { return .fenced }
+            guard try await bounded({ [store] in try await store.completeRun(lease, output: output) }) else { return .fenced }
             return .succeeded
         case .failure(let error as RunSuspension):
-            guard try await store.suspendRun(lease, state: error.state, until: error.until, reason: error.reason, wakeups: run.wakeups) else { return .fenced }
+            guard try await bounded({ [store] in try await store.suspendRun(lease, state: error.state, until: error.until, reason: error.reason, wakeups: run.wakeups) }) else { return .fenced }
             return .suspended(error.state, error.until)
         case .failure(let error as KajiError) where error.code == .leaseLost:
             throw error
         case .failure(let error) where error is RunReleased:
-            guard try await store.releaseRun(lease, reason: "worker \(worker) is draining") else { return .fenced }
+            guard try await bounded({ [store] in try await store.releaseRun(lease, reason: "worker \(worker) is draining") }) else { return .fenced }
             return .released
         case .failure(let error) where error is RunCancelRequested:
             // Sibling steps may have cancelled this task meanwhile: undo and record from a task that is not.
@@ -183,7 +183,7 @@ public struct RunExecutor: Sendable {
             case .drain, .none:
                 // This task is cancelled: record the release from a task that is not, or the query is refused.
                 let store = self.store, worker = self.worker
-                let released = try await Task { try await store.releaseRun(lease, reason: "worker \(worker) stopped the run mid-step (drain deadline)") }.value
+                let released = try await Task { try await bounded({ [store] in try await store.releaseRun(lease, reason: "worker \(worker) stopped the run mid-step (drain deadline)") }) }.value
                 return released ? .released : .fenced
             }
         case .failure(let error):
@@ -191,7 +191,7 @@ public struct RunExecutor: Sendable {
             if error.kajiIsRetryable && run.attempt < run.maxAttempts {
                 let policy = entry.retryPolicy
                 let at = Date().addingTimeInterval(policy.delay(afterAttempt: run.attempt).seconds)
-                guard try await store.scheduleRunRetry(lease, error: message, at: at) else { return .fenced }
+                guard try await bounded({ [store] in try await store.scheduleRunRetry(lease, error: message, at: at) }) else { return .fenced }
                 log.info("run attempt failed; retrying", metadata: ["attempt": "\(run.attempt)", "error": "\(message)"])
                 return .retrying(at)
             }
@@ -206,14 +206,14 @@ public struct RunExecutor: Sendable {
     private func compensateAndFinish(_ run: ClaimedRun, entry: WorkflowRegistry.Entry, lease: LeaseToken, control: RunControl, cancelled: Bool, error: String?, logger log: Logger) async throws -> RunOutcome {
         var compensationError: String?
         if let compensate = entry.compensate {
-            guard try await store.beginCompensation(lease, error: error) else { return .fenced }
-            let checkpoints = try await store.loadSteps(runID: run.id)
+            guard try await bounded({ [store] in try await store.beginCompensation(lease, error: error) }) else { return .fenced }
+            let checkpoints = try await bounded({ [store] in try await store.loadSteps(runID: run.id) })
             let context = WorkflowContext(run: run, worker: worker, store: store, checkpoints: checkpoints, inlineRetryLimit: inlineRetryLimit,
                                           control: control, compensating: true, logger: log)
             do {
                 try await compensate(run.input, context)
             } catch let suspension as RunSuspension {
-                guard try await store.suspendRun(lease, state: suspension.state, until: suspension.until, reason: "compensation: \(suspension.reason)", wakeups: run.wakeups) else { return .fenced }
+                guard try await bounded({ [store] in try await store.suspendRun(lease, state: suspension.state, until: suspension.until, reason: "compensation: \(suspension.reason)", wakeups: run.wakeups) }) else { return .fenced }
                 return .suspended(suspension.state, suspension.until)
             } catch let e as KajiError where e.code == .leaseLost {
                 throw e
@@ -222,7 +222,7 @@ public struct RunExecutor: Sendable {
             } catch where control.engineFault != nil {
                 throw control.engineFault!
             } catch is RunReleased {
-                guard try await store.releaseRun(lease, reason: "worker \(worker) is draining (during compensation)") else { return .fenced }
+                guard try await bounded({ [store] in try await store.releaseRun(lease, reason: "worker \(worker) is draining (during compensation)") }) else { return .fenced }
                 return .released
             } catch {
                 compensationError = "compensation failed: \(error.kajiDescription)"
@@ -230,20 +230,29 @@ public struct RunExecutor: Sendable {
             }
         }
         if cancelled {
-            guard try await store.finishCancelled(lease, note: compensationError) else { return .fenced }
+            guard try await bounded({ [store, compensationError] in try await store.finishCancelled(lease, note: compensationError) }) else { return .fenced }
             return .cancelled
         }
         let message = [error, compensationError].compactMap { $0 }.joined(separator: "; ")
         if message.isEmpty {
             // Resumed compensation after a crash: the original error is already recorded.
-            guard try await store.failRun(lease, error: try await store.run(id: run.id)?.lastError ?? "failed") else { return .fenced }
+            guard try await bounded({ [store] in try await store.failRun(lease, error: try await store.run(id: run.id)?.lastError ?? "failed") }) else { return .fenced }
             return .failed("failed")
         }
         return try await fail(lease, message)
     }
 
+    /// One of the executor's own database calls, bounded like every engine write: past
+    /// `engineWriteTimeout` it fails as `databaseUnavailable`, and the attempt is abandoned.
+    private func bounded<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        guard let value = try await withDeadline(engineWriteTimeout, body) else {
+            throw KajiError(.databaseUnavailable, "the database did not answer within \(engineWriteTimeout)")
+        }
+        return value
+    }
+
     private func fail(_ lease: LeaseToken, _ message: String) async throws -> RunOutcome {
-        guard try await store.failRun(lease, error: message) else { return .fenced }
+        guard try await bounded({ [store] in try await store.failRun(lease, error: message) }) else { return .fenced }
         logger.warning("run failed", metadata: ["run": "\(lease.runID)", "error": "\(message)"])
         return .failed(message)
     }

@@ -27,13 +27,13 @@ public struct StepContext: Sendable {
         guard control.leaseLooksHeld else {
             throw KajiError(.leaseLost, "run \(runID): this worker could not renew its lease in time (epoch \(epoch)); it stops here")
         }
-        guard try await engine("checking the lease", { try await store.holdsLease(lease) }) else {
+        guard try await engine("checking the lease", { [self] in try await store.holdsLease(lease) }) else {
             throw KajiError(.leaseLost, "run \(runID) is no longer held under epoch \(epoch)")
         }
     }
 
     /// Runs one of the engine's writes: a transient database error becomes an `EngineFault`.
-    func engine<T>(_ operation: @autoclosure () -> String, _ body: () async throws -> T) async throws -> T {
+    func engine<T: Sendable>(_ operation: @autoclosure () -> String, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
         try await engineCall(control, operation(), body)
     }
 }

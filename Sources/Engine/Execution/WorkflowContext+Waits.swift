@@ -60,7 +60,7 @@ extension WorkflowContext {
         if checkpoint?.state == .succeeded { return }
         if checkpoint?.state == .waiting, let record = try decodeWait(checkpoint), let until = record.until {
             if Date() >= until {
-                guard try await engine("recording a wait", { try await store.finishWait(lease, step: step, result: "null", wait: try record.json()) }) else { throw leaseLost(step) }
+                guard try await engine("recording a wait", { [self, record] in try await store.finishWait(lease, step: step, result: "null", wait: try record.json()) }) else { throw leaseLost(step) }
                 return
             }
             throw RunSuspension(until: until, state: .waiting, reason: "\(step) until \(KajiJSON.format(until))")
@@ -68,10 +68,10 @@ extension WorkflowContext {
         let until = Date().addingTimeInterval(duration.seconds)
         let record = WaitRecord(kind: "sleep", until: until)
         if duration <= .zero {
-            guard try await engine("recording a wait", { try await store.finishWait(lease, step: step, result: "null", wait: try record.json()) }) else { throw leaseLost(step) }
+            guard try await engine("recording a wait", { [self, record] in try await store.finishWait(lease, step: step, result: "null", wait: try record.json()) }) else { throw leaseLost(step) }
             return
         }
-        guard try await engine("recording a wait", { try await store.recordStepWaiting(lease, step: step, wait: try record.json()) }) else { throw leaseLost(step) }
+        guard try await engine("recording a wait", { [self, record] in try await store.recordStepWaiting(lease, step: step, wait: try record.json()) }) else { throw leaseLost(step) }
         throw RunSuspension(until: until, state: .waiting, reason: "\(step) until \(KajiJSON.format(until))")
     }
 
@@ -97,7 +97,7 @@ extension WorkflowContext {
             // The wait ends failed, not succeeded: the run fails, and `kaji retry` asks for approval again
             // instead of replaying the rejection.
             let record = WaitRecord(kind: "signal", signal: "approval", excludedSender: requireDistinctApprover ? requester : nil)
-            guard try await engine("recording a wait", { try await store.failWait(lease, step: name, error: rejection.description, wait: try record.json()) }) else {
+            guard try await engine("recording a wait", { [self, record] in try await store.failWait(lease, step: name, error: rejection.description, wait: try record.json()) }) else {
                 throw leaseLost(name)
             }
             throw rejection
@@ -125,7 +125,7 @@ extension WorkflowContext {
                 record.polls = (record.polls ?? 0) + 1
                 record.lastObservation = "done"
                 record.lastPollAt = Date()
-                guard try await engine("recording a wait", { try await store.finishWait(lease, step: name, result: try KajiJSON.string(value), wait: try record.json()) }) else { throw leaseLost(name) }
+                guard try await engine("recording a wait", { [self, record] in try await store.finishWait(lease, step: name, result: try KajiJSON.string(value), wait: try record.json()) }) else { throw leaseLost(name) }
                 return value
             case .notYet(let seen):
                 observation = seen
@@ -136,7 +136,7 @@ extension WorkflowContext {
             if Task.isCancelled || error is CancellationError { throw error }
             if !error.kajiIsRetryable {
                 record.lastObservation = "check failed: \(error.kajiDescription)"
-                guard try await engine("recording a wait", { try await store.failWait(lease, step: name, error: error.kajiDescription, wait: try record.json()) }) else { throw leaseLost(name) }
+                guard try await engine("recording a wait", { [self, record] in try await store.failWait(lease, step: name, error: error.kajiDescription, wait: try record.json()) }) else { throw leaseLost(name) }
                 throw StepFailure(step: name, attempts: (record.polls ?? 0) + 1, message: error.kajiDescription, isRetryable: false)
             }
             observation = "check failed: \(error.kajiDescription)"
@@ -147,10 +147,10 @@ extension WorkflowContext {
         let now = Date()
         if now >= deadline {
             let message = "timed out after \(Int(timeout.seconds)) s waiting for \(name) (\(record.polls ?? 0) polls); last observation: \(observation)"
-            guard try await engine("recording a wait", { try await store.failWait(lease, step: name, error: message, wait: try record.json()) }) else { throw leaseLost(name) }
+            guard try await engine("recording a wait", { [self, record] in try await store.failWait(lease, step: name, error: message, wait: try record.json()) }) else { throw leaseLost(name) }
             throw WaitTimeout(step: name, message: message)
         }
-        guard try await engine("recording a wait", { try await store.recordStepWaiting(lease, step: name, wait: try record.json()) }) else { throw leaseLost(name) }
+        guard try await engine("recording a wait", { [self, record] in try await store.recordStepWaiting(lease, step: name, wait: try record.json()) }) else { throw leaseLost(name) }
         let next = min(now.addingTimeInterval(every.seconds), deadline)
         throw RunSuspension(until: next, state: .waiting, reason: "\(name): \(observation)")
     }
@@ -162,18 +162,18 @@ extension WorkflowContext {
         if let checkpoint, checkpoint.state == .succeeded, let stored = checkpoint.result {
             return try KajiJSON.decode(StoredSignal.self, from: stored).delivery
         }
-        if let delivery = try await engine("recording a wait", { try await store.consumeSignal(lease, step: step, name: name, excludingSender: excludedSender) }) {
+        if let delivery = try await engine("recording a wait", { [self] in try await store.consumeSignal(lease, step: step, name: name, excludingSender: excludedSender) }) {
             return delivery
         }
         let waiting = checkpoint?.state == .waiting ? try decodeWait(checkpoint) : nil
         let record = waiting ?? WaitRecord(kind: "signal", deadline: timeout.map { Date().addingTimeInterval($0.seconds) }, signal: name, excludedSender: excludedSender)
         if let deadline = record.deadline, Date() >= deadline {
             let message = "timed out waiting for signal '\(name)' (step \(step)) after \(Int((timeout ?? .zero).seconds)) s"
-            guard try await engine("recording a wait", { try await store.failWait(lease, step: step, error: message, wait: try record.json()) }) else { throw leaseLost(step) }
+            guard try await engine("recording a wait", { [self, record] in try await store.failWait(lease, step: step, error: message, wait: try record.json()) }) else { throw leaseLost(step) }
             throw WaitTimeout(step: step, message: message)
         }
         if waiting == nil {
-            guard try await engine("recording a wait", { try await store.recordStepWaiting(lease, step: step, wait: try record.json()) }) else { throw leaseLost(step) }
+            guard try await engine("recording a wait", { [self, record] in try await store.recordStepWaiting(lease, step: step, wait: try record.json()) }) else { throw leaseLost(step) }
         }
         throw RunSuspension(until: record.deadline ?? Self.farFuture, state: .waiting, reason: "waiting for signal '\(name)'")
     }

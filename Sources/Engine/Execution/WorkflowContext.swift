@@ -78,7 +78,7 @@ public final class WorkflowContext: Sendable {
             let inBudget = total - budgetStart
             stepLogger[metadataKey: "attempt"] = "\(inBudget)"
             let startedAt = Date()
-            switch try await engine("recording that step '\(name)' starts", { try await store.recordStepStarted(lease, step: name, attempt: total, evenIfCancelling: compensating) }) {
+            switch try await engine("recording that step '\(name)' starts", { [self, total] in try await store.recordStepStarted(lease, step: name, attempt: total, evenIfCancelling: compensating) }) {
             case .open: break
             case .leaseLost: throw leaseLost(name)
             case .cancelRequested: throw RunCancelRequested()
@@ -94,7 +94,7 @@ public final class WorkflowContext: Sendable {
                 } catch {
                     throw WorkflowError("step '\(name)' returned a value that cannot be stored as JSON: \(error)", nonRetryable: true)
                 }
-                guard try await engine("recording the result of step '\(name)'", { try await store.recordStepSucceeded(lease, step: name, attempt: total, result: json, startedAt: startedAt) }) else { throw leaseLost(name) }
+                guard try await engine("recording the result of step '\(name)'", { [self, total] in try await store.recordStepSucceeded(lease, step: name, attempt: total, result: json, startedAt: startedAt) }) else { throw leaseLost(name) }
                 return value
             } catch let error as KajiError where error.code == .leaseLost {
                 throw error
@@ -111,7 +111,7 @@ public final class WorkflowContext: Sendable {
             let retryable = failure.kajiIsRetryable && inBudget < retry.maxAttempts
             let delay = retryable ? retry.delay(afterAttempt: inBudget) : nil
             let retryAt = delay.map { Date().addingTimeInterval($0.seconds) }
-            guard try await engine("recording a failed attempt of step '\(name)'", { try await store.recordStepFailed(lease, step: name, attempt: total, error: message, final: !retryable, retryAt: retryAt, startedAt: startedAt) }) else {
+            guard try await engine("recording a failed attempt of step '\(name)'", { [self, total] in try await store.recordStepFailed(lease, step: name, attempt: total, error: message, final: !retryable, retryAt: retryAt, startedAt: startedAt) }) else {
                 throw leaseLost(name)
             }
             guard let delay, let retryAt else {
@@ -148,7 +148,7 @@ public final class WorkflowContext: Sendable {
     }
 
     /// Runs one of the engine's writes: a transient database error becomes an `EngineFault`.
-    func engine<T>(_ operation: @autoclosure () -> String, _ body: () async throws -> T) async throws -> T {
+    func engine<T: Sendable>(_ operation: @autoclosure () -> String, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
         try await engineCall(control, operation(), body)
     }
 

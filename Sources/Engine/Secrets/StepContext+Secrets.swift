@@ -9,7 +9,7 @@ extension StepContext {
     /// A step that fails after storing and is retried stores a new secret; the earlier one stays unused.
     public func storeSecret(_ value: String, name: String) async throws -> Secret {
         let key = try SecretKey.fromEnvironment()
-        guard let secret = try await engine("storing secret '\(name)'", { try await store.storeSecret(lease, step: step, value: value, name: name, key: key) }) else {
+        guard let secret = try await engine("storing secret '\(name)'", { [self] in try await store.storeSecret(lease, step: step, value: value, name: name, key: key) }) else {
             throw KajiError(.leaseLost, "run \(runID) is no longer held under epoch \(epoch): secret '\(name)' was not stored")
         }
         return secret
@@ -19,7 +19,7 @@ extension StepContext {
     /// `secret.revealed` by this worker, with the run and step.
     public func reveal(_ secret: Secret) async throws -> String {
         let keys = try SecretKeyring.fromEnvironment()
-        return try await engine("revealing a secret", { try await store.revealSecret(secret, keys: keys, actor: lease.actor, runID: runID, step: step, worker: worker) })
+        return try await engine("revealing a secret", { [self] in try await store.revealSecret(secret, keys: keys, actor: lease.actor, runID: runID, step: step, worker: worker) })
     }
 }
 
@@ -29,6 +29,6 @@ extension WorkflowContext {
     /// `secret.revealed` by this worker.
     public func reveal(_ secret: Secret) async throws -> String {
         let keys = try SecretKeyring.fromEnvironment()
-        return try await engine("revealing a secret", { try await store.revealSecret(secret, keys: keys, actor: lease.actor, runID: runID, worker: worker) })
+        return try await engine("revealing a secret", { [self] in try await store.revealSecret(secret, keys: keys, actor: lease.actor, runID: runID, worker: worker) })
     }
 }

@@ -84,7 +84,7 @@ public struct DatabaseConfig: Sendable {
         }
         config.options.additionalStartupParameters = [("search_path", schema), ("application_name", applicationName)]
         config.options.maximumConnections = maxConnections
-        config.options.connectTimeout = .seconds(5)
+        config.options.connectTimeout = .seconds(10)
         return config
     }
 
@@ -97,7 +97,7 @@ public struct DatabaseConfig: Sendable {
             config = .init(host: host, port: port, username: username, password: password, database: database, tls: .disable)
         }
         config.options.additionalStartupParameters = [("search_path", schema), ("application_name", applicationName)]
-        config.options.connectTimeout = .seconds(5)
+        config.options.connectTimeout = .seconds(10)
         return config
     }
 

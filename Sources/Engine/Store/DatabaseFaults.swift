@@ -38,12 +38,21 @@ extension DatabaseConfig {
     }
 }
 
+/// How long one of the engine's own writes may take before it counts as a database fault.
+let engineWriteTimeout: Duration = .seconds(30)
+
 /// Runs one engine write for a run's execution: a transient database error becomes an `EngineFault`
 /// (noted on `control`, so the executor abandons the attempt whichever error reaches it first); anything
 /// else passes through unchanged.
-func engineCall<T>(_ control: RunControl, _ operation: @autoclosure () -> String, _ body: () async throws -> T) async throws -> T {
+///
+/// Each call is bounded (`engineWriteTimeout`): a query that lands on a connection the server just dropped
+/// can hang for good, and the run would hang with it, holding its slot; past the bound it is a fault too.
+func engineCall<T: Sendable>(_ control: RunControl, _ operation: @autoclosure () -> String, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
     do {
-        return try await body()
+        guard let value = try await withDeadline(engineWriteTimeout, body) else {
+            throw KajiError(.databaseUnavailable, "no answer within \(engineWriteTimeout)")
+        }
+        return value
     } catch {
         // A run whose task was cancelled (cancel, drain, lost lease) sees its in-flight query fail: that is
         // the cancel's doing, not a fault.

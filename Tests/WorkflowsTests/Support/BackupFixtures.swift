@@ -39,12 +39,13 @@ enum BackupFixtures {
     }
 
     /// Runs `body` with a fresh migrated schema and a captured logger (trace level); drops the schema after.
-    static func with<T: Sendable>(_ body: @Sendable (Env) async throws -> T) async throws -> T {
+    /// - Parameter url: another PostgreSQL server than the suite's (a test's private one).
+    static func with<T: Sendable>(databaseURL url: String? = nil, _ body: @Sendable (Env) async throws -> T) async throws -> T {
         let environment = ProcessInfo.processInfo.environment
         guard let portText = environment["KAJI_TEST_SSHD_PORT"], let port = Int(portText), let key = environment["KAJI_TEST_SSH_KEY"] else {
             throw SetupError("KAJI_TEST_SSHD_PORT and KAJI_TEST_SSH_KEY are not set: run through scripts/test.sh or eval \"$(scripts/start-sshd.sh DIR)\"")
         }
-        var config = try DatabaseConfig(url: databaseURL, schema: "t_bk_\(UInt64.random(in: 0...UInt64.max) % 1_000_000_000_000)")
+        var config = try DatabaseConfig(url: url ?? databaseURL, schema: "t_bk_\(UInt64.random(in: 0...UInt64.max) % 1_000_000_000_000)")
         config.maxConnections = 10
         let logs = LogCapture()
         var logger = Logger(label: "kaji.test.backup") { label in logs.handler(label: label) }

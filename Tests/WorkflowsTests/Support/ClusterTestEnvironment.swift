@@ -29,9 +29,10 @@ struct ClusterTestEnvironment: Sendable {
     var client: KajiClient { KajiClient(store: store, registry: registry) }
 
     /// Runs `body` in a fresh environment and tears it down afterwards (schema dropped, simulator stopped).
-    static func with<T: Sendable>(faults: [FaultRule] = [], _ body: @Sendable (ClusterTestEnvironment) async throws -> T) async throws -> T {
+    /// - Parameter databaseURL: another PostgreSQL server than the suite's (a test's private one).
+    static func with<T: Sendable>(faults: [FaultRule] = [], databaseURL: String? = nil, _ body: @Sendable (ClusterTestEnvironment) async throws -> T) async throws -> T {
         let environment = ProcessInfo.processInfo.environment
-        guard let url = environment["KAJI_TEST_DATABASE_URL"], !url.isEmpty else {
+        guard let url = databaseURL ?? environment["KAJI_TEST_DATABASE_URL"], !url.isEmpty else {
             throw ClusterTestError("KAJI_TEST_DATABASE_URL is not set: run the tests with scripts/test.sh, or eval \"$(scripts/start-pg.sh DIR)\"")
         }
         let sshd = try ClusterTestSSHD.fromEnvironment()

@@ -1,17 +1,24 @@
-import Engine
 import Foundation
-import Logging
-import PostgresNIO
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What a test-kit helper could not do.
+public struct KajiTestingError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
 
 /// A PostgreSQL server of one test's own (started by `scripts/start-pg.sh`, as the test suite's shared one
 /// is), for tests that restart or crash the server: the shared server stays up for every other test.
-final class PrivateServer: Sendable {
-    let dir: String
-    let url: String
+public final class PrivateServer: Sendable {
+    public let dir: String
+    /// `postgres://postgres@127.0.0.1:PORT/postgres`.
+    public let url: String
     let bin: String
 
     static var repositoryRoot: URL {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     }
 
     private init(dir: String, url: String, bin: String) {
@@ -21,7 +28,7 @@ final class PrivateServer: Sendable {
     }
 
     /// Starts a fresh server in a temporary folder.
-    static func start() async throws -> PrivateServer {
+    public static func start() async throws -> PrivateServer {
         let dir = "/tmp/kaji-private-pg-\(UUID().uuidString.prefix(8).lowercased())"
         let output = try await Self.run("/bin/bash", [repositoryRoot.appendingPathComponent("scripts/start-pg.sh").path, dir])
         var values: [String: String] = [:]
@@ -30,23 +37,23 @@ final class PrivateServer: Sendable {
             if pair.count == 2 { values[pair[0]] = pair[1] }
         }
         guard let url = values["KAJI_TEST_DATABASE_URL"], let bin = values["KAJI_PG_BIN"] else {
-            throw TestSetupError("scripts/start-pg.sh printed no URL: \(output)")
+            throw KajiTestingError("scripts/start-pg.sh printed no URL: \(output)")
         }
         return PrivateServer(dir: dir, url: url, bin: bin)
     }
 
     /// `pg_ctl restart -m fast`: every connection is cut (57P01), committed work stays.
-    func restartFast() async throws {
+    public func restartFast() async throws {
         _ = try await Self.run("/usr/sbin/runuser", ["-u", "postgres", "--", "\(bin)/pg_ctl", "-D", "\(dir)/data", "-w", "-t", "60", "-m", "fast", "restart"])
     }
 
     /// `pg_ctl restart -m immediate`: a crash (asynchronous commits not yet written are lost), then the
     /// server starts again with the same options and recovers.
-    func crashAndStart() async throws {
+    public func crashAndStart() async throws {
         _ = try await Self.run("/usr/sbin/runuser", ["-u", "postgres", "--", "\(bin)/pg_ctl", "-D", "\(dir)/data", "-w", "-t", "60", "-m", "immediate", "restart"])
     }
 
-    func stop() async {
+    public func stop() async {
         _ = try? await Self.run("/bin/bash", [Self.repositoryRoot.appendingPathComponent("scripts/stop-pg.sh").path, dir])
         try? FileManager.default.removeItem(atPath: dir)
     }
@@ -55,7 +62,7 @@ final class PrivateServer: Sendable {
     /// with posix_spawn and waitpid: Foundation's Process did not always notice a short-lived child exit
     /// (it stayed a zombie) while other children came and went.
     @discardableResult
-    static func run(_ executable: String, _ arguments: [String]) async throws -> String {
+    public static func run(_ executable: String, _ arguments: [String]) async throws -> String {
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("kaji-run-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: out) }
         var actions = posix_spawn_file_actions_t()
@@ -68,48 +75,21 @@ final class PrivateServer: Sendable {
         defer { for arg in argv { free(arg) } }
         var pid: pid_t = 0
         let spawned = posix_spawn(&pid, executable, &actions, nil, argv, environ)
-        guard spawned == 0 else { throw TestSetupError("cannot start \(executable): error \(spawned)") }
+        guard spawned == 0 else { throw KajiTestingError("cannot start \(executable): error \(spawned)") }
         var status: Int32 = 0
         while true {
             let reaped = waitpid(pid, &status, WNOHANG)
             if reaped == pid { break }
-            if reaped < 0 && errno != EINTR { throw TestSetupError("waitpid for \(executable) failed: errno \(errno)") }
+            if reaped < 0 && errno != EINTR { throw KajiTestingError("waitpid for \(executable) failed: errno \(errno)") }
             try await Task.sleep(for: .milliseconds(20))
         }
         let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
         let exited = (status & 0x7f) == 0
         let code = (status >> 8) & 0xff
         guard exited && code == 0 else {
-            throw TestSetupError("\(executable) \(arguments.joined(separator: " ")) failed (status \(status)): \(text.suffix(2000))")
+            throw KajiTestingError("\(executable) \(arguments.joined(separator: " ")) failed (status \(status)): \(text.suffix(2000))")
         }
         return text
     }
 }
 
-extension TestDatabase {
-    /// Runs `body` with a migrated schema on a private server of its own, stopped afterwards.
-    static func withPrivateServer<T: Sendable>(_ body: @Sendable (TestDatabase, PrivateServer) async throws -> T) async throws -> T {
-        let server = try await PrivateServer.start()
-        var config = try DatabaseConfig(url: server.url, schema: "kaji")
-        config.applicationName = "kaji-private"
-        var logger = Logger(label: "kaji.test")
-        logger.logLevel = ProcessInfo.processInfo.environment["KAJI_TEST_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .critical
-        do {
-            try await Migrator(config: config, logger: logger).migrate()
-        } catch {
-            await server.stop()
-            throw error
-        }
-        let client = PostgresClient(configuration: config.clientConfiguration(), backgroundLogger: logger)
-        let db = TestDatabase(url: server.url, config: config, store: RunStore(client: client, config: config, logger: logger), logger: logger)
-        let result: Result<T, any Error> = await withTaskGroup(of: Void.self) { group in
-            group.addTask { await client.run() }
-            let result: Result<T, any Error>
-            do { result = .success(try await body(db, server)) } catch { result = .failure(error) }
-            group.cancelAll()
-            return result
-        }
-        await server.stop()
-        return try result.get()
-    }
-}
