@@ -30,6 +30,8 @@ struct ScaleOutStart: Codable, Sendable {
 /// cluster `ready` with its earlier nodes.
 public struct ScaleOutWorkflow: CompensatingWorkflow {
     public static let kind = ClusterKinds.scaleOut
+    /// `cluster:NAME`, the key `kaji apply` uses: no two operations on one cluster overlap.
+    public static func concurrencyKey(for input: ScaleOutInput) -> String? { input.spec.concurrencyKey }
 
     let services: ClusterServices
     let settings: ClusterWorkflowSettings
