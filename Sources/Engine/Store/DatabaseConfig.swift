@@ -153,7 +153,7 @@ public struct DatabaseConfig: Sendable {
         }
         config.options.additionalStartupParameters = [("search_path", schema), ("application_name", "kaji")]
         config.options.maximumConnections = maxConnections
-        config.options.connectTimeout = .seconds(5)
+        config.options.connectTimeout = .seconds(Self.connectTimeoutSeconds)
         return config
     }
 
@@ -171,7 +171,7 @@ public struct DatabaseConfig: Sendable {
             config = .init(host: host, port: port, username: username, password: password, database: database, tls: tls)
         }
         config.options.additionalStartupParameters = [("search_path", schema), ("application_name", "kaji")]
-        config.options.connectTimeout = .seconds(5)
+        config.options.connectTimeout = .seconds(Self.connectTimeoutSeconds)
         return config
     }
 
@@ -222,6 +222,11 @@ public struct DatabaseConfig: Sendable {
         }
         return String(describing: error)
     }
+
+    /// How long a connection attempt (TCP and, with TLS, the handshake) may take: 10 s, postgres-nio's
+    /// default, so that a loaded machine is not taken for an unreachable server (a refused or unknown
+    /// address still fails at once).
+    static let connectTimeoutSeconds: Int64 = 10
 
     /// The NOTIFY channel on which enqueues announce new work in this schema.
     public var notifyChannel: String { "kaji_\(schema)_runs" }
