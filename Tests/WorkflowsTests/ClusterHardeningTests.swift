@@ -50,13 +50,11 @@ struct ClusterHardeningTests {
             #expect(log.components(separatedBy: #""kubeadm", "join", "--config""#).count - 1 >= 3, "the three joins read --config")
             #expect(!log.contains(#""kubeadm", "join", "192.168.100.10:6443""#), "no join with material in its arguments")
             #expect(log.contains(#""kubeadm", "token", "delete""#))
-            for token in tokens {
-                #expect(!log.contains(token), "a bootstrap token was in a process argument on a node")
-                #expect(!log.contains(String(token.split(separator: ".").last ?? "")), "a token's secret half was in a process argument")
-            }
-            for key in keys {
-                #expect(!log.contains(key), "a certificate key was in a process argument on a node")
-            }
+            // Counted, not compared in #expect, so that a failure does not print a secret.
+            let leakedTokens = tokens.filter { log.contains($0) || log.contains(String($0.split(separator: ".").last ?? "")) }.count
+            let leakedKeys = keys.filter { log.contains($0) }.count
+            #expect(leakedTokens == 0, "bootstrap tokens (or their secret halves) in a process argument on a node")
+            #expect(leakedKeys == 0, "certificate keys in a process argument on a node")
             // Nor stored anywhere by the engine.
             for secret in tokens + keys {
                 let hits = try await env.scalarInt("""
