@@ -50,6 +50,11 @@ struct ClusterHardeningTests {
             #expect(log.components(separatedBy: #""kubeadm", "join", "--config""#).count - 1 >= 3, "the three joins read --config")
             #expect(!log.contains(#""kubeadm", "join", "192.168.100.10:6443""#), "no join with material in its arguments")
             #expect(log.contains(#""kubeadm", "token", "delete""#))
+            // Each join's root-only configuration file is gone again.
+            let joinFiles = log.split(separator: "\n").filter { $0.contains(#""join", "--config""#) }
+                .compactMap { line in line.split(separator: "\"").first { $0.hasPrefix("/tmp/kaji-join.") }.map(String.init) }
+            #expect(joinFiles.count >= 3)
+            #expect(joinFiles.allSatisfy { !FileManager.default.fileExists(atPath: $0) }, "join configuration files left behind: \(joinFiles)")
             // Counted, not compared in #expect, so that a failure does not print a secret.
             let leakedTokens = tokens.filter { log.contains($0) || log.contains(String($0.split(separator: ".").last ?? "")) }.count
             let leakedKeys = keys.filter { log.contains($0) }.count
@@ -117,6 +122,9 @@ struct ClusterHardeningTests {
 
             // What is left: one etcd member, one node, one server, the cluster ready as it was.
             #expect(try Self.etcdMembers(env) == ["undo-cp-master-1"])
+            let master = SSHEndpoint(host: "127.0.0.1", port: env.sshd.port, environment: ["KAJI_SIM_WORLD": env.world, "KAJI_NODE": "undo-cp-master-1"])
+            let members = try await env.services.ssh.runChecked("etcdctl member list", on: master).stdout
+            #expect(members.split(separator: "\n").count == 1 && members.contains("undo-cp-master-1"), "etcdctl member list: \(members)")
             #expect(try env.simulatedCluster()?.nodes.map(\.name) == ["undo-cp-master-1"])
             #expect(try await env.resources("Servers").compactMap { $0["Name"]?.stringValue } == ["undo-cp-master-1"])
             let record = try #require(try await env.services.inventory.get("undo-cp"))
