@@ -150,7 +150,7 @@ struct DatabaseTLSTests {
             let other = try await Self.otherCA(in: server.directory)
             defer { try? FileManager.default.removeItem(atPath: other); try? FileManager.default.removeItem(atPath: other + ".key") }
             await Self.expectRefused(server.url + "?sslmode=verify-full&sslrootcert=\(other)",
-                                     ["cannot connect to", "sslmode verify-full", "TLS handshake failed", "sslrootcert \(other)", "certificate"])
+                                     ["cannot connect to", "sslmode verify-full", "TLS handshake failed", "sslrootcert \(other)", "does not chain to a trusted CA"])
             let cli = try await KajiProcess.run(["runs", "--database-url", server.url + "?sslmode=verify-full&sslrootcert=\(other)"])
             #expect(cli.status == 1)
             #expect(cli.stderr.contains("TLS handshake failed"), "\(cli.stderr)")

@@ -199,7 +199,16 @@ public struct DatabaseConfig: Sendable {
         let underlying = (error as? PSQLError)?.underlying ?? error
         if underlying is NIOSSLError || underlying is BoringSSLError || underlying is NIOSSLExtraError {
             let roots = sslRootCert.map { "sslrootcert \($0)" } ?? "the system's trust store"
-            return "TLS handshake failed (sslmode=\(sslMode.rawValue), trusting \(roots)): the server's certificate was not accepted: \(underlying)"
+            let detail = String(describing: underlying)
+            let why: String
+            if detail.contains("CERTIFICATE_VERIFY_FAILED") {
+                why = "the server's certificate does not chain to a trusted CA"
+            } else if detail.contains("failedToValidateHostname") {
+                why = "the server's certificate does not name \(host)"
+            } else {
+                why = "the server's certificate was not accepted"
+            }
+            return "TLS handshake failed (sslmode=\(sslMode.rawValue), trusting \(roots)): \(why) [\(detail)]"
         }
         return Self.describe(error)
     }
