@@ -96,8 +96,9 @@ struct ProvisionTests {
 
             // Join tokens and certificate keys were never stored: not in results, errors, waits or audit.
             let cluster = try #require(try env.simulatedCluster())
-            let secrets = cluster.tokens + [cluster.certificateKey].compactMap { $0 }
+            let secrets = (cluster.issuedTokens ?? []) + (cluster.issuedCertificateKeys ?? [])
             #expect(secrets.count >= 5)
+            #expect(cluster.tokens.isEmpty, "every bootstrap token was revoked after the joins")
             for secret in secrets {
                 let hits = try await env.scalarInt("""
                     SELECT (SELECT count(*) FROM steps WHERE strpos(coalesce(result::text, '') || coalesce(error, '') || coalesce(wait::text, ''), \(secret)) > 0)

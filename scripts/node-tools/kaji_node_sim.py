@@ -4,8 +4,9 @@
 They print what the real tools print (the subset Kaji's workflows read) and keep a simulated cluster's
 state in files under $KAJI_SIM_STATE/<world>/ (world = $KAJI_SIM_WORLD, node = $KAJI_NODE):
 
-  cluster.json    control-plane endpoint, bootstrap tokens, CA hash, certificate key, nodes, CNI,
-                  backups, restores, secrets
+  cluster.json    control-plane endpoint, bootstrap tokens (live ones, and every one ever issued), CA hash,
+                  certificate key (and every one ever issued), nodes, etcd members, CNI, backups,
+                  restores, secrets
   commands.log    what `ps` on the nodes could show: each session's command line as sent (node-shell,
                   `NODE: COMMAND`) and each tool's argv (a JSON array); tests grep it for secrets
   faults.json     injected failures (see `kaji-sim-node fail`)
@@ -18,6 +19,10 @@ state in files under $KAJI_SIM_STATE/<world>/ (world = $KAJI_SIM_WORLD, node = $
   kaji-sim-node backup-phase NAME Completed                                    move an existing backup on
   kaji-sim-node set readyz-failing etcd                                        [-] lines in /readyz
   kaji-sim-node state                                                          dump cluster.json
+
+`kubeadm join --config FILE` reads a JoinConfiguration (JSON) and refuses a file that group or others can
+read. `etcdctl member list|remove` shows and edits the etcd members, as does
+`kubeadm reset phase remove-etcd-member` on a control-plane node.
 """
 import base64
 import contextlib
@@ -129,6 +134,7 @@ def kubeadm(args):
             die("error execution phase upload-certs: failed to load admin kubeconfig: open /etc/kubernetes/admin.conf: no such file or directory\nTo see the stack trace of this error execute with --v=5 or higher")
         cluster["certificateKey"] = secrets.token_hex(32)
         cluster["certificateKeyExpires"] = time.time() + 7200
+        cluster.setdefault("issuedCertificateKeys", []).append(cluster["certificateKey"])
         save("cluster.json", cluster)
         print('[upload-certs] Storing the certificates in Secret "kubeadm-certs" in the "kube-system" Namespace')
         print("[upload-certs] Using certificate key:")
@@ -144,6 +150,7 @@ def kubeadm(args):
             die("failed to load admin kubeconfig: open /etc/kubernetes/admin.conf: no such file or directory")
         token = new_token()
         cluster["tokens"].append(token)
+        cluster.setdefault("issuedTokens", []).append(token)
         save("cluster.json", cluster)
         if "--print-join-command" in args:
             line = "kubeadm join %s --token %s --discovery-token-ca-cert-hash sha256:%s" % (
@@ -155,6 +162,38 @@ def kubeadm(args):
         else:
             print(token)
         return
+    if args[:2] == ["token", "delete"]:
+        cluster = load("cluster.json", None)
+        if not cluster or node_record(cluster) is None or node_record(cluster)["role"] != "control-plane":
+            die("failed to load admin kubeconfig: open /etc/kubernetes/admin.conf: no such file or directory")
+        for wanted in args[2:]:
+            token_id = wanted.split(".")[0]
+            if not any(t.split(".")[0] == token_id for t in cluster["tokens"]):
+                die('bootstrap token "%s" not found' % token_id)
+            cluster["tokens"] = [t for t in cluster["tokens"] if t.split(".")[0] != token_id]
+            print('bootstrap token "%s" deleted' % token_id)
+        save("cluster.json", cluster)
+        return
+    if args[:2] == ["token", "list"]:
+        cluster = load("cluster.json", None) or {"tokens": []}
+        print("TOKEN                     TTL         EXPIRES                USAGES                   DESCRIPTION")
+        for token in cluster["tokens"]:
+            print("%s.<redacted>   23h         -                      authentication,signing   <none>" % token.split(".")[0])
+        return
+    if args[:3] == ["reset", "phase", "remove-etcd-member"]:
+        cluster = load("cluster.json", None)
+        if not cluster:
+            die("[reset] No kubeadm config found; cannot reach the cluster")
+        members = etcd_members(cluster)
+        if not any(m["name"] == NODE for m in members):
+            print("[reset] No etcd member for %s found; nothing to remove" % NODE)
+            return
+        if len(members) == 1:
+            die("[reset] Failed to remove etcd member: etcdserver: re-configuration failed due to not enough started members")
+        cluster["etcdMembers"] = [m for m in members if m["name"] != NODE]
+        save("cluster.json", cluster)
+        print("[reset] Removing etcd member: %s" % NODE)
+        return
     if args[:2] == ["certs", "certificate-key"]:
         print(secrets.token_hex(32))
         return
@@ -162,6 +201,7 @@ def kubeadm(args):
         cluster = load("cluster.json", None)
         if cluster:
             cluster["nodes"] = [n for n in cluster["nodes"] if n["name"] != NODE]
+            cluster["etcdMembers"] = [m for m in etcd_members(cluster) if m["name"] != NODE]
             save("cluster.json", cluster)
         print("[reset] Deleted contents of the etcd data directory: /var/lib/etcd")
         print("[reset] Deleting contents of directories: [/etc/kubernetes/manifests /var/lib/kubelet /etc/kubernetes/pki]")
@@ -197,10 +237,13 @@ def kubeadm_init(args):
         "podNetworkCIDR": option(args, "--pod-network-cidr", ""),
         "cni": False,
         "nodes": [{"name": NODE, "role": "control-plane", "joinedAt": time.time()}],
+        "etcdMembers": [new_member(NODE)],
+        "issuedTokens": [token],
         "backups": {},
         "secrets": {"argocd/argocd-initial-admin-secret": {"password": base64.b64encode(secrets.token_urlsafe(12).encode()).decode()},
                     "argocd/argocd-secret": {}},
     }
+    cluster["issuedCertificateKeys"] = [cluster["certificateKey"]] if cluster["certificateKey"] else []
     save("cluster.json", cluster)
     join = "kubeadm join %s --token %s \\\n\t--discovery-token-ca-cert-hash sha256:%s" % (endpoint, token, cluster["caHash"])
     print("[init] Using Kubernetes version: %s" % K8S_VERSION)
@@ -242,7 +285,50 @@ def kubeadm_init(args):
     print("%s " % join)
 
 
+def etcd_members(cluster):
+    """The etcd members; a cluster.json from before members were kept gets one per control-plane node."""
+    if "etcdMembers" not in cluster:
+        cluster["etcdMembers"] = [new_member(n["name"]) for n in cluster.get("nodes", []) if n["role"] == "control-plane"]
+    return cluster["etcdMembers"]
+
+
+def new_member(name):
+    return {"id": secrets.token_hex(8), "name": name}
+
+
+def join_configuration(path):
+    """Reads `kubeadm join --config FILE` (a JoinConfiguration as JSON) into join arguments."""
+    try:
+        mode = os.stat(path).st_mode
+        with open(path) as handle:
+            config = json.load(handle)
+    except FileNotFoundError:
+        die("unable to read config from \"%s\" : open %s: no such file or directory" % (path, path))
+    except json.JSONDecodeError as error:
+        die("error converting YAML to JSON: %s" % error)
+    if mode & 0o077:
+        die("kaji node tools: %s holds join secrets but is readable by group or others (mode %o)" % (path, mode & 0o777))
+    if config.get("kind") != "JoinConfiguration":
+        die("no JoinConfiguration kind was found in the YAML file")
+    discovery = (config.get("discovery") or {}).get("bootstrapToken") or {}
+    args = [discovery.get("apiServerEndpoint", ""), "--token", discovery.get("token", "")]
+    for ca_hash in discovery.get("caCertHashes") or []:
+        args += ["--discovery-token-ca-cert-hash", ca_hash]
+    control_plane = config.get("controlPlane")
+    if control_plane is not None:
+        args.append("--control-plane")
+        if control_plane.get("certificateKey"):
+            args += ["--certificate-key", control_plane["certificateKey"]]
+    return args
+
+
 def kubeadm_join(args):
+    config_path = option(args, "--config")
+    if config_path:
+        others = [a for a in args if a not in ("--config", config_path) and not a.startswith("--config=")]
+        if others:
+            die("can not mix '--config' with arguments %s" % others)
+        args = join_configuration(config_path)
     targets = positional(args, skip_values=("--token", "--discovery-token-ca-cert-hash", "--certificate-key",
                                              "--apiserver-advertise-address", "--node-name", "--cri-socket"))
     endpoint = targets[0] if targets else ""
@@ -272,6 +358,8 @@ def kubeadm_join(args):
                 "This Secret might have expired. Please, run `kubeadm init phase upload-certs --upload-certs` on a control plane to generate a new one\n"
                 "To see the stack trace of this error execute with --v=5 or higher")
     cluster["nodes"].append({"name": NODE, "role": "control-plane" if control_plane else "worker", "joinedAt": time.time()})
+    if control_plane:
+        etcd_members(cluster).append(new_member(NODE))
     save("cluster.json", cluster)
     print("[preflight] Reading configuration from the cluster...")
     print("[kubelet-start] Starting the kubelet")
@@ -315,6 +403,28 @@ def kubectl(args):
     output = option(args, "-o") or option(args, "--output") or ""
     if words[:2] == ["get", "nodes"] or words[:2] == ["get", "node"]:
         return kubectl_get_nodes(cluster, output)
+    if words[:1] in (["drain"], ["cordon"], ["uncordon"]) and len(words) > 1:
+        node = next((n for n in cluster["nodes"] if n["name"] == words[1]), None)
+        if node is None:
+            die('Error from server (NotFound): nodes "%s" not found' % words[1])
+        node["unschedulable"] = words[0] != "uncordon"
+        save("cluster.json", cluster)
+        print("node/%s %s" % (words[1], "uncordoned" if words[0] == "uncordon" else "cordoned"))
+        if words[0] == "drain":
+            node["drained"] = True
+            save("cluster.json", cluster)
+            print("node/%s drained" % words[1])
+        return
+    if words[:2] == ["delete", "node"] and len(words) > 2:
+        name = words[2]
+        if not any(n["name"] == name for n in cluster["nodes"]):
+            if "--ignore-not-found" in args:
+                return
+            die('Error from server (NotFound): nodes "%s" not found' % name)
+        cluster["nodes"] = [n for n in cluster["nodes"] if n["name"] != name]
+        save("cluster.json", cluster)
+        print('node "%s" deleted' % name)
+        return
     if words[:1] == ["apply"]:
         source = option(args, "-f") or option(args, "--filename") or "-"
         if source == "-":
@@ -396,7 +506,7 @@ def kubectl_get_nodes(cluster, output):
     nodes = cluster["nodes"]
     settings = load("settings.json", {})
     not_ready = set(settings.get("not-ready-nodes", []))
-    status = lambda n: "Ready" if cluster["cni"] and n["name"] not in not_ready else "NotReady"
+    status = lambda n: ("Ready" if cluster["cni"] and n["name"] not in not_ready else "NotReady") + (",SchedulingDisabled" if n.get("unschedulable") else "")
     role = lambda n: "control-plane" if n["role"] == "control-plane" else "<none>"
     if output == "name":
         for n in nodes:
@@ -654,6 +764,32 @@ def check_bcrypt(password, stored):
             return stored.startswith("$2")
 
 
+# ---------------------------------------------------------------- etcdctl
+
+def etcdctl(args):
+    cluster = cluster_for_kubectl()
+    members = etcd_members(cluster)
+    words = positional(args, skip_values=("--endpoints", "--cacert", "--cert", "--key", "-w", "--write-out"))
+    if words[:2] == ["member", "list"]:
+        if (option(args, "-w") or option(args, "--write-out")) == "json":
+            print(json.dumps({"members": [{"ID": int(m["id"], 16), "name": m["name"]} for m in members]}))
+            return
+        for m in members:
+            print("%s, started, %s, https://%s:2380, https://%s:2379, false" % (m["id"], m["name"], m["name"], m["name"]))
+        return
+    if words[:2] == ["member", "remove"] and len(words) > 2:
+        wanted = words[2]
+        if not any(m["id"] == wanted for m in members):
+            die("Error: etcdserver: member not found")
+        if len(members) == 1:
+            die("Error: etcdserver: re-configuration failed due to not enough started members")
+        cluster["etcdMembers"] = [m for m in members if m["id"] != wanted]
+        save("cluster.json", cluster)
+        print("Member %s removed from cluster" % wanted)
+        return
+    die("Error: unknown command %r for \"etcdctl\"" % " ".join(words))
+
+
 # ---------------------------------------------------------------- kaji-sim-node
 
 def kaji_sim_node(args):
@@ -698,7 +834,7 @@ def kaji_sim_node(args):
         "backup-phase NAME PHASE | state | clear", 2)
 
 
-TOOLS = {"kubeadm": kubeadm, "kubectl": kubectl, "velero": velero, "argocd": argocd, "kaji-sim-node": kaji_sim_node}
+TOOLS = {"kubeadm": kubeadm, "kubectl": kubectl, "velero": velero, "argocd": argocd, "etcdctl": etcdctl, "kaji-sim-node": kaji_sim_node}
 
 
 def main():

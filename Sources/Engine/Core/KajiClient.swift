@@ -14,12 +14,16 @@ public struct KajiClient: Sendable {
     }
 
     /// Enqueues one run after checking its kind, input, queue and priority. Bad input changes nothing.
+    /// A kind with a concurrency-key rule (the cluster operations: `cluster:NAME`) gets its key when the
+    /// request has none, and refuses a different one.
     public func enqueue(_ request: EnqueueRequest) async throws -> EnqueueResult {
         try Self.validate(queue: request.queue, priority: request.priority, idempotencyKey: request.idempotencyKey)
         if let key = request.concurrencyKey, key.isEmpty || key.count > 200 {
             throw KajiError(.invalidArgument, "--concurrency-key must be 1-200 characters (e.g. cluster:prod-a)")
         }
         try registry.validate(kind: request.kind, input: request.input)
+        var request = request
+        request.concurrencyKey = try registry.concurrencyKey(kind: request.kind, input: request.input, given: request.concurrencyKey)
         let policy = try registry.retryPolicy(kind: request.kind)
         return try await store.enqueue(request, maxAttempts: policy.maxAttempts)
     }
@@ -54,6 +58,11 @@ public struct KajiClient: Sendable {
 
 extension KajiClient {
     /// Sends a signal to a run (its payload must be JSON). Kept until the run waits for it.
+    ///
+    /// A signal named `approval` is an operator's decision: its payload must be an approval,
+    /// `{"approved": true|false, "reason": "…"}` (a rejection needs a reason), and the same rules as
+    /// `decide` apply (a requester cannot approve a run that waits for another operator). Anything else is
+    /// refused (`invalidArgument`, naming the payload field) and nothing is stored.
     @discardableResult
     public func signal(runID: UUID, name: String, payload: String = "{}", sender: String) async throws -> Int64 {
         guard !name.isEmpty, name.count <= 100 else {
@@ -62,7 +71,29 @@ extension KajiClient {
         guard (try? KajiJSON.decode(JSONValue.self, from: payload)) != nil else {
             throw KajiError(.invalidArgument, "--payload is not valid JSON")
         }
+        if name == Self.approvalSignal {
+            let approval: ApprovalPayload
+            do {
+                approval = try KajiJSON.decode(ApprovalPayload.self, from: payload)
+            } catch {
+                throw KajiError(.invalidArgument, "--payload of an approval signal is not an approval: \(KajiJSON.describe(error)) (expected {\"approved\": true|false, \"reason\": \"why\"}; or use kaji approve / kaji reject)")
+            }
+            if !approval.approved && (approval.reason ?? "").trimmingCharacters(in: .whitespaces).isEmpty {
+                throw KajiError(.invalidArgument, "--payload field 'reason' is required when 'approved' is false (a rejection says why)")
+            }
+            try await checkApprover(runID: runID, approved: approval.approved, sender: sender)
+        }
         return try await store.sendSignal(runID: runID, name: name, payload: payload, sender: sender)
+    }
+
+    /// The name of the signal `waitForApproval` waits for.
+    public static let approvalSignal = "approval"
+
+    /// Refuses an approval by the requester when the workflow waits for a distinct approver.
+    func checkApprover(runID: UUID, approved: Bool, sender: String) async throws {
+        if approved, let excluded = try await store.approvalExclusion(runID: runID, signal: Self.approvalSignal), excluded == sender {
+            throw KajiError(.invalidArgument, "\(sender) requested run \(runID) and cannot approve it: another operator must")
+        }
     }
 
     /// Approves or rejects a run's pending approval. Refuses an approval by the requester when the
@@ -72,11 +103,9 @@ extension KajiClient {
         if !approved && (reason ?? "").trimmingCharacters(in: .whitespaces).isEmpty {
             throw KajiError(.invalidArgument, "--reason is required to reject a run")
         }
-        if approved, let excluded = try await store.approvalExclusion(runID: runID, signal: "approval"), excluded == sender {
-            throw KajiError(.invalidArgument, "\(sender) requested run \(runID) and cannot approve it: another operator must")
-        }
+        try await checkApprover(runID: runID, approved: approved, sender: sender)
         let payload = try KajiJSON.string(ApprovalPayload(approved: approved, reason: reason))
-        return try await store.sendSignal(runID: runID, name: "approval", payload: payload, sender: sender)
+        return try await store.sendSignal(runID: runID, name: Self.approvalSignal, payload: payload, sender: sender)
     }
 
     /// Cancels a run (see `RunStore.requestCancel`).

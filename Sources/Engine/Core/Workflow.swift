@@ -15,12 +15,18 @@ public protocol Workflow: Sendable {
     /// Attempts of the whole run (default: one attempt; steps retry on their own).
     static var retryPolicy: RetryPolicy { get }
 
+    /// The concurrency key every run of this kind must carry for `input` (e.g. `cluster:prod-a`, so that two
+    /// operations on one cluster never overlap), or nil when the kind has no such rule (the default). An
+    /// enqueue without a key gets this one; an enqueue with a different key is refused.
+    static func concurrencyKey(for input: Input) -> String?
+
     /// Runs the workflow. Called again on every resume; finished steps return their stored results.
     func run(_ input: Input, context: WorkflowContext) async throws -> Output
 }
 
 extension Workflow {
     public static var retryPolicy: RetryPolicy { .never }
+    public static func concurrencyKey(for input: Input) -> String? { nil }
 }
 
 /// A workflow with undo steps: `compensate` runs once after a final failure or a cancel, before the run

@@ -7,6 +7,7 @@ public struct WorkflowRegistry: Sendable {
         let kind: String
         let retryPolicy: RetryPolicy
         let validate: @Sendable (String) throws -> Void
+        let concurrencyKey: @Sendable (String) throws -> String?
         let execute: @Sendable (String, WorkflowContext) async throws -> String
         let compensate: (@Sendable (String, WorkflowContext) async throws -> Void)?
     }
@@ -33,6 +34,7 @@ public struct WorkflowRegistry: Sendable {
             kind: W.kind,
             retryPolicy: W.retryPolicy,
             validate: { json in _ = try Self.decodeInput(W.Input.self, kind: W.kind, json: json) },
+            concurrencyKey: { json in W.concurrencyKey(for: try Self.decodeInput(W.Input.self, kind: W.kind, json: json)) },
             execute: { json, context in
                 let input = try Self.decodeInput(W.Input.self, kind: W.kind, json: json)
                 let output = try await workflow.run(input, context: context)
@@ -61,6 +63,18 @@ public struct WorkflowRegistry: Sendable {
     public func validate(kind: String, input: String) throws {
         guard let entry = entries[kind] else { throw unknownKind(kind) }
         try entry.validate(input)
+    }
+
+    /// The concurrency key a run of `kind` with `input` carries: the kind's own rule when it has one (see
+    /// `Workflow.concurrencyKey(for:)`), else `given`. A `given` key that differs from the rule's is refused
+    /// (`invalidArgument`, naming `--concurrency-key`); nothing is enqueued then.
+    public func concurrencyKey(kind: String, input: String, given: String?) throws -> String? {
+        guard let entry = entries[kind] else { throw unknownKind(kind) }
+        guard let required = try entry.concurrencyKey(input) else { return given }
+        if let given, given != required {
+            throw KajiError(.invalidArgument, "--concurrency-key '\(given)' does not fit \(kind): its runs carry '\(required)' (the key kaji apply uses), so that two operations on one cluster never overlap; leave --concurrency-key out")
+        }
+        return required
     }
 
     private func unknownKind(_ kind: String) -> KajiError {

@@ -1,13 +1,20 @@
 import Foundation
 import Logging
 import NIOCore
+import NIOSSL
 import PostgresNIO
 
 /// Where Kaji's tables live: a PostgreSQL server, a database and a schema.
 ///
-/// Read from a URL: `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?schema=S&host=/socket/dir]`
-/// (port 5432, user `postgres`, database `postgres` and schema `kaji` by default).
+/// Read from a URL: `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?schema=S&host=/socket/dir&sslmode=M&sslrootcert=FILE]`
+/// (port 5432, user `postgres`, database `postgres`, schema `kaji` and sslmode `prefer` by default).
 public struct DatabaseConfig: Sendable {
+    /// How TLS is used on TCP connections, as libpq's `sslmode` (see `DatabaseConfig.SSLMode`).
+    public var sslMode: SSLMode = .prefer
+    /// PEM file of the certificate authorities a server certificate must chain to (`sslrootcert`); for
+    /// `verify-ca` and `verify-full`. Nil (or `system`) means the system's trust store.
+    public var sslRootCert: String?
+
     public var host: String
     public var port: Int
     /// A directory holding the server's unix socket; when set, it is used instead of TCP.
@@ -49,14 +56,76 @@ public struct DatabaseConfig: Sendable {
             switch item.name {
             case "schema": if let v = item.value { self.schema = v }
             case "host": if let v = item.value, v.hasPrefix("/") { self.socketDirectory = v }
-            case "sslmode", "application_name", "connect_timeout": break
+            case "sslmode":
+                guard let value = item.value, let mode = SSLMode(rawValue: value) else {
+                    throw KajiError(.invalidArgument, "--database-url sslmode '\(item.value ?? "")' is not supported: use disable, prefer (the default), require, verify-ca or verify-full")
+                }
+                self.sslMode = mode
+            case "sslrootcert":
+                if let v = item.value, !v.isEmpty { self.sslRootCert = v }
+            case "application_name", "connect_timeout": break
             default:
-                throw KajiError(.invalidArgument, "--database-url has an unknown parameter '\(item.name)' (known: schema, host, sslmode)")
+                throw KajiError(.invalidArgument, "--database-url has an unknown parameter '\(item.name)' (known: schema, host, sslmode, sslrootcert)")
             }
         }
         if let schema { self.schema = schema }
         try Self.validate(schema: self.schema)
+        try checkTLS()
     }
+
+    /// libpq's `sslmode` values Kaji honours. TLS is used on TCP only; a unix socket is never encrypted.
+    public enum SSLMode: String, Sendable, CaseIterable {
+        /// Plain connections only.
+        case disable
+        /// TLS when the server offers it, else plain (libpq's default; the certificate is not checked).
+        case prefer
+        /// TLS or no connection; the certificate is not checked (as libpq, it is checked against
+        /// `sslrootcert` when one is given, like `verify-ca`).
+        case require
+        /// TLS, with a certificate that chains to `sslrootcert` (or the system's trust store).
+        case verifyCA = "verify-ca"
+        /// As `verify-ca`, and the certificate must name the host connected to (DNS name or IP address).
+        case verifyFull = "verify-full"
+    }
+
+    /// Refuses settings that can never be met, naming the part of the URL that is wrong.
+    func checkTLS() throws {
+        if socketDirectory != nil, sslMode != .disable, sslMode != .prefer {
+            throw KajiError(.invalidArgument, "--database-url sslmode=\(sslMode.rawValue) cannot be met over a unix socket (host=\(socketDirectory ?? "")): TLS is for TCP; connect by host and port, or use sslmode=prefer or disable")
+        }
+        if let file = sslRootCert, file != "system" {
+            guard FileManager.default.isReadableFile(atPath: file) else {
+                throw KajiError(.invalidArgument, "--database-url sslrootcert '\(file)' is not a readable file (a PEM file of the certificate authorities to trust)")
+            }
+            do {
+                _ = try NIOSSLCertificate.fromPEMFile(file)
+            } catch {
+                throw KajiError(.invalidArgument, "--database-url sslrootcert '\(file)' holds no PEM certificate: \(error)")
+            }
+        }
+    }
+
+    /// The TLS settings for postgres-nio, or nil for none (`disable`, or a unix socket).
+    var tlsConfiguration: TLSConfiguration? {
+        guard socketDirectory == nil, sslMode != .disable else { return nil }
+        var tls = TLSConfiguration.makeClientConfiguration()
+        let rootCert = sslRootCert.flatMap { $0 == "system" ? nil : $0 }
+        switch sslMode {
+        case .disable, .prefer:
+            tls.certificateVerification = .none
+        case .require:
+            tls.certificateVerification = rootCert == nil ? .none : .noHostnameVerification
+        case .verifyCA:
+            tls.certificateVerification = .noHostnameVerification
+        case .verifyFull:
+            tls.certificateVerification = .fullVerification
+        }
+        if let rootCert, tls.certificateVerification != .none { tls.trustRoots = .file(rootCert) }
+        return tls
+    }
+
+    /// Whether a plain connection is acceptable when the server has no TLS.
+    var tlsIsOptional: Bool { sslMode == .prefer }
 
     /// Checks that a schema name is a plain identifier (it is quoted into DDL, never bound).
     public static func validate(schema: String) throws {
@@ -71,7 +140,8 @@ public struct DatabaseConfig: Sendable {
     /// The connection description, without the password.
     public var redacted: String {
         let target = socketDirectory.map { "socket \($0)/.s.PGSQL.\(port)" } ?? "\(host):\(port)"
-        return "postgres://\(username)@\(target)/\(database) (schema \(schema))"
+        let tls = socketDirectory == nil && sslMode != .prefer ? ", sslmode \(sslMode.rawValue)" : ""
+        return "postgres://\(username)@\(target)/\(database) (schema \(schema)\(tls))"
     }
 
     /// The pool configuration, with `search_path` set to the schema on every connection.
@@ -80,35 +150,69 @@ public struct DatabaseConfig: Sendable {
         if let socketDirectory {
             config = .init(unixSocketPath: "\(socketDirectory)/.s.PGSQL.\(port)", username: username, password: password, database: database)
         } else {
-            config = .init(host: host, port: port, username: username, password: password, database: database, tls: .disable)
+            let tls: PostgresClient.Configuration.TLS = tlsConfiguration.map { tlsIsOptional ? .prefer($0) : .require($0) } ?? .disable
+            config = .init(host: host, port: port, username: username, password: password, database: database, tls: tls)
         }
         config.options.additionalStartupParameters = [("search_path", schema), ("application_name", applicationName)]
         config.options.maximumConnections = maxConnections
-        config.options.connectTimeout = .seconds(10)
+        config.options.connectTimeout = .seconds(Self.connectTimeoutSeconds)
         return config
     }
 
     /// A single-connection configuration (LISTEN, migrations, reachability checks).
-    public func connectionConfiguration() -> PostgresConnection.Configuration {
+    public func connectionConfiguration() throws -> PostgresConnection.Configuration {
         var config: PostgresConnection.Configuration
         if let socketDirectory {
             config = .init(unixSocketPath: "\(socketDirectory)/.s.PGSQL.\(port)", username: username, password: password, database: database)
         } else {
-            config = .init(host: host, port: port, username: username, password: password, database: database, tls: .disable)
+            var tls: PostgresConnection.Configuration.TLS = .disable
+            if let settings = tlsConfiguration {
+                let context = try NIOSSLContext(configuration: settings)
+                tls = tlsIsOptional ? .prefer(context) : .require(context)
+            }
+            config = .init(host: host, port: port, username: username, password: password, database: database, tls: tls)
         }
         config.options.additionalStartupParameters = [("search_path", schema), ("application_name", applicationName)]
-        config.options.connectTimeout = .seconds(10)
+        config.options.connectTimeout = .seconds(Self.connectTimeoutSeconds)
         return config
     }
 
     /// Opens one connection, failing within seconds when the server is unreachable or refuses us
     /// (a pooled client would retry silently for a long time instead).
     public func connect(logger: Logger) async throws -> PostgresConnection {
+        let configuration: PostgresConnection.Configuration
         do {
-            return try await PostgresConnection.connect(configuration: connectionConfiguration(), id: Int.random(in: 1...Int(Int32.max)), logger: logger)
+            configuration = try connectionConfiguration()
         } catch {
-            throw KajiError(.databaseUnavailable, "cannot connect to \(redacted): \(Self.describe(error))")
+            throw KajiError(.invalidArgument, "--database-url sslmode=\(sslMode.rawValue): the TLS settings cannot be used: \(error)")
         }
+        do {
+            return try await PostgresConnection.connect(configuration: configuration, id: Int.random(in: 1...Int(Int32.max)), logger: logger)
+        } catch {
+            throw KajiError(.databaseUnavailable, "cannot connect to \(redacted): \(describeConnectError(error))")
+        }
+    }
+
+    /// Why a connection failed, in terms of the URL's TLS settings when TLS is what failed.
+    func describeConnectError(_ error: any Error) -> String {
+        if let psql = error as? PSQLError, psql.code == .sslUnsupported {
+            return "the server does not offer TLS, but sslmode=\(sslMode.rawValue) requires it (turn ssl on at the server, or use sslmode=prefer or disable)"
+        }
+        let underlying = (error as? PSQLError)?.underlying ?? error
+        if underlying is NIOSSLError || underlying is BoringSSLError || underlying is NIOSSLExtraError {
+            let roots = sslRootCert.map { "sslrootcert \($0)" } ?? "the system's trust store"
+            let detail = String(describing: underlying)
+            let why: String
+            if detail.contains("CERTIFICATE_VERIFY_FAILED") {
+                why = "the server's certificate does not chain to a trusted CA"
+            } else if detail.contains("failedToValidateHostname") {
+                why = "the server's certificate does not name \(host)"
+            } else {
+                why = "the server's certificate was not accepted"
+            }
+            return "TLS handshake failed (sslmode=\(sslMode.rawValue), trusting \(roots)): \(why) [\(detail)]"
+        }
+        return Self.describe(error)
     }
 
     /// Fails fast when the database cannot be reached.
@@ -129,6 +233,11 @@ public struct DatabaseConfig: Sendable {
         }
         return String(describing: error)
     }
+
+    /// How long a connection attempt (TCP and, with TLS, the handshake) may take: 10 s, postgres-nio's
+    /// default, so that a loaded machine is not taken for an unreachable server (a refused or unknown
+    /// address still fails at once).
+    static let connectTimeoutSeconds: Int64 = 10
 
     /// The NOTIFY channel on which enqueues announce new work in this schema.
     public var notifyChannel: String { "kaji_\(schema)_runs" }

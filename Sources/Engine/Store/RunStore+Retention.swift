@@ -36,6 +36,13 @@ public enum RetentionAge {
         return .seconds(total)
     }
 
+    /// How long an idempotency key keeps answering with its run: 24 hours after the run was enqueued.
+    /// Enqueueing with the same key returns the existing run for as long as that run exists, so retention
+    /// never removes a run that carries an idempotency key before this window has passed, whatever
+    /// `--older-than` says: a retried request within the window (a chat retry, a re-sent API call, the same
+    /// manifest applied again) finds its run instead of starting the operation a second time.
+    public static let idempotencyWindow: Duration = .seconds(24 * 3600)
+
     /// `KAJI_RETENTION` (e.g. `30d`), or nil when it is unset or empty (retention off, the default).
     public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Duration? {
         guard let text = environment["KAJI_RETENTION"], !text.isEmpty else { return nil }
@@ -46,15 +53,22 @@ public enum RetentionAge {
 extension RunStore {
     /// Deletes runs that ended (`succeeded`, `failed`, `cancelled`) more than `age` ago, `batchSize` per
     /// statement (default 500) and at most `maxBatches` statements (default: until none is left), each its
-    /// own short transaction, so that neither the claim path nor other workers wait on it. Their payloads,
+    /// own short transaction, so that neither the claim path nor other workers wait on it.
+    ///
+    /// Two kinds of runs are kept whatever their age: runs that `run_retention_holds` names (a failed or
+    /// cancelled run that a cluster's inventory points to as its last operation: it is how the cluster is
+    /// recovered), and runs with an idempotency key enqueued less than `idempotencyWindow` ago (default
+    /// `RetentionAge.idempotencyWindow`, 24 hours), so that their key still finds them. Their payloads,
     /// steps and step attempts go with them (foreign keys cascade); their audit events stay. Each batch is
     /// audited as `runs.pruned` with its count. Safe from many workers at once (`SKIP LOCKED`).
     ///
     /// Needs no index of its own: run ids are UUIDv7 (`RunID`), so the runs created before the cutoff, the
     /// only ones that can have finished before it, are a range at the start of the primary key.
     @discardableResult
-    public func pruneFinishedRuns(olderThan age: Duration, actor: String, batchSize: Int = 500, maxBatches: Int = .max) async throws -> PruneResult {
+    public func pruneFinishedRuns(olderThan age: Duration, actor: String, batchSize: Int = 500, maxBatches: Int = .max,
+                                  idempotencyWindow: Duration = RetentionAge.idempotencyWindow) async throws -> PruneResult {
         let seconds = Double(age.components.seconds) + Double(age.components.attoseconds) / 1e18
+        let windowSeconds = Double(idempotencyWindow.components.seconds) + Double(idempotencyWindow.components.attoseconds) / 1e18
         guard let cutoff = try await scalar("SELECT now() - make_interval(secs => \(seconds))", as: Date.self) else {
             throw KajiError(.databaseUnavailable, "the database returned no time")
         }
@@ -69,6 +83,8 @@ extension RunStore {
                 WITH doomed AS (
                     SELECT id FROM runs
                     WHERE id < \(bound) AND state IN ('succeeded', 'failed', 'cancelled') AND finished_at < \(cutoff)
+                      AND (idempotency_key IS NULL OR created_at < now() - make_interval(secs => \(windowSeconds)))
+                      AND NOT EXISTS (SELECT 1 FROM run_retention_holds AS h WHERE h.run_id = runs.id)
                     ORDER BY id
                     LIMIT \(batchSize)
                     FOR UPDATE SKIP LOCKED

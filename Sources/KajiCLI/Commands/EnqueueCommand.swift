@@ -11,6 +11,8 @@ struct EnqueueCommand: AsyncParsableCommand {
               kaji enqueue diag.steps --input '{"steps": 3, "stepMillis": 100}'
               kaji enqueue diag.steps --input '{}' --idempotency-key nightly-2026-11-26 --json
             The input is checked against the workflow's input type before anything is stored.
+            Cluster kinds (cluster.provision, cluster.scale-out, cluster.backup, …) take the concurrency key \
+            cluster:NAME from their input, the key kaji apply uses, so that two operations on one cluster never overlap.
             """
     )
 
@@ -32,7 +34,7 @@ struct EnqueueCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Enqueueing the same key again returns the existing run (default: none).")
     var idempotencyKey: String?
 
-    @Option(name: .long, help: "At most one run per key is active at a time, e.g. cluster:prod-a (default: none).")
+    @Option(name: .long, help: "At most one run per key is active at a time, e.g. cluster:prod-a (default: none; cluster kinds always carry cluster:NAME, as kaji apply gives them, and refuse another key).")
     var concurrencyKey: String?
 
     @OptionGroup var global: GlobalOptions

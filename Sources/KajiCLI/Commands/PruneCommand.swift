@@ -9,6 +9,9 @@ struct PruneCommand: AsyncParsableCommand {
         discussion: """
             Audit events stay. Runs go in batches of --batch-size, each its own short transaction, so workers are \
             not held up. Workers prune on their own when KAJI_RETENTION is set (e.g. KAJI_RETENTION=30d).
+            Kept whatever their age: a failed or cancelled run that a cluster's inventory names as its last \
+            operation (kaji retry recovers the cluster from it), and a run with an idempotency key for 24 hours \
+            after it was enqueued (the idempotency window: the same key keeps finding it).
               kaji prune --older-than 30d
             """
     )

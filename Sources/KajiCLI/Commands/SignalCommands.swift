@@ -6,7 +6,11 @@ struct SignalCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "signal",
         abstract: "Send a signal to a run; kept until the run waits for it.",
-        discussion: "Example: kaji signal RUN disk-ready --payload '{\"disk\": \"113000000001\"}'"
+        discussion: """
+            Example: kaji signal RUN disk-ready --payload '{"disk": "113000000001"}'
+            A signal named approval must carry an approval, {"approved": true|false, "reason": "why"} (a rejection \
+            needs a reason); anything else is refused (exit 2) and not stored. kaji approve / kaji reject send one.
+            """
     )
 
     @Argument(help: "Run id.")

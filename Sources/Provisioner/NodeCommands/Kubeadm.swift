@@ -19,17 +19,62 @@ public enum Kubeadm {
         return ShellQuote.join(words)
     }
 
-    /// `kubeadm token create --print-join-command`, with `--certificate-key` for a control-plane line.
-    public static func printJoinCommand(certificateKey: String? = nil) -> String {
+    /// `kubeadm token create --print-join-command`, with `--ttl` when given (e.g. `1h`; kubeadm's default is
+    /// 24h). The token comes back on stdout, never as an argument.
+    public static func printJoinCommand(ttl: String? = nil) -> String {
         var words = ["kubeadm", "token", "create", "--print-join-command"]
-        if let certificateKey { words += ["--certificate-key", certificateKey] }
+        if let ttl { words += ["--ttl", ttl] }
         return ShellQuote.join(words)
+    }
+
+    /// `kubeadm token delete TOKEN_ID`: revokes a bootstrap token by its public id (the part before the dot),
+    /// so that the secret part never appears in a process argument.
+    public static func tokenDeleteCommand(token: String) -> String {
+        ShellQuote.join(["kubeadm", "token", "delete", tokenID(token)])
+    }
+
+    /// The public id of a bootstrap token `ID.SECRET`.
+    public static func tokenID(_ token: String) -> String {
+        String(token.split(separator: ".", maxSplits: 1).first ?? "")
+    }
+
+    /// `kubeadm reset phase remove-etcd-member`, run on a control-plane node that leaves: removes its own
+    /// etcd member through the cluster's admin kubeconfig.
+    public static let removeEtcdMemberCommand = "kubeadm reset phase remove-etcd-member --kubeconfig /etc/kubernetes/admin.conf"
+
+    /// A shell script that reads a `JoinConfiguration` (see `joinConfiguration`) from stdin into a new file
+    /// only root can read, runs `kubeadm join --config FILE`, and removes the file whatever the outcome, so
+    /// that the bootstrap token and certificate key never appear in a process argument. Exits with
+    /// kubeadm's status.
+    public static let joinFromStdinScript = """
+        umask 077; f=$(mktemp /tmp/kaji-join.XXXXXXXX) || exit 1; trap 'rm -f "$f"' EXIT INT TERM; \
+        cat > "$f" && kubeadm join --config "$f"; rc=$?; rm -f "$f"; exit $rc
+        """
+
+    /// The `JoinConfiguration` (kubeadm.k8s.io/v1beta4, written as JSON, which kubeadm reads as YAML) for
+    /// `kubeadm join --config`: discovery by bootstrap token and CA hash; for a control-plane node also the
+    /// certificate key and the address its API server advertises. It holds secrets: send it on stdin only.
+    public static func joinConfiguration(_ join: JoinCommand, asControlPlane: Bool, advertiseAddress: String? = nil) -> String {
+        var root: [String: Any] = [
+            "apiVersion": "kubeadm.k8s.io/v1beta4",
+            "kind": "JoinConfiguration",
+            "discovery": ["bootstrapToken": ["apiServerEndpoint": join.endpoint, "token": join.token, "caCertHashes": [join.caCertHash]]],
+        ]
+        if asControlPlane {
+            var controlPlane: [String: Any] = [:]
+            if let key = join.certificateKey { controlPlane["certificateKey"] = key }
+            if let advertiseAddress { controlPlane["localAPIEndpoint"] = ["advertiseAddress": advertiseAddress, "bindPort": 6443] }
+            root["controlPlane"] = controlPlane
+        }
+        let data = (try? JSONSerialization.data(withJSONObject: root, options: [.prettyPrinted, .sortedKeys])) ?? Data()
+        return String(decoding: data, as: UTF8.self) + "\n"
     }
 
     /// `kubeadm init phase upload-certs --upload-certs`: a fresh certificate key (valid 2 h).
     public static let uploadCertsCommand = "kubeadm init phase upload-certs --upload-certs"
 
-    /// The join line as a command (`kubeadm join …`), for a worker or a control-plane node.
+    /// The join line as a command (`kubeadm join …`), for a worker or a control-plane node. It carries the
+    /// token (and key) as arguments, which `ps` shows on the node: Kaji joins with `joinFromStdinScript`.
     public static func joinCommand(_ join: JoinCommand, asControlPlane: Bool) -> String {
         var words = ["kubeadm", "join", join.endpoint, "--token", join.token, "--discovery-token-ca-cert-hash", join.caCertHash]
         if asControlPlane, let key = join.certificateKey {

@@ -4,6 +4,17 @@ public enum Kubectl {
     /// `kubectl get --raw='/readyz?verbose'`.
     public static let readyzCommand = "kubectl get --raw='/readyz?verbose'"
 
+    /// `kubectl drain NODE`: cordons the node and evicts its pods (PodDisruptionBudgets respected), DaemonSet
+    /// pods and emptyDir data notwithstanding.
+    public static func drainCommand(node: String, timeout: String = "120s") -> String {
+        ShellQuote.join(["kubectl", "drain", node, "--ignore-daemonsets", "--delete-emptydir-data", "--timeout", timeout])
+    }
+
+    /// `kubectl delete node NODE --ignore-not-found`.
+    public static func deleteNodeCommand(node: String) -> String {
+        ShellQuote.join(["kubectl", "delete", "node", node, "--ignore-not-found"])
+    }
+
     /// `kubectl apply -f URL_OR_PATH`.
     public static func applyCommand(_ manifest: String) -> String {
         ShellQuote.join(["kubectl", "apply", "-f", manifest])

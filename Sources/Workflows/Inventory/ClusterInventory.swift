@@ -49,24 +49,49 @@ public struct ClusterRecord: Codable, Sendable {
 }
 
 /// The `clusters` table: what Kaji built. All SQL of the inventory lives here.
+///
+/// Steps write the inventory only through `on(_:)` inside `StepContext.fenced`, so that a write commits
+/// together with the check that the worker still holds the run (a worker that lost its lease changes
+/// nothing). Changes that depend on what the row holds are single conditional statements, never a read
+/// followed by a blind write.
 public struct ClusterInventory: Sendable {
     public let client: PostgresClient
     public let logger: Logger
+    /// Set by `on(_:)`: statements run on this connection (inside its transaction) instead of the pool.
+    let connection: PostgresConnection?
 
     public init(client: PostgresClient, logger: Logger) {
         self.client = client
         self.logger = logger
+        self.connection = nil
     }
 
     public init(store: RunStore) {
         self.init(client: store.client, logger: store.logger)
     }
 
+    private init(client: PostgresClient, logger: Logger, connection: PostgresConnection) {
+        self.client = client
+        self.logger = logger
+        self.connection = connection
+    }
+
+    /// The same inventory, working on `connection` (e.g. the one `StepContext.fenced` hands a step), so that
+    /// its statements join that connection's transaction.
+    public func on(_ connection: PostgresConnection) -> ClusterInventory {
+        ClusterInventory(client: client, logger: logger, connection: connection)
+    }
+
+    func query(_ query: PostgresQuery) async throws -> PostgresRowSequence {
+        if let connection { return try await connection.query(query, logger: logger) }
+        return try await client.query(query, logger: logger)
+    }
+
     /// Creates or replaces a cluster's record.
     public func upsert(_ record: ClusterRecord) async throws {
         let spec = try KajiJSON.string(record.spec)
         let nodes = try KajiJSON.string(record.nodes)
-        try await client.query("""
+        _ = try await query("""
             INSERT INTO clusters (name, zone, spec, state, switch_id, api_endpoint, nodes, owner_team, last_run_id, updated_at)
             VALUES (\(record.name), \(record.zone), \(spec)::text::jsonb, \(record.state), \(record.switchID), \(record.apiEndpoint),
                     \(nodes)::text::jsonb, \(record.ownerTeam), \(record.lastRunID), now())
@@ -74,20 +99,74 @@ public struct ClusterInventory: Sendable {
                 zone = excluded.zone, spec = excluded.spec, state = excluded.state, switch_id = excluded.switch_id,
                 api_endpoint = excluded.api_endpoint, nodes = excluded.nodes, owner_team = excluded.owner_team,
                 last_run_id = excluded.last_run_id, updated_at = now()
-            """, logger: logger)
+            """)
+    }
+
+    /// Creates a cluster's record, or replaces one that is `deleted` or `failed` or was written by the same
+    /// run (`record.lastRunID`), in one statement. Returns nil when it wrote, else the state of the record
+    /// that another run holds (nothing is changed then).
+    public func claim(_ record: ClusterRecord) async throws -> String? {
+        let spec = try KajiJSON.string(record.spec)
+        let nodes = try KajiJSON.string(record.nodes)
+        let rows = try await query("""
+            INSERT INTO clusters (name, zone, spec, state, switch_id, api_endpoint, nodes, owner_team, last_run_id, updated_at)
+            VALUES (\(record.name), \(record.zone), \(spec)::text::jsonb, \(record.state), \(record.switchID), \(record.apiEndpoint),
+                    \(nodes)::text::jsonb, \(record.ownerTeam), \(record.lastRunID), now())
+            ON CONFLICT (name) DO UPDATE SET
+                zone = excluded.zone, spec = excluded.spec, state = excluded.state, switch_id = excluded.switch_id,
+                api_endpoint = excluded.api_endpoint, nodes = excluded.nodes, owner_team = excluded.owner_team,
+                last_run_id = excluded.last_run_id, updated_at = now()
+            WHERE clusters.last_run_id IS NOT DISTINCT FROM excluded.last_run_id OR clusters.state IN ('deleted', 'failed')
+            RETURNING name
+            """)
+        for try await _ in rows.decode(String.self) { return nil }
+        return try await get(record.name)?.state ?? "unknown"
     }
 
     /// Sets a cluster's state (and the run that set it).
     public func setState(_ name: String, state: String, runID: UUID?) async throws {
-        try await client.query("UPDATE clusters SET state = \(state), last_run_id = coalesce(\(runID), last_run_id), updated_at = now() WHERE name = \(name)", logger: logger)
+        _ = try await query("UPDATE clusters SET state = \(state), last_run_id = coalesce(\(runID), last_run_id), updated_at = now() WHERE name = \(name)")
+    }
+
+    /// Moves a cluster from one of `from` to `state`, only if it is in one of them and, when `heldBy` is
+    /// given, its last run is `heldBy`; marks `runID` as its last run. One statement; returns whether it
+    /// changed the record.
+    @discardableResult
+    public func transition(_ name: String, from: [String], heldBy: UUID? = nil, to state: String, runID: UUID) async throws -> Bool {
+        let rows = try await query("""
+            UPDATE clusters SET state = \(state), last_run_id = \(runID), updated_at = now()
+            WHERE name = \(name) AND state = ANY(\(from)::text[]) AND (\(heldBy)::uuid IS NULL OR last_run_id = \(heldBy)::uuid)
+            RETURNING name
+            """)
+        for try await _ in rows.decode(String.self) { return true }
+        return false
+    }
+
+    /// Adds `nodes` to a cluster's record (replacing nodes of the same names), sets its manifest and state,
+    /// in one statement, so that a change made to the record meanwhile is kept. Returns false when the
+    /// cluster is not in the inventory.
+    public func addNodes(_ name: String, nodes: [ClusterNode], spec: ClusterSpec, state: String, runID: UUID) async throws -> Bool {
+        let added = try KajiJSON.string(nodes)
+        let names = nodes.map(\.name)
+        let specJSON = try KajiJSON.string(spec)
+        let rows = try await query("""
+            UPDATE clusters SET
+                nodes = coalesce((SELECT jsonb_agg(n.node ORDER BY n.position) FROM jsonb_array_elements(clusters.nodes) WITH ORDINALITY AS n(node, position)
+                                  WHERE NOT (n.node->>'name' = ANY(\(names)::text[]))), '[]'::jsonb) || \(added)::text::jsonb,
+                spec = \(specJSON)::text::jsonb, state = \(state), last_run_id = \(runID), updated_at = now()
+            WHERE name = \(name)
+            RETURNING name
+            """)
+        for try await _ in rows.decode(String.self) { return true }
+        return false
     }
 
     /// One cluster, or nil.
     public func get(_ name: String) async throws -> ClusterRecord? {
-        let rows = try await client.query("""
+        let rows = try await query("""
             SELECT name, zone, spec::text, state, switch_id, api_endpoint, nodes::text, owner_team, last_run_id, created_at, updated_at
             FROM clusters WHERE name = \(name)
-            """, logger: logger)
+            """)
         for try await row in rows.decode((String, String, String, String, String?, String?, String, String?, UUID?, Date, Date).self) {
             return try Self.record(row)
         }
@@ -96,10 +175,10 @@ public struct ClusterInventory: Sendable {
 
     /// Every cluster, by name.
     public func list() async throws -> [ClusterRecord] {
-        let rows = try await client.query("""
+        let rows = try await query("""
             SELECT name, zone, spec::text, state, switch_id, api_endpoint, nodes::text, owner_team, last_run_id, created_at, updated_at
             FROM clusters ORDER BY name
-            """, logger: logger)
+            """)
         var records: [ClusterRecord] = []
         for try await row in rows.decode((String, String, String, String, String?, String?, String, String?, UUID?, Date, Date).self) {
             records.append(try Self.record(row))

@@ -35,6 +35,8 @@ public enum VeleroRunLabel {
 /// already waited), `check-phase`.
 public struct BackupWorkflow: Workflow {
     public static let kind = ClusterKinds.backup
+    /// `cluster:NAME`, the key `kaji apply` uses: no two operations on one cluster overlap.
+    public static func concurrencyKey(for input: BackupInput) -> String? { input.concurrencyKey }
     public typealias Input = BackupInput
     public typealias Output = BackupOutput
 

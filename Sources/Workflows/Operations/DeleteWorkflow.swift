@@ -29,6 +29,8 @@ public struct DeleteOutput: Codable, Sendable, Equatable {
 /// adopting whatever exists, also resources the inventory never heard of → mark `deleted`.
 public struct DeleteWorkflow: Workflow {
     public static let kind = ClusterKinds.delete
+    /// `cluster:NAME`, the key `kaji apply` uses: no two operations on one cluster overlap.
+    public static func concurrencyKey(for input: DeleteInput) -> String? { "cluster:\(input.name)" }
 
     let services: ClusterServices
     let settings: ClusterWorkflowSettings
@@ -54,16 +56,16 @@ public struct DeleteWorkflow: Workflow {
         let approval = try await context.waitForApproval(timeout: settings.approvalTimeout, requireDistinctApprover: true)
         let runID = context.runID
         if known {
-            _ = try await context.step("inventory-deleting") { _ -> Bool in
-                try await inventory.setState(name, state: "deleting", runID: runID)
+            _ = try await context.step("inventory-deleting") { step -> Bool in
+                try await step.fenced { try await inventory.on($0).setState(name, state: "deleting", runID: runID) }
                 return true
             }
         }
         let removed = try await Teardown(cloud: services.cloud, knownHosts: services.ssh.configuration.knownHosts, settings: settings, context: context,
                                          tags: [ClusterTags.cluster(name)], prefix: "delete").run()
         if known {
-            _ = try await context.step("inventory-deleted") { _ -> Bool in
-                try await inventory.setState(name, state: "deleted", runID: runID)
+            _ = try await context.step("inventory-deleted") { step -> Bool in
+                try await step.fenced { try await inventory.on($0).setState(name, state: "deleted", runID: runID) }
                 return true
             }
         }

@@ -256,6 +256,8 @@ struct ClusterSteps: Sendable {
             guard let join = Kubeadm.parseJoin(output), join.certificateKey != nil || Kubeadm.parseCertificateKey(output) != nil else {
                 throw WorkflowError("kubeadm init on \(first.name) exited 0 but printed no control-plane join command with a certificate key", nonRetryable: true)
             }
+            // Nodes join with tokens of their own (see `join`): init's token is revoked at once.
+            _ = try await exec(Kubeadm.tokenDeleteCommand(token: join.token), on: first.endpoint)
             return InitResult(endpoint: join.endpoint, caCertHash: join.caCertHash)
         }
         if superAdmin {
@@ -264,9 +266,12 @@ struct ClusterSteps: Sendable {
         return result
     }
 
-    /// Joins a node through `master`, with join material made fresh inside the step (a bootstrap token;
-    /// for a master also a certificate key from `upload-certs`), so that no secret is ever stored. Skipped
-    /// when the node is already in the cluster.
+    /// Joins a node through `master`, with join material made fresh inside the step (a bootstrap token valid
+    /// one hour; for a master also a certificate key from `upload-certs`), so that no secret is ever stored.
+    /// The material reaches the node only on stdin, as a `JoinConfiguration` in a root-only file removed
+    /// afterwards (`Kubeadm.joinFromStdinScript`), never in a process argument; the token is revoked by its
+    /// public id (`kubeadm token delete`) once the join is over, whether it worked or not. Skipped when the
+    /// node is already in the cluster.
     func join(_ node: BuiltNode, via master: NodeEndpoint) async throws {
         let isMaster = node.plan.role == .master
         let deadline = settings.nodeCommandDeadline
@@ -274,21 +279,32 @@ struct ClusterSteps: Sendable {
             if let nodes = try await listNodes(on: master), nodes.contains(where: { $0.name == node.name }) {
                 return true
             }
-            let printed = try await exec(Kubeadm.printJoinCommand(), on: master).stdout
+            let printed = try await exec(Kubeadm.printJoinCommand(ttl: "1h"), on: master).stdout
             guard var material = Kubeadm.parseJoin(printed) else {
                 throw WorkflowError("`kubeadm token create --print-join-command` on \(master.ssh) printed no join command")
             }
-            var words: [String] = []
-            if isMaster {
-                let uploaded = try await exec(Kubeadm.uploadCertsCommand, on: master).stdout
-                guard let key = Kubeadm.parseCertificateKey(uploaded) else {
-                    throw WorkflowError("`\(Kubeadm.uploadCertsCommand)` on \(master.ssh) printed no certificate key")
+            let joined: Result<Void, any Error>
+            do {
+                if isMaster {
+                    let uploaded = try await exec(Kubeadm.uploadCertsCommand, on: master).stdout
+                    guard let key = Kubeadm.parseCertificateKey(uploaded) else {
+                        throw WorkflowError("`\(Kubeadm.uploadCertsCommand)` on \(master.ssh) printed no certificate key")
+                    }
+                    material.certificateKey = key
                 }
-                material.certificateKey = key
-                words = ["--apiserver-advertise-address", node.plan.address]
+                let configuration = Kubeadm.joinConfiguration(material, asControlPlane: isMaster, advertiseAddress: isMaster ? node.plan.address : nil)
+                _ = try await exec(Kubeadm.joinFromStdinScript, on: node.endpoint, stdin: configuration, deadline: deadline)
+                joined = .success(())
+            } catch {
+                joined = .failure(error)
             }
-            let command = Kubeadm.joinCommand(material, asControlPlane: isMaster) + (words.isEmpty ? "" : " " + ShellQuote.join(words))
-            _ = try await exec(command, on: node.endpoint, deadline: deadline)
+            // The token has done its work (or failed): revoke it now rather than let it live out its TTL.
+            do {
+                _ = try await exec(Kubeadm.tokenDeleteCommand(token: material.token), on: master)
+            } catch {
+                if case .success = joined { throw error }
+            }
+            try joined.get()
             return true
         }
         if isMaster {

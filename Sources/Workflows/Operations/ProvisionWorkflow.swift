@@ -28,6 +28,8 @@ public struct ProvisionOutput: Codable, Sendable, Equatable {
 /// adopting by tag; `kaji retry` afterwards builds again under fresh step names (see `StepNames`).
 public struct ProvisionWorkflow: CompensatingWorkflow {
     public static let kind = ClusterKinds.provision
+    /// `cluster:NAME`, the key `kaji apply` uses: no two operations on one cluster overlap.
+    public static func concurrencyKey(for input: ProvisionInput) -> String? { input.spec.concurrencyKey }
 
     let services: ClusterServices
     let settings: ClusterWorkflowSettings
@@ -48,13 +50,13 @@ public struct ProvisionWorkflow: CompensatingWorkflow {
         let steps = try ClusterSteps(services: services, settings: settings, context: context, spec: spec)
         let inventory = services.inventory, runID = context.runID
         let apiEndpoint = "https://\(spec.network.controlPlaneVIP):6443"
-        _ = try await context.step(steps.names("inventory-provisioning")) { _ -> Bool in
-            if let existing = try await inventory.get(spec.name), existing.lastRunID != runID, !["deleted", "failed"].contains(existing.state) {
-                throw WorkflowError("cluster \(spec.name) is already in the inventory (state \(existing.state)); apply a larger manifest to scale it out, or delete it first", nonRetryable: true)
+        _ = try await context.step(steps.names("inventory-provisioning")) { step -> Bool in
+            let record = ClusterRecord(name: spec.name, zone: spec.zone, spec: spec, state: "provisioning", switchID: nil,
+                                       apiEndpoint: apiEndpoint, nodes: [], ownerTeam: spec.owners.team, lastRunID: runID,
+                                       createdAt: Date(), updatedAt: Date())
+            if let held = try await step.fenced({ try await inventory.on($0).claim(record) }) {
+                throw WorkflowError("cluster \(spec.name) is already in the inventory (state \(held)); apply a larger manifest to scale it out, or delete it first", nonRetryable: true)
             }
-            try await inventory.upsert(ClusterRecord(name: spec.name, zone: spec.zone, spec: spec, state: "provisioning", switchID: nil,
-                                                     apiEndpoint: apiEndpoint, nodes: [], ownerTeam: spec.owners.team, lastRunID: runID,
-                                                     createdAt: Date(), updatedAt: Date()))
             return true
         }
         let archiveID = try await steps.findArchive()
@@ -72,10 +74,11 @@ public struct ProvisionWorkflow: CompensatingWorkflow {
         _ = try await forEachInParallel(built) { node in
             try await steps.installOwnerKeys(on: node)
         }
-        _ = try await context.step(steps.names("record-inventory")) { _ -> Bool in
-            try await inventory.upsert(ClusterRecord(name: spec.name, zone: spec.zone, spec: spec, state: "ready", switchID: switchID,
-                                                     apiEndpoint: apiEndpoint, nodes: built.map(\.inventoryNode), ownerTeam: spec.owners.team,
-                                                     lastRunID: runID, createdAt: Date(), updatedAt: Date()))
+        _ = try await context.step(steps.names("record-inventory")) { step -> Bool in
+            let record = ClusterRecord(name: spec.name, zone: spec.zone, spec: spec, state: "ready", switchID: switchID,
+                                       apiEndpoint: apiEndpoint, nodes: built.map(\.inventoryNode), ownerTeam: spec.owners.team,
+                                       lastRunID: runID, createdAt: Date(), updatedAt: Date())
+            try await step.fenced { try await inventory.on($0).upsert(record) }
             return true
         }
         return ProvisionOutput(cluster: spec.name, apiEndpoint: apiEndpoint, nodes: built.map(\.name), approvedBy: approval.approver)
@@ -91,9 +94,10 @@ public struct ProvisionWorkflow: CompensatingWorkflow {
         _ = try await Teardown(cloud: services.cloud, knownHosts: services.ssh.configuration.knownHosts, settings: settings, context: context,
                                tags: [ClusterTags.cluster(spec.name), ClusterTags.run(context.runID)], prefix: names("undo")).run()
         let inventory = services.inventory, runID = context.runID
-        _ = try await context.step(names.teardownDone) { _ -> Bool in
-            if let record = try await inventory.get(spec.name), record.lastRunID == runID {
-                try await inventory.setState(spec.name, state: "deleted", runID: runID)
+        _ = try await context.step(names.teardownDone) { step -> Bool in
+            _ = try await step.fenced { connection in
+                try await inventory.on(connection).transition(spec.name, from: ["provisioning", "ready", "scaling", "deleting", "failed"], heldBy: runID,
+                                                              to: "deleted", runID: runID)
             }
             return true
         }

@@ -26,6 +26,8 @@ public struct RestoreOutput: Codable, Sendable, Equatable {
 /// (durable poll), `check-phase`.
 public struct RestoreWorkflow: Workflow {
     public static let kind = ClusterKinds.restore
+    /// `cluster:NAME`, the key `kaji apply` uses: no two operations on one cluster overlap.
+    public static func concurrencyKey(for input: RestoreInput) -> String? { input.concurrencyKey }
     public typealias Input = RestoreInput
     public typealias Output = RestoreOutput
 

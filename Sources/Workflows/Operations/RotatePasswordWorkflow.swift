@@ -30,6 +30,8 @@ public struct RotatePasswordOutput<Reference: Codable & Sendable & Equatable>: C
 /// The plaintext appears in no step result, error, log line, audit event, or process argument on the node.
 public struct RotatePasswordWorkflow<Vault: PasswordVault>: Workflow {
     public static var kind: String { ClusterKinds.rotatePassword }
+    /// `cluster:NAME`, the key `kaji apply` uses: no two operations on one cluster overlap.
+    public static func concurrencyKey(for input: RotatePasswordInput) -> String? { input.concurrencyKey }
     public typealias Input = RotatePasswordInput
     public typealias Output = RotatePasswordOutput<Vault.Reference>
 

@@ -30,6 +30,8 @@ struct ScaleOutStart: Codable, Sendable {
 /// cluster `ready` with its earlier nodes.
 public struct ScaleOutWorkflow: CompensatingWorkflow {
     public static let kind = ClusterKinds.scaleOut
+    /// `cluster:NAME`, the key `kaji apply` uses: no two operations on one cluster overlap.
+    public static func concurrencyKey(for input: ScaleOutInput) -> String? { input.spec.concurrencyKey }
 
     let services: ClusterServices
     let settings: ClusterWorkflowSettings
@@ -72,8 +74,18 @@ public struct ScaleOutWorkflow: CompensatingWorkflow {
             throw WorkflowError("cluster \(spec.name) has no master in the inventory to join new nodes through", nonRetryable: true)
         }
         let steps = try ClusterSteps(services: services, settings: settings, context: context, spec: spec)
-        _ = try await context.step(steps.names("inventory-scaling")) { _ -> Bool in
-            try await inventory.setState(spec.name, state: "scaling", runID: runID)
+        _ = try await context.step(steps.names("inventory-scaling")) { step -> Bool in
+            // Only a ready cluster (or one this run already marked) moves to scaling, checked and written in
+            // one statement under the run's fence.
+            let state = try await step.fenced { connection -> String? in
+                let records = inventory.on(connection)
+                if try await records.transition(spec.name, from: ["ready"], to: "scaling", runID: runID) { return nil }
+                if try await records.transition(spec.name, from: ["scaling"], heldBy: runID, to: "scaling", runID: runID) { return nil }
+                return try await records.get(spec.name)?.state ?? "gone from the inventory"
+            }
+            if let state {
+                throw WorkflowError("cluster \(spec.name) is \(state); only a ready cluster can be scaled out", nonRetryable: true)
+            }
             return true
         }
         let archiveID = try await steps.findArchive()
@@ -85,33 +97,42 @@ public struct ScaleOutWorkflow: CompensatingWorkflow {
         _ = try await forEachInParallel(built) { node in
             try await steps.installOwnerKeys(on: node)
         }
-        _ = try await context.step(steps.names("record-inventory")) { _ -> Bool in
-            guard var record = try await inventory.get(spec.name) else {
+        _ = try await context.step(steps.names("record-inventory")) { step -> Bool in
+            // One statement adds the new nodes to whatever the record holds now (no read-modify-write).
+            let added = built.map(\.inventoryNode)
+            guard try await step.fenced({ try await inventory.on($0).addNodes(spec.name, nodes: added, spec: spec, state: "ready", runID: runID) }) else {
                 throw WorkflowError("cluster \(spec.name) disappeared from the inventory during the scale-out", nonRetryable: true)
             }
-            let added = Set(built.map(\.name))
-            record.nodes = record.nodes.filter { !added.contains($0.name) } + built.map(\.inventoryNode)
-            record.spec = spec
-            record.state = "ready"
-            record.lastRunID = runID
-            try await inventory.upsert(record)
             return true
         }
         return ScaleOutOutput(cluster: spec.name, added: built.map(\.name), nodes: allNames)
     }
 
-    /// Tears down the servers and disks this run created (its `kaji-run` tag) and puts the cluster back to
-    /// `ready` with its earlier nodes.
+    /// Takes the nodes this run added out of the cluster first, one at a time and newest first (workers,
+    /// then masters): `kubectl drain`, for a master `kubeadm reset phase remove-etcd-member` on the node
+    /// itself, then `kubectl delete node`, each as its own step (`undo-leave:NODE`), so that etcd shrinks a
+    /// member at a time and never loses quorum (undoing 1→3 masters leaves one member, not one of three).
+    /// Then tears down the servers and disks this run created (its `kaji-run` tag) and puts the cluster
+    /// back to `ready` with its earlier nodes.
     public func compensate(_ input: ScaleOutInput, context: WorkflowContext) async throws {
-        guard try context.result(of: "read-inventory", as: IgnoredResult.self) != nil else { return }
+        guard let start = try context.result(of: "read-inventory", as: ScaleOutStart.self) else { return }
         let spec = input.spec
         let names = try StepNames(context: context)
+        if let master = start.nodes.first(where: { $0.role == .master }) {
+            let steps = try ClusterSteps(services: services, settings: settings, context: context, spec: spec)
+            let added = (try? NodePlan.missing(for: spec, existing: start.nodes)) ?? []
+            let order = Array(added.filter { $0.role == .worker }.reversed()) + Array(added.filter { $0.role == .master }.reversed())
+            for node in order {
+                let endpoint = try context.result(of: names("server-up", node.name), as: NodeEndpoint.self)
+                try await steps.leave(node, endpoint: endpoint, via: NodeEndpoint(master), step: names("undo-leave", node.name))
+            }
+        }
         _ = try await Teardown(cloud: services.cloud, knownHosts: services.ssh.configuration.knownHosts, settings: settings, context: context,
                                tags: [ClusterTags.cluster(spec.name), ClusterTags.run(context.runID)], prefix: names("undo")).run()
         let inventory = services.inventory, runID = context.runID
-        _ = try await context.step(names.teardownDone) { _ -> Bool in
-            if let record = try await inventory.get(spec.name), record.state == "scaling", record.lastRunID == runID {
-                try await inventory.setState(spec.name, state: "ready", runID: runID)
+        _ = try await context.step(names.teardownDone) { step -> Bool in
+            _ = try await step.fenced { connection in
+                try await inventory.on(connection).transition(spec.name, from: ["scaling"], heldBy: runID, to: "ready", runID: runID)
             }
             return true
         }

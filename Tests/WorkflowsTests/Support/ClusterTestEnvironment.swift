@@ -163,8 +163,12 @@ struct SimulatedCluster: Decodable {
         var role: String
     }
     var endpoint: String
+    /// Live bootstrap tokens (Kaji revokes each after its join).
     var tokens: [String]
     var certificateKey: String?
+    /// Every bootstrap token and certificate key ever issued (for secret checks).
+    var issuedTokens: [String]?
+    var issuedCertificateKeys: [String]?
     var cni: Bool
     var nodes: [Node]
 }
