@@ -43,6 +43,13 @@ public final class WorkerPool: Service, Sendable {
     }
 
     private let state = Mutex(State())
+    /// Finished when `run()` returns.
+    private let stopped = AsyncStream.makeStream(of: Void.self)
+
+    /// Returns once `run()` has returned (drained and deregistered), or when the caller is cancelled.
+    public func waitUntilStopped() async {
+        for await _ in stopped.stream {}
+    }
 
     public init(configuration: WorkerConfiguration, store: RunStore, registry: WorkflowRegistry, logger: Logger, onOutcome: OutcomeHandler? = nil) {
         self.configuration = configuration
@@ -67,6 +74,7 @@ public final class WorkerPool: Service, Sendable {
     }
 
     public func run() async throws {
+        defer { stopped.continuation.finish() }
         let (wakes, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         state.withLock { $0.wake = wake }
         try await store.registerWorker(id: configuration.id, host: ProcessInfo.processInfo.hostName, pid: Int(getpid()),
@@ -106,7 +114,8 @@ public final class WorkerPool: Service, Sendable {
         await drain()
         helpers.cancel()
         await helpers.value
-        try? await store.deregisterWorker(id: configuration.id, reason: "drained")
+        let store = self.store, id = configuration.id
+        _ = try? await withDeadline(.seconds(5)) { try await store.deregisterWorker(id: id, reason: "drained") }
         logger.info("worker stopped")
     }
 

@@ -16,6 +16,16 @@ struct DatabaseRestartTests {
                 "events: \(events.map(\.type).joined(separator: ", "))")
     }
 
+    /// Waits for the run to finish while the server may still be coming back (queries fail meanwhile).
+    static func waitThroughOutage(_ env: ClusterTestEnvironment, _ id: UUID) async throws -> RunSummary {
+        var last: RunSummary?
+        try await clusterEventually("run \(id) finishes", timeout: .seconds(150)) {
+            last = try? await env.store.run(id: id)
+            return last?.state.isFinished ?? false
+        }
+        return try #require(last)
+    }
+
     @Test("a restart mid-provision (3 masters + 2 workers), then mid-scale-out (2 → 4 workers): exactly 1 switch, 7 servers, 7 disks")
     func restartMidProvisionAndScaleOut() async throws {
         let server = try await PrivateServer.start()
@@ -26,7 +36,7 @@ struct DatabaseRestartTests {
                 let provision = try await env.enqueueApproved(kind: ClusterKinds.provision, input: ProvisionInput(spec: spec))
                 try await clusterEventually("some servers exist", timeout: .seconds(60)) { try await env.resources("Servers").count >= 2 }
                 try await server.restartFast()
-                let run = try await env.waitForFinish(provision, timeout: .seconds(120))
+                let run = try await Self.waitThroughOutage(env, provision)
                 #expect(run.state == .succeeded, "\(run.lastError ?? "")")
                 #expect(run.attempt == 1)
                 try await Self.expectNothingFailed(env, provision)
@@ -41,7 +51,7 @@ struct DatabaseRestartTests {
                                                                         concurrencyKey: bigger.concurrencyKey, actor: "cli:alice@host")).id
                 try await clusterEventually("a new server exists", timeout: .seconds(60)) { try await env.resources("Servers").count >= 6 }
                 try await server.restartFast()
-                let scaled = try await env.waitForFinish(scale, timeout: .seconds(120))
+                let scaled = try await Self.waitThroughOutage(env, scale)
                 try await pool.stop()
                 #expect(scaled.state == .succeeded, "\(scaled.lastError ?? "")")
                 try await Self.expectNothingFailed(env, scale)
@@ -77,7 +87,10 @@ struct DatabaseRestartTests {
                 }
                 try await server.restartFast()
                 try await F.simNode(ssh, cluster, "backup-phase restart-1 Completed")
-                let detail = try await F.waitForFinish(env, id, timeout: .seconds(120))
+                try await F.eventually("the backup run finishes", timeout: .seconds(150)) {
+                    (try? await env.store.run(id: id))??.state.isFinished ?? false
+                }
+                let detail = try await F.waitForFinish(env, id, timeout: .seconds(30))
                 try await pool.stop()
                 #expect(detail.run.state == .succeeded, "\(detail.run.lastError ?? "")")
                 #expect(try await BackupTests.backups(ssh, cluster).count == 1)

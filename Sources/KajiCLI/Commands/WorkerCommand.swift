@@ -76,6 +76,18 @@ struct WorkerCommand: AsyncParsableCommand {
                 logger: logger
             )
         )
-        try await group.run()
+        let running = Task { try await group.run() }
+        // The pool drains first; then the database client closes its connections. A connection the server
+        // dropped (a restart) can keep that from ever ending, so once the pool has stopped the process waits
+        // a few seconds for the client, not forever.
+        await withTaskGroup(of: Void.self) { waiters in
+            waiters.addTask { await pool.waitUntilStopped() }
+            waiters.addTask { _ = try? await running.value }
+            await waiters.next()
+            waiters.cancelAll()
+        }
+        if try await withDeadline(.seconds(10), { try await running.value }) == nil {
+            logger.warning("the database client did not close its connections within 10 s; exiting anyway")
+        }
     }
 }
