@@ -31,10 +31,13 @@ let package = Package(
             path: "Migrations",
             resources: [.copy("sql")]
         ),
+        // JSONValue, shared by the engine and the simulator (which know nothing of each other).
+        .target(name: "JSONCore"),
         .target(
             name: "Engine",
             dependencies: [
                 "KajiMigrations",
+                "JSONCore",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -66,6 +69,7 @@ let package = Package(
         .target(
             name: "SakuraSimulator",
             dependencies: [
+                "JSONCore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
