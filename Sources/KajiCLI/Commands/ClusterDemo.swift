@@ -16,6 +16,7 @@ struct ClusterDemo {
         let clock = ContinuousClock()
         let started = clock.now
         let spec = try ClusterManifest.load(file: file)
+        let simulatorPath = try DemoSimulator.executable()  // before anything is started
 
         var cleanups: [() -> Void] = []
         var ownDatabase = false
@@ -45,7 +46,7 @@ struct ClusterDemo {
         Output.info("  sshd on 127.0.0.1:\(sshd.port)")
         let world = "demo-\(UInt32.random(in: 0...UInt32.max))"
         let token = "demo-token-\(UInt32.random(in: 0...UInt32.max))", secret = "demo-secret-\(UInt64.random(in: 0...UInt64.max))"
-        let simulator = try await DemoSimulator.start(token: token, secret: secret, sshd: sshd, world: world,
+        let simulator = try await DemoSimulator.start(executable: simulatorPath, token: token, secret: secret, sshd: sshd, world: world,
                                                       log: sshd.directory + "/sakura-sim.log")
         cleanups.append { simulator.stop() }
         Output.info("  SAKURA Cloud simulator (sakura-sim, pid \(simulator.process.processIdentifier)) on \(simulator.baseURL) (unit profile)")

@@ -29,12 +29,11 @@ struct DemoSimulator {
         throw CLIFailure(message: "sakura-sim not found next to kaji (\(beside)) nor on PATH: build it with `swift build --product sakura-sim` (scripts/demo.sh does), or set KAJI_SAKURA_SIM to its path")
     }
 
-    /// Starts `sakura-sim` on a free loopback port with the demo's credentials, its simulated nodes served by
+    /// Starts `sakura-sim` (at `path`, see `executable()`) on a free loopback port with the demo's credentials, its simulated nodes served by
     /// the private sshd, and waits (at most `timeout`) until it prints the URL it listens on. Its output goes
     /// to `log`.
-    static func start(token: String, secret: String, sshd: PrivateSSHD, world: String, log: String,
+    static func start(executable path: String, token: String, secret: String, sshd: PrivateSSHD, world: String, log: String,
                       timeout: Duration = .seconds(30)) async throws -> DemoSimulator {
-        let path = try executable()
         var arguments = ["--port", "0", "--token", token, "--secret", secret, "--profile", "unit", "--world", world]
         if sshd.port > 0 { arguments += ["--ssh-port", "\(sshd.port)"] }
         if let dir = sshd.environment["KAJI_TEST_SSHD_DIR"] { arguments += ["--authorized-keys", dir + "/authorized_keys"] }
