@@ -13,11 +13,16 @@ struct PrivatePostgres {
     static func start() throws -> PrivatePostgres {
         let script = try RepoPaths.script("start-pg.sh", purpose: "a private PostgreSQL (or pass --database-url)")
         let directory = try makeTempDirectory()
-        let exports = Self.exports(try run(script, [directory]))
-        guard let url = exports["KAJI_TEST_DATABASE_URL"] else {
-            throw CLIFailure(message: "\(script) printed no KAJI_TEST_DATABASE_URL")
+        do {
+            let exports = Self.exports(try run(script, [directory]))
+            guard let url = exports["KAJI_TEST_DATABASE_URL"] else {
+                throw CLIFailure(message: "\(script) printed no KAJI_TEST_DATABASE_URL")
+            }
+            return PrivatePostgres(directory: directory, url: url)
+        } catch {
+            PrivatePostgres(directory: directory, url: "").stop()  // whatever half-started, and the folder
+            throw error
         }
-        return PrivatePostgres(directory: directory, url: url)
     }
 
     /// Stops the server with `scripts/stop-pg.sh`, which also removes its folder.
