@@ -23,9 +23,17 @@ struct PrivateSSHD {
         return PrivateSSHD(environment: environment, directory: directory)
     }
 
+    /// Stops sshd and removes its folder. Waits (at most 5 s) until sshd has exited first: it deletes its
+    /// pid file as it goes, and a removal racing it stops half-way and leaves the folder behind.
     func stop() {
-        if let pid = environment["KAJI_TEST_SSHD_PID"].flatMap({ Int32($0) }) { kill(pid, SIGTERM) }
-        try? FileManager.default.removeItem(atPath: directory)
+        if let pid = environment["KAJI_TEST_SSHD_PID"].flatMap({ Int32($0) }) {
+            kill(pid, SIGTERM)
+            let deadline = ContinuousClock.now + .seconds(5)
+            while kill(pid, 0) == 0, ContinuousClock.now < deadline { usleep(20_000) }
+        }
+        for _ in 0..<3 where FileManager.default.fileExists(atPath: directory) {
+            try? FileManager.default.removeItem(atPath: directory)
+        }
     }
 }
 
