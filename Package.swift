@@ -32,10 +32,13 @@ let package = Package(
             path: "Migrations",
             resources: [.copy("sql")]
         ),
+        // JSONValue, shared by the engine and the simulator (which know nothing of each other).
+        .target(name: "JSONCore"),
         .target(
             name: "Engine",
             dependencies: [
                 "KajiMigrations",
+                "JSONCore",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
@@ -68,6 +71,7 @@ let package = Package(
         .target(
             name: "SakuraSimulator",
             dependencies: [
+                "JSONCore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -100,8 +104,9 @@ let package = Package(
                 "Worker",
                 "Workflows",
                 "Provisioner",
-                "SakuraSimulator",
+                "JSONCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -33,6 +33,14 @@ struct DemoTests {
         }
     }
 
+    @Test("the cluster demo names sakura-sim when it cannot find it, before starting anything")
+    func missingSimulator() async throws {
+        let result = try await KajiProcess.run(["demo"], environment: ["DATABASE_URL": "", "KAJI_SAKURA_SIM": "/nonexistent/sakura-sim"], timeout: .seconds(60))
+        #expect(result.status == 1, "stderr: \(result.stderr.suffix(2000))")
+        #expect(result.stderr.contains("KAJI_SAKURA_SIM=/nonexistent/sakura-sim is not an executable file"))
+        #expect(!result.stderr.contains("starting a private PostgreSQL"))
+    }
+
     @Test("without a database the demo starts and stops a private PostgreSQL")
     func demoWithPrivateServer() async throws {
         let result = try await KajiProcess.run(["demo", "--workflow", "diag", "--runs", "1", "--steps", "1"], environment: ["DATABASE_URL": ""], timeout: .seconds(120))

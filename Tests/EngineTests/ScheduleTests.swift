@@ -20,9 +20,17 @@ struct CronTests {
             } catch let error as KajiError {
                 #expect(error.code == .invalidArgument)
                 #expect(error.message.contains(needle), "'\(text)': \(error.message)")
+                #expect(!error.message.contains("--cron"), "the grammar names no caller's option: \(error.message)")
             }
         }
         #expect(throws: KajiError.self) { try CronExpression.timeZone("Mars/Olympus") }
+        // Each caller names its own option or field.
+        #expect(throws: KajiError(.invalidArgument, "--cron '61 * * * *': minute field '61' has 61 out of range (allowed: 0-59, *, a-b, */n, lists a,b)")) {
+            try CronExpression.parse("61 * * * *", as: "--cron")
+        }
+        #expect(throws: KajiError(.invalidArgument, "--timezone 'Mars/Olympus' is not an IANA time zone name (e.g. UTC, Asia/Tokyo, Europe/Berlin)")) {
+            try CronExpression.timeZone("Mars/Olympus", as: "--timezone")
+        }
     }
 
     @Test("next ticks: daily in Asia/Tokyo, steps, lists, names, macros, seconds")

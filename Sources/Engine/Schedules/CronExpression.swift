@@ -32,22 +32,43 @@ public struct CronExpression: Sendable, Hashable, CustomStringConvertible {
     private static let monthNames = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
     private static let dayNames = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"]
 
-    /// Parses an expression. Errors (`invalidArgument`) name the field that is wrong and what is allowed.
-    public init(_ text: String) throws {
+    /// The forms an expression may take beyond five plain fields.
+    public struct Forms: OptionSet, Sendable {
+        public let rawValue: Int
+        public init(rawValue: Int) { self.rawValue = rawValue }
+        /// Six fields, the first one seconds.
+        public static let seconds = Forms(rawValue: 1)
+        /// `@daily` and the other macros.
+        public static let macros = Forms(rawValue: 2)
+        /// Every form (the default).
+        public static let all: Forms = [.seconds, .macros]
+    }
+
+    /// Parses an expression. Errors (`invalidArgument`) name the cron field that is wrong and what is
+    /// allowed, never the caller's option or path: callers prefix their own (`--cron '…': `,
+    /// `velero.schedule: `).
+    /// - Parameters:
+    ///   - text: the expression.
+    ///   - forms: what is accepted beyond five plain fields (default `.all`: six fields with seconds and macros).
+    public init(_ text: String, allowing forms: Forms = .all) throws {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         self.text = trimmed
-        let expanded = Self.macros[trimmed.lowercased()] ?? trimmed
-        if expanded.hasPrefix("@") {
-            throw KajiError(.invalidArgument, "--cron '\(text)': unknown macro (known: \(Self.macros.keys.sorted().joined(separator: ", ")))")
+        let expanded = forms.contains(.macros) ? Self.macros[trimmed.lowercased()] ?? trimmed : trimmed
+        if expanded.hasPrefix("@"), forms.contains(.macros) {
+            throw KajiError(.invalidArgument, "unknown macro '\(trimmed)' (known: \(Self.macros.keys.sorted().joined(separator: ", ")))")
         }
         var fields = expanded.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
-        guard fields.count == 5 || fields.count == 6 else {
-            throw KajiError(.invalidArgument, "--cron '\(text)' has \(fields.count) fields: use 5 (MIN HOUR DOM MONTH DOW, e.g. \"0 3 * * *\") or 6 with leading seconds")
+        guard fields.count == 5 || (fields.count == 6 && forms.contains(.seconds)) else {
+            var other: [String] = []
+            if forms.contains(.seconds) { other.append("6 with a leading seconds field") }
+            if forms.contains(.macros) { other.append("a macro such as @daily") }
+            let alternatives = other.isEmpty ? "" : " (or \(other.joined(separator: " or ")))"
+            throw KajiError(.invalidArgument, "must be 5 cron fields (minute hour day-of-month month day-of-week) like \"0 3 * * *\"\(alternatives), got \(fields.count) field\(fields.count == 1 ? "" : "s")")
         }
         hasSeconds = fields.count == 6
         if !hasSeconds { fields.insert("0", at: 0) }
         func parse(_ index: Int, _ name: String, _ range: ClosedRange<Int>, names: [String] = [], nameBase: Int = 0) throws -> Set<Int> {
-            try Self.parseField(fields[index], name: name, range: range, names: names, nameBase: nameBase, whole: text)
+            try Self.parseField(fields[index], name: name, range: range, names: names, nameBase: nameBase)
         }
         seconds = try parse(0, "second", 0...59)
         minutes = try parse(1, "minute", 0...59)
@@ -62,14 +83,24 @@ public struct CronExpression: Sendable, Hashable, CustomStringConvertible {
         if !dowRestricted {
             let longest = months.map { [1: 31, 2: 29, 3: 31, 4: 30, 5: 31, 6: 30, 7: 31, 8: 31, 9: 30, 10: 31, 11: 30, 12: 31][$0] ?? 31 }.max() ?? 31
             if (daysOfMonth.min() ?? 1) > longest {
-                throw KajiError(.invalidArgument, "--cron '\(text)' never fires: no chosen month has day \(daysOfMonth.min() ?? 0)")
+                throw KajiError(.invalidArgument, "never fires: no chosen month has day \(daysOfMonth.min() ?? 0)")
             }
         }
     }
 
-    private static func parseField(_ field: String, name: String, range: ClosedRange<Int>, names: [String], nameBase: Int, whole: String) throws -> Set<Int> {
+    /// Parses an expression given as `field` (an option such as `--cron` or a field such as `cron`): errors
+    /// start with `field 'TEXT': `.
+    public static func parse(_ text: String, as field: String, allowing forms: Forms = .all) throws -> CronExpression {
+        do {
+            return try CronExpression(text, allowing: forms)
+        } catch let error as KajiError {
+            throw KajiError(error.code, "\(field) '\(text)': \(error.message)")
+        }
+    }
+
+    private static func parseField(_ field: String, name: String, range: ClosedRange<Int>, names: [String], nameBase: Int) throws -> Set<Int> {
         func bad(_ why: String) -> KajiError {
-            KajiError(.invalidArgument, "--cron '\(whole)': \(name) field '\(field)' \(why) (allowed: \(range.lowerBound)-\(range.upperBound)\(names.isEmpty ? "" : " or \(names.first ?? "")-\(names.last ?? "")"), *, a-b, */n, lists a,b)")
+            KajiError(.invalidArgument, "\(name) field '\(field)' \(why) (allowed: \(range.lowerBound)-\(range.upperBound)\(names.isEmpty ? "" : " or \(names.first ?? "")-\(names.last ?? "")"), *, a-b, */n, lists a,b)")
         }
         func value(_ token: String) throws -> Int {
             if let n = Int(token) {
@@ -239,10 +270,11 @@ public struct CronExpression: Sendable, Hashable, CustomStringConvertible {
 }
 
 extension CronExpression {
-    /// Parses an IANA time zone name (e.g. `Asia/Tokyo`; default `UTC`). Errors name the option.
-    public static func timeZone(_ name: String) throws -> TimeZone {
+    /// Parses an IANA time zone name (e.g. `Asia/Tokyo`; default `UTC`) given as `field` (an option such
+    /// as `--timezone` or a field such as `timezone`); errors name it.
+    public static func timeZone(_ name: String, as field: String = "timezone") throws -> TimeZone {
         guard let zone = TimeZone(identifier: name) else {
-            throw KajiError(.invalidArgument, "--timezone '\(name)' is not an IANA time zone name (e.g. UTC, Asia/Tokyo, Europe/Berlin)")
+            throw KajiError(.invalidArgument, "\(field) '\(name)' is not an IANA time zone name (e.g. UTC, Asia/Tokyo, Europe/Berlin)")
         }
         return zone
     }

@@ -6,7 +6,7 @@ extension KajiClient {
     /// `enqueue`, a kind with a concurrency-key rule gets its key (or refuses a different one).
     public func addSchedule(_ request: ScheduleRequest) async throws -> Schedule {
         try Schedule.validate(name: request.name)
-        _ = try CronExpression(request.cron)
+        _ = try CronExpression.parse(request.cron, as: "cron")
         _ = try CronExpression.timeZone(request.timezone)
         try Self.validate(queue: request.queue, priority: request.priority, idempotencyKey: nil)
         if let key = request.concurrencyKey, key.isEmpty || key.count > 200 {

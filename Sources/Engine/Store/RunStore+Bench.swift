@@ -6,17 +6,17 @@ extension RunStore {
     /// a large history. Benchmarks only.
     public func insertFinishedHistory(count: Int, kind: String) async throws {
         var left = count
+        // Run ids from a day ago, one millisecond apart going back, as real history would have.
+        let dayAgo = Date().addingTimeInterval(-86_400)
         while left > 0 {
             let n = min(left, 100_000)
+            let ids = (0..<n).map { RunID.make(at: dayAgo.addingTimeInterval(-Double(count - left + $0) / 1000)) }
             try await client.query("""
                 WITH r AS (
                     INSERT INTO runs (id, kind, state, actor, attempt, epoch, created_at, run_at, started_at, finished_at)
-                    -- UUIDv7 ids from a day ago, as real history would have.
-                    SELECT (lpad(to_hex((extract(epoch FROM now() - interval '1 day') * 1000)::bigint - g), 12, '0')
-                            || '7' || substr(md5(random()::text), 1, 3) || '8' || substr(md5(random()::text), 1, 15))::uuid,
-                           \(kind), 'succeeded', 'bench', 1, 1, now() - interval '1 day', now() - interval '1 day',
+                    SELECT id, \(kind), 'succeeded', 'bench', 1, 1, now() - interval '1 day', now() - interval '1 day',
                            now() - interval '1 day', now() - interval '1 day'
-                    FROM generate_series(1, \(n)) AS g
+                    FROM unnest(\(ids)::uuid[]) AS id
                     RETURNING id
                 ), p AS (
                     INSERT INTO run_payloads (run_id, input, output) SELECT id, '{}', '{}' FROM r

@@ -74,9 +74,7 @@ extension RunStore {
         }
         var result = PruneResult(runs: 0, batches: 0, cutoff: cutoff)
         // The smallest UUIDv7 of the cutoff's millisecond: every run created earlier sorts below it.
-        let millis = UInt64(max(0, cutoff.timeIntervalSince1970 * 1000))
-        let bound = UUID(uuid: (UInt8((millis >> 40) & 0xff), UInt8((millis >> 32) & 0xff), UInt8((millis >> 24) & 0xff),
-                                UInt8((millis >> 16) & 0xff), UInt8((millis >> 8) & 0xff), UInt8(millis & 0xff), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))
+        let bound = RunID.lowerBound(at: cutoff)
         let ageText = "\(Int64(seconds))s"
         while result.batches < maxBatches {
             let query: PostgresQuery = """

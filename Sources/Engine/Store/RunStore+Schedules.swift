@@ -14,11 +14,11 @@ extension RunStore {
     /// Creates a schedule whose first tick is the cron's next one after now. The request must already be
     /// validated (see `KajiClient.addSchedule`). Fails (`invalidState`) when the name is taken.
     public func addSchedule(_ request: ScheduleRequest, maxAttempts: Int) async throws -> Schedule {
-        let cron = try CronExpression(request.cron)
+        let cron = try CronExpression.parse(request.cron, as: "cron")
         let zone = try CronExpression.timeZone(request.timezone)
         let now = try await databaseNow()
         guard let first = cron.next(after: now, in: zone) else {
-            throw KajiError(.invalidArgument, "--cron '\(request.cron)' never fires in the next 30 years")
+            throw KajiError(.invalidArgument, "cron '\(request.cron)' never fires in the next 30 years")
         }
         let query: PostgresQuery = """
             WITH ins AS (
@@ -61,7 +61,7 @@ extension RunStore {
         guard let current = try await schedule(name: name) else { throw Self.noSchedule(name) }
         var next = current.nextRunAt
         if !paused {
-            let cron = try CronExpression(current.cron)
+            let cron = try CronExpression.parse(current.cron, as: "cron")
             let zone = try CronExpression.timeZone(current.timezone)
             guard let n = cron.next(after: try await databaseNow(), in: zone) else {
                 throw KajiError(.invalidState, "schedule '\(name)' (\(current.cron)) never fires again")
@@ -136,7 +136,7 @@ extension RunStore {
                 let cron: CronExpression
                 let zone: TimeZone
                 do {
-                    cron = try CronExpression(schedule.cron)
+                    cron = try CronExpression.parse(schedule.cron, as: "cron")
                     zone = try CronExpression.timeZone(schedule.timezone)
                 } catch {
                     try await pauseBroken(connection, schedule, reason: error.kajiDescription, actor: actor)

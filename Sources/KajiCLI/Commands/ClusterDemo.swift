@@ -2,7 +2,6 @@ import Engine
 import Foundation
 import Logging
 import Provisioner
-import SakuraSimulator
 import Workflows
 
 /// `kaji demo`: provisions examples/demo.yaml on the simulator, with real PostgreSQL, sshd and worker processes.
@@ -17,6 +16,7 @@ struct ClusterDemo {
         let clock = ContinuousClock()
         let started = clock.now
         let spec = try ClusterManifest.load(file: file)
+        let simulatorPath = try DemoSimulator.executable()  // before anything is started
 
         var cleanups: [() -> Void] = []
         var ownDatabase = false
@@ -46,10 +46,10 @@ struct ClusterDemo {
         Output.info("  sshd on 127.0.0.1:\(sshd.port)")
         let world = "demo-\(UInt32.random(in: 0...UInt32.max))"
         let token = "demo-token-\(UInt32.random(in: 0...UInt32.max))", secret = "demo-secret-\(UInt64.random(in: 0...UInt64.max))"
-        let simulator = try await SakuraSimulator.start(SakuraSimulatorConfiguration(
-            accessToken: token, accessTokenSecret: secret, profile: .unit,
-            nodes: SimulatedNodes.fromEnvironment(sshd.environment, world: world)))
-        Output.info("  SAKURA Cloud simulator on \(simulator.baseURL) (unit profile)")
+        let simulator = try await DemoSimulator.start(executable: simulatorPath, token: token, secret: secret, sshd: sshd, world: world,
+                                                      log: sshd.directory + "/sakura-sim.log")
+        cleanups.append { simulator.stop() }
+        Output.info("  SAKURA Cloud simulator (sakura-sim, pid \(simulator.process.processIdentifier)) on \(simulator.baseURL) (unit profile)")
 
         // 3. Worker processes, configured as production workers are: through the environment.
         let scratch = sshd.directory + "/demo"
@@ -75,7 +75,7 @@ struct ClusterDemo {
         }
 
         let requester = "cli:alice@demo", approver = "cli:bob@demo"
-        let (id, detail, record, state): (UUID, RunDetail, ClusterRecord?, SimulatorCounts) = try await config.withStore(logger: logger) { store in
+        let (id, detail, record): (UUID, RunDetail, ClusterRecord?) = try await config.withStore(logger: logger) { store in
             let registry = try BuiltinWorkflows.registry()
             let client = KajiClient(store: store, registry: registry)
             let inventory = ClusterInventory(store: store)
@@ -96,10 +96,10 @@ struct ClusterDemo {
             // 6. Live progress until the run ends.
             let final = try await progress.follow(until: { $0.run.state.isFinished }, timeout: .seconds(240))
             let record = try await inventory.get(spec.name)
-            let counts = SimulatorCounts.read(simulator)
-            return (enqueued.id, final, record, counts)
+            return (enqueued.id, final, record)
         }
-        await simulator.stop()
+        let state = try await SimulatorCounts.read(simulator)
+        simulator.stop()
 
         // 7. The step history, with durations.
         print("")
@@ -168,8 +168,8 @@ struct DemoProgress {
 struct SimulatorCounts: Sendable {
     var servers = 0, disks = 0, switches = 0
 
-    static func read(_ simulator: SakuraSimulator) -> SimulatorCounts {
-        let state = simulator.state()
+    static func read(_ simulator: DemoSimulator) async throws -> SimulatorCounts {
+        let state = try await simulator.state()
         func count(_ key: String) -> Int { state[key]?.arrayValue?.count ?? 0 }
         return SimulatorCounts(servers: count("Servers"), disks: count("Disks"), switches: count("Switches"))
     }

@@ -2,7 +2,6 @@ import ArgumentParser
 import Engine
 import Foundation
 import Logging
-import SakuraSimulator
 import Workflows
 
 struct DemoCommand: AsyncParsableCommand {

@@ -98,8 +98,8 @@ struct ScheduleAdd: AsyncParsableCommand {
                                       priority: priority, concurrencyKey: concurrencyKey, actor: KajiClient.cliActor())
         // Check what needs no database first.
         try Schedule.validate(name: name)
-        _ = try CronExpression(cron)
-        _ = try CronExpression.timeZone(timezone)
+        _ = try CronExpression.parse(cron, as: "--cron")
+        _ = try CronExpression.timeZone(timezone, as: "--timezone")
         try registry.validate(kind: kind, input: input)
         let config = try global.databaseConfig()
         let schedule = try await config.withStore(logger: CLILogging.logger()) { store in

@@ -1,65 +1,53 @@
-import Engine
 import Foundation
 
-/// A throwaway PostgreSQL server from the installed Debian binaries: initdb as user `postgres` in a
-/// temporary folder, listening on 127.0.0.1 only, on a free port. Stopped and removed by `stop()`.
+/// A throwaway PostgreSQL server for `kaji demo`, started and stopped by the same scripts the tests use
+/// (`scripts/start-pg.sh`, `scripts/stop-pg.sh`: initdb as user `postgres` in a temporary folder, listening
+/// on 127.0.0.1 only, on a free port), so there is one recipe. Stopped and removed by `stop()`.
 struct PrivatePostgres {
     let directory: String
-    let port: Int
-    let binDir: String
+    let url: String
 
-    var url: String { "postgres://postgres@127.0.0.1:\(port)/postgres" }
+    var port: Int { URLComponents(string: url)?.port ?? 0 }
 
-    /// Starts a server. `durable: false` turns fsync off (fast, for demos and tests; never for benchmarks).
-    static func start(durable: Bool = false) throws -> PrivatePostgres {
-        guard let binDir = findBinDir() else {
-            throw CLIFailure(message: "PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin: install them with `apt-get install -y postgresql` (or pass --database-url)")
-        }
+    /// Starts a server with `scripts/start-pg.sh` of the repository (see `RepoPaths`).
+    static func start() throws -> PrivatePostgres {
+        let script = try RepoPaths.script("start-pg.sh", purpose: "a private PostgreSQL (or pass --database-url)")
         let directory = try makeTempDirectory()
-        try run("/bin/chown", ["postgres:postgres", directory])
-        try run("/bin/chmod", ["700", directory])
-        let port = try freePort()
-        try run("/usr/sbin/runuser", ["-u", "postgres", "--", "\(binDir)/initdb", "-D", "\(directory)/data", "-U", "postgres",
-                                      "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"])
-        var options = "-c listen_addresses=127.0.0.1 -p \(port) -k \(directory) -c max_connections=200"
-        if !durable { options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off" }
-        try run("/usr/sbin/runuser", ["-u", "postgres", "--", "\(binDir)/pg_ctl", "-D", "\(directory)/data", "-l", "\(directory)/server.log",
-                                      "-w", "-t", "30", "-o", options, "start"])
-        return PrivatePostgres(directory: directory, port: port, binDir: binDir)
+        do {
+            let exports = Self.exports(try run(script, [directory]))
+            guard let url = exports["KAJI_TEST_DATABASE_URL"] else {
+                throw CLIFailure(message: "\(script) printed no KAJI_TEST_DATABASE_URL")
+            }
+            return PrivatePostgres(directory: directory, url: url)
+        } catch {
+            PrivatePostgres(directory: directory, url: "").stop()  // whatever half-started, and the folder
+            throw error
+        }
     }
 
+    /// Stops the server with `scripts/stop-pg.sh`, which also removes its folder.
     func stop() {
-        _ = try? Self.run("/usr/sbin/runuser", ["-u", "postgres", "--", "\(binDir)/pg_ctl", "-D", "\(directory)/data", "-m", "fast", "-w", "stop"])
+        if let script = try? RepoPaths.script("stop-pg.sh", purpose: "stopping the private PostgreSQL") {
+            _ = try? Self.run(script, [directory])
+        }
         try? FileManager.default.removeItem(atPath: directory)
     }
 
-    static func findBinDir() -> String? {
-        let root = "/usr/lib/postgresql"
-        let versions = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
-        return versions.compactMap(Int.init).sorted().reversed()
-            .map { "\(root)/\($0)/bin" }
-            .first { FileManager.default.isExecutableFile(atPath: "\($0)/initdb") }
+    /// The `export NAME=VALUE` lines a start script printed.
+    static func exports(_ output: String) -> [String: String] {
+        var environment: [String: String] = [:]
+        for line in output.split(separator: "\n") where line.hasPrefix("export ") {
+            let assignment = line.dropFirst("export ".count)
+            guard let eq = assignment.firstIndex(of: "=") else { continue }
+            environment[String(assignment[..<eq])] = String(assignment[assignment.index(after: eq)...])
+        }
+        return environment
     }
 
     static func makeTempDirectory() throws -> String {
         var template = Array("/tmp/kaji-pg.XXXXXX".utf8CString)
         guard let made = mkdtemp(&template) else { throw CLIFailure(message: "cannot create a temporary folder in /tmp") }
         return String(cString: made)
-    }
-
-    static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw CLIFailure(message: "cannot open a socket to find a free port") }
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        addr.sin_port = 0
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
-        guard bound == 0 else { throw CLIFailure(message: "cannot bind a socket on 127.0.0.1 to find a free port") }
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-        return Int(UInt16(bigEndian: addr.sin_port))
     }
 
     /// Runs a program to completion, its output in a file (a pipe would be inherited by the server that

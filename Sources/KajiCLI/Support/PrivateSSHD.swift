@@ -9,31 +9,31 @@ struct PrivateSSHD {
     var port: Int { Int(environment["KAJI_TEST_SSHD_PORT"] ?? "") ?? 0 }
 
     static func start() throws -> PrivateSSHD {
-        let script = RepoPaths.root + "/scripts/start-sshd.sh"
-        guard FileManager.default.isExecutableFile(atPath: script) else {
-            throw CLIFailure(message: "\(script) not found: kaji demo runs from a checkout of the Kaji repository (set KAJI_REPO_ROOT)")
-        }
+        let script = try RepoPaths.script("start-sshd.sh", purpose: "the simulated nodes' sshd")
         guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/sshd") else {
             throw CLIFailure(message: "/usr/sbin/sshd not found: install it with `apt-get install -y openssh-server` (scripts/setup.sh does)")
         }
         let directory = try PrivatePostgres.makeTempDirectory()
         chmod(directory, 0o755)
         let output = try PrivatePostgres.run(script, [directory + "/sshd"])
-        var environment: [String: String] = [:]
-        for line in output.split(separator: "\n") where line.hasPrefix("export ") {
-            let assignment = line.dropFirst("export ".count)
-            guard let eq = assignment.firstIndex(of: "=") else { continue }
-            environment[String(assignment[..<eq])] = String(assignment[assignment.index(after: eq)...])
-        }
+        let environment = PrivatePostgres.exports(output)
         guard environment["KAJI_TEST_SSHD_PID"] != nil else {
             throw CLIFailure(message: "start-sshd.sh printed no sshd pid: \(output.suffix(500))")
         }
         return PrivateSSHD(environment: environment, directory: directory)
     }
 
+    /// Stops sshd and removes its folder. Waits (at most 5 s) until sshd has exited first: it deletes its
+    /// pid file as it goes, and a removal racing it stops half-way and leaves the folder behind.
     func stop() {
-        if let pid = environment["KAJI_TEST_SSHD_PID"].flatMap({ Int32($0) }) { kill(pid, SIGTERM) }
-        try? FileManager.default.removeItem(atPath: directory)
+        if let pid = environment["KAJI_TEST_SSHD_PID"].flatMap({ Int32($0) }) {
+            kill(pid, SIGTERM)
+            let deadline = ContinuousClock.now + .seconds(5)
+            while kill(pid, 0) == 0, ContinuousClock.now < deadline { usleep(20_000) }
+        }
+        for _ in 0..<3 where FileManager.default.fileExists(atPath: directory) {
+            try? FileManager.default.removeItem(atPath: directory)
+        }
     }
 }
 
@@ -44,5 +44,15 @@ enum RepoPaths {
         // Sources/KajiCLI/Support/PrivateSSHD.swift → the repository root.
         return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().deletingLastPathComponent().path
+    }
+
+    /// The path of `scripts/NAME`, or an error saying why `kaji demo` needs it and how to point at it (the
+    /// demo's private servers start through the repository's scripts, the one recipe the tests use too).
+    static func script(_ name: String, purpose: String) throws -> String {
+        let path = root + "/scripts/" + name
+        guard FileManager.default.isExecutableFile(atPath: path) else {
+            throw CLIFailure(message: "\(path) not found: kaji demo starts \(purpose) with the repository's scripts/\(name), so it runs from a checkout of the Kaji repository (set KAJI_REPO_ROOT to one)")
+        }
+        return path
     }
 }

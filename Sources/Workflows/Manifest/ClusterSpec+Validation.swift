@@ -243,23 +243,11 @@ struct ClusterSpecValidator {
         if sound("velero.storageLocation"), !Self.isDNSName(location, maxLength: 63) {
             add("velero.storageLocation", "must be the name of a Velero BackupStorageLocation (1-63 of a-z, 0-9 and '-', starting with a letter), got \(Self.quote(location))")
         }
-        if sound("velero.schedule"), let schedule = velero.schedule {
-            if let problem = CronSyntax.problem(in: schedule) {
-                add("velero.schedule", problem)
-            } else if let error = Result(catching: { try CronExpression(schedule) }).failure {
-                // The engine's scheduler runs it: what it refuses is refused here too.
-                add("velero.schedule", "is not accepted by Kaji's scheduler: \(error.kajiDescription)")
-            }
+        if sound("velero.schedule"), let schedule = velero.schedule, let problem = VeleroSyntax.scheduleProblem(schedule) {
+            add("velero.schedule", problem)
         }
-        if sound("velero.ttl"), let ttl = velero.ttl, let problem = CronSyntax.durationProblem(ttl) {
+        if sound("velero.ttl"), let ttl = velero.ttl, let problem = VeleroSyntax.ttlProblem(ttl) {
             add("velero.ttl", problem)
         }
-    }
-}
-
-extension Result {
-    fileprivate var failure: Failure? {
-        if case .failure(let error) = self { return error }
-        return nil
     }
 }

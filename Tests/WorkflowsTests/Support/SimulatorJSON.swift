@@ -1,4 +1,4 @@
 import SakuraSimulator
 
-/// The simulator's JSON value (this file does not import Engine, whose `JSONValue` has the same name).
+/// The simulator's JSON value (`JSONValue` of JSONCore, the same type the engine uses).
 typealias SimulatorJSON = JSONValue

@@ -1,9 +1,11 @@
 import Foundation
 
-/// A JSON document the simulator reads from requests and writes in responses.
+/// A JSON value of any shape: the engine's untyped payloads (signal payloads, observations, `kaji show`'s
+/// input and output) and the SAKURA Cloud simulator's documents (the API mixes strings and numbers for IDs
+/// and `Success`, so the simulator works on an untyped tree instead of fixed Codable shapes).
 ///
-/// The SAKURA Cloud API mixes strings and numbers for IDs and `Success`, so the simulator works on an
-/// untyped tree instead of fixed Codable shapes.
+/// Its own module, with no dependencies, so that the engine and the simulator share it without knowing of
+/// each other.
 public enum JSONValue: Sendable, Equatable, Codable {
     case null
     case bool(Bool)
@@ -124,27 +126,4 @@ extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, Ex
         self = .object(Dictionary(elements, uniquingKeysWith: { _, last in last }))
     }
     public init(nilLiteral: ()) { self = .null }
-}
-
-extension JSONValue {
-    /// The same tree with every decimal `ID` string turned into a number, as the API answers when the
-    /// request carries `X-Sakura-Bigint-As-Int: 1`.
-    func idsAsNumbers() -> JSONValue {
-        switch self {
-        case .array(let items):
-            return .array(items.map { $0.idsAsNumbers() })
-        case .object(let members):
-            var result: [String: JSONValue] = [:]
-            for (key, value) in members {
-                if key == "ID", case .string(let text) = value, let number = Int64(text) {
-                    result[key] = .number(Double(number))
-                } else {
-                    result[key] = value.idsAsNumbers()
-                }
-            }
-            return .object(result)
-        default:
-            return self
-        }
-    }
 }
