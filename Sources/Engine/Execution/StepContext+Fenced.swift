@@ -10,10 +10,16 @@ extension StepContext {
     ///
     /// Throws `KajiError(.leaseLost, …)` without running `body` when the lease is gone. An error thrown by
     /// `body` rolls the transaction back and is rethrown as it is.
-    public func fenced<T: Sendable>(_ body: @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+    public func fenced<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         guard control.leaseLooksHeld else {
             throw KajiError(.leaseLost, "run \(runID): this worker could not renew its lease in time (epoch \(epoch)); step '\(step)' writes nothing")
         }
-        return try await store.fenced(lease, step: step, body)
+        // Bounded like the engine's own writes: a transaction that lands on a connection the server just
+        // dropped can hang for good; past the bound the step fails retryably and is tried again.
+        let store = self.store, lease = self.lease, step = self.step
+        guard let value = try await withDeadline(engineWriteTimeout, { try await store.fenced(lease, step: step, body) }) else {
+            throw KajiError(.databaseUnavailable, "step '\(step)': the database did not answer within \(engineWriteTimeout)")
+        }
+        return value
     }
 }
