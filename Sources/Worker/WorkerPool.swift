@@ -271,8 +271,8 @@ public final class WorkerPool: Service, Sendable {
             do {
                 let connection = try await store.config.connect(logger: logger)
                 do {
-                    try await connection.listen(on: channel) { notifications in
-                        _ = state.withLock { $0.wake?.yield() }
+                    try await connection.guardedListen(on: channel) { notifications in
+                        _ = self.state.withLock { $0.wake?.yield() }
                         for try await note in notifications { handle(note.payload) }
                     }
                 } catch {

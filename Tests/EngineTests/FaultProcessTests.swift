@@ -65,7 +65,7 @@ struct FaultProcessTests {
         }
     }
 
-    @Test("PostgreSQL restarted (pg_ctl restart -m fast) under a running workflow: the run succeeds, finished steps do not run again, nothing fails", .disabled("hangs in the full parallel suite: a query on a connection PostgreSQL dropped can hang in postgres-nio 1.33; passes alone (swift test --filter). See issue 9 note"))
+    @Test("PostgreSQL restarted (pg_ctl restart -m fast) under a running workflow: the run succeeds, finished steps do not run again, nothing fails")
     func databaseRestartMidRun() async throws {
         try await TestDatabase.withPrivateServer { db, server in
             let log = ProcessTests.diagLog()
@@ -91,7 +91,7 @@ struct FaultProcessTests {
         }
     }
 
-    @Test("a database crash right after a claim (pg_ctl stop -m immediate, repeated): never two workers writing under one fence", .disabled("hangs in the full parallel suite: a query on a connection PostgreSQL dropped can hang in postgres-nio 1.33; passes alone (swift test --filter). See issue 9 note"))
+    @Test("a database crash right after a claim (pg_ctl stop -m immediate, repeated): never two workers writing under one fence")
     func crashAfterClaim() async throws {
         try await TestDatabase.withPrivateServer { db, server in
             let client = db.client(testRegistry())

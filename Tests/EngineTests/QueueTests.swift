@@ -94,7 +94,9 @@ struct QueueTests {
             // A worker that claims and then hangs forever (never renews).
             _ = try await db.store.claimRuns(worker: "hung", queues: ["default"], limit: 1, leaseSeconds: 0.5)
             let pool = db.startPool(registry, id: "rescuer")
-            let run = try await db.waitForFinish(r.id)
+            // The rescuer waits its grace (half its 30 s lease) after the 0.5 s lease runs out: a timeout of
+            // grace + 45 s leaves a slow machine room.
+            let run = try await db.waitForFinish(r.id, timeout: .seconds(60))
             try await pool.stop()
             #expect(run.state == .succeeded)
             #expect(run.epoch == 2)

@@ -26,7 +26,7 @@ struct DatabaseRestartTests {
         return try #require(last)
     }
 
-    @Test("a restart mid-provision (3 masters + 2 workers), then mid-scale-out (2 → 4 workers): exactly 1 switch, 7 servers, 7 disks", .disabled("hangs in the full parallel suite: a query on a connection PostgreSQL dropped can hang in postgres-nio 1.33; passes alone (swift test --filter). See issue 9 note"))
+    @Test("a restart mid-provision (3 masters + 2 workers), then mid-scale-out (2 → 4 workers): exactly 1 switch, 7 servers, 7 disks")
     func restartMidProvisionAndScaleOut() async throws {
         let server = try await PrivateServer.start()
         do {

@@ -22,6 +22,7 @@ extension DatabaseConfig {
     /// opposed to an error in the statement or the data, which would repeat.
     public static func isTransient(_ error: any Error) -> Bool {
         if let kaji = error as? KajiError { return kaji.code == .databaseUnavailable }
+        if error is ConnectionLost { return true }
         guard let psql = error as? PSQLError else { return error is ChannelError || error is IOError }
         switch psql.code {
         case .connectionError, .serverClosedConnection, .clientClosedConnection, .uncleanShutdown, .poolClosed, .queryCancelled:

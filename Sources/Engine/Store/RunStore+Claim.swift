@@ -44,9 +44,9 @@ extension RunStore {
             RETURNING r.id, r.epoch, r.claim_token, r.cancel_requested_at IS NOT NULL
             """
         var kept: [LeaseToken: Bool] = [:]
-        let rows: PostgresRowSequence
+        let rows: BufferedRows<PostgresRow>
         if let connection {
-            rows = try await connection.query(query, logger: logger)
+            rows = try await connection.guardedQuery(query, logger: logger)
         } else {
             rows = try await client.query(query, logger: logger)
         }

@@ -8,7 +8,7 @@ extension RunStore {
     /// fence does not hold. Whatever `body` writes on the connection it is given commits with the fence or
     /// not at all; `body`'s own error rolls it back and is rethrown unchanged.
     ///
-    public func fenced<T: Sendable>(_ lease: LeaseToken, step: String? = nil, _ body: @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+    public func fenced<T: Sendable>(_ lease: LeaseToken, step: String? = nil, _ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         try await inTransactionUnwrapped { connection in
             let fence: PostgresQuery = """
                 SELECT id FROM runs WHERE \(fence: lease) FOR SHARE

@@ -5,12 +5,13 @@ import PostgresNIO
 /// Every SQL operation of the engine, as small noun-first calls with plain values in and out.
 /// All values are bound through postgres-nio's interpolation; the schema comes from `search_path`.
 public struct RunStore: Sendable {
-    public let client: PostgresClient
+    /// The pool, guarded: a statement whose connection closes under it fails instead of hanging.
+    public let client: GuardedClient
     public let config: DatabaseConfig
     public let logger: Logger
 
     public init(client: PostgresClient, config: DatabaseConfig, logger: Logger) {
-        self.client = client
+        self.client = GuardedClient(client)
         self.config = config
         self.logger = logger
     }

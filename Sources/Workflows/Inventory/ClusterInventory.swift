@@ -55,12 +55,16 @@ public struct ClusterRecord: Codable, Sendable {
 /// nothing). Changes that depend on what the row holds are single conditional statements, never a read
 /// followed by a blind write.
 public struct ClusterInventory: Sendable {
-    public let client: PostgresClient
+    public let client: GuardedClient
     public let logger: Logger
     /// Set by `on(_:)`: statements run on this connection (inside its transaction) instead of the pool.
     let connection: PostgresConnection?
 
     public init(client: PostgresClient, logger: Logger) {
+        self.init(client: GuardedClient(client), logger: logger)
+    }
+
+    public init(client: GuardedClient, logger: Logger) {
         self.client = client
         self.logger = logger
         self.connection = nil
@@ -70,7 +74,7 @@ public struct ClusterInventory: Sendable {
         self.init(client: store.client, logger: store.logger)
     }
 
-    private init(client: PostgresClient, logger: Logger, connection: PostgresConnection) {
+    private init(client: GuardedClient, logger: Logger, connection: PostgresConnection) {
         self.client = client
         self.logger = logger
         self.connection = connection
@@ -82,8 +86,9 @@ public struct ClusterInventory: Sendable {
         ClusterInventory(client: client, logger: logger, connection: connection)
     }
 
-    func query(_ query: PostgresQuery) async throws -> PostgresRowSequence {
-        if let connection { return try await connection.query(query, logger: logger) }
+    @discardableResult
+    func query(_ query: PostgresQuery) async throws -> BufferedRows<PostgresRow> {
+        if let connection { return try await connection.guardedQuery(query, logger: logger) }
         return try await client.query(query, logger: logger)
     }
 

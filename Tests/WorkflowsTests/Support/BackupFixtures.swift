@@ -26,7 +26,7 @@ enum BackupFixtures {
         let sshdPort: Int
         let clientKey: String
 
-        var client: PostgresClient { store.client }
+        var client: GuardedClient { store.client }
     }
 
     static var databaseURL: String {
