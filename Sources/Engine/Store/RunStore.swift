@@ -2,8 +2,9 @@ import Foundation
 import Logging
 import PostgresNIO
 
-/// Every SQL operation of the engine, as small noun-first calls with plain values in and out.
-/// All values are bound through postgres-nio's interpolation; the schema comes from `search_path`.
+/// Every SQL operation of the engine, as small noun-first calls with plain values in and out, one file per
+/// concept (`RunStore+Claim`, `+Steps`, `+Completion`, `+Waits`, …). All values are bound through
+/// postgres-nio's interpolation; the schema comes from `search_path` and lives only in `Migrations/`.
 public struct RunStore: Sendable {
     public let client: PostgresClient
     public let config: DatabaseConfig
@@ -29,4 +30,32 @@ public struct RunStore: Sendable {
     func count(_ query: PostgresQuery) async throws -> Int {
         try await scalar(query, as: Int.self) ?? 0
     }
+
+    /// Runs a statement on `connection` when given (joining its transaction, e.g. a fenced one), else on
+    /// a pooled connection.
+    func query(_ query: PostgresQuery, on connection: PostgresConnection?) async throws -> PostgresRowSequence {
+        if let connection { return try await connection.query(query, logger: logger) }
+        return try await client.query(query, logger: logger)
+    }
+
+    /// Runs `body` in one transaction on one pooled connection; rethrows the body's own error (not
+    /// postgres-nio's wrapper), so that `KajiError`s keep their code.
+    func inTransactionUnwrapped<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+        do {
+            return try await client.withTransaction(logger: logger) { connection in
+                try await body(connection)
+            }
+        } catch let error as PostgresTransactionError {
+            if let inner = error.closureError { throw inner }
+            if let commit = error.commitError { throw commit }
+            if let begin = error.beginError { throw begin }
+            throw error
+        }
+    }
 }
+
+/// The statements on the hot path (claim, step checkpoints, completion) as named prepared statements: each
+/// connection plans them once instead of on every call (planning was about half of their server time).
+/// Every parameter is cast to the type its Swift value is sent as. Each statement lives in the file of its
+/// concept (`HotStatements.Claim` in `RunStore+Claim`, …); the lease fence they share in `RunStore+Fenced`.
+enum HotStatements {}

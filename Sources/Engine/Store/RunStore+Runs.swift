@@ -74,16 +74,16 @@ extension RunStore {
         return RunDetail(run: run, input: input, output: output, steps: steps, events: events)
     }
 
-    /// The audit events of one run, oldest first.
-    public func auditEvents(runID: UUID) async throws -> [AuditEvent] {
-        var events: [AuditEvent] = []
-        let rows = try await client.query("""
-            SELECT id, at, run_id, type, actor, step, attempt, epoch, worker, detail::text
-            FROM audit_events WHERE run_id = \(runID) ORDER BY id
-            """, logger: logger)
-        for try await (id, at, run, type, actor, step, attempt, epoch, worker, detail) in rows.decode((Int64, Date, UUID?, String, String, String?, Int?, Int64?, String?, String?).self) {
-            events.append(AuditEvent(id: id, at: at, runId: run, type: type, actor: actor, step: step, attempt: attempt, epoch: epoch, worker: worker, detail: detail))
-        }
-        return events
+    /// The unfinished runs (see `RunState.isFinished`) carrying concurrency key `key`, oldest first.
+    public func unfinishedRuns(concurrencyKey key: String) async throws -> [RunSummary] {
+        let unfinished = RunState.allCases.filter { !$0.isFinished }.map(\.rawValue)
+        let query: PostgresQuery = """
+            SELECT \(unescaped: Self.runColumns) FROM runs
+            WHERE concurrency_key = \(key) AND state = ANY(\(unfinished)::text[])
+            ORDER BY id
+            """
+        var runs: [RunSummary] = []
+        for try await row in try await client.query(query, logger: logger).decode(RunRow.self) { runs.append(Self.summary(row)) }
+        return runs
     }
 }
