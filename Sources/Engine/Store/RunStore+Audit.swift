@@ -245,7 +245,7 @@ extension RunStore {
             ORDER BY id DESC LIMIT \(filter.limit)
             """, logger: logger)
         for try await (id, at, run, type, actor, step, attempt, epoch, worker, detail) in rows.decode((Int64, Date, UUID?, String, String, String?, Int?, Int64?, String?, String?).self) {
-            events.append(AuditEvent(id: id, at: at, runId: run, type: type, actor: actor, step: step, attempt: attempt, epoch: epoch, worker: worker, detail: detail))
+            events.append(AuditEvent(id: id, at: at, runId: run, eventType: try AuditEventType.stored(type, column: "audit_events.type"), actor: actor, step: step, attempt: attempt, epoch: epoch, worker: worker, detail: detail))
         }
         return events.reversed()
     }
@@ -258,7 +258,7 @@ extension RunStore {
             FROM audit_events WHERE run_id = \(runID) ORDER BY id
             """, logger: logger)
         for try await (id, at, run, type, actor, step, attempt, epoch, worker, detail) in rows.decode((Int64, Date, UUID?, String, String, String?, Int?, Int64?, String?, String?).self) {
-            events.append(AuditEvent(id: id, at: at, runId: run, type: type, actor: actor, step: step, attempt: attempt, epoch: epoch, worker: worker, detail: detail))
+            events.append(AuditEvent(id: id, at: at, runId: run, eventType: try AuditEventType.stored(type, column: "audit_events.type"), actor: actor, step: step, attempt: attempt, epoch: epoch, worker: worker, detail: detail))
         }
         return events
     }

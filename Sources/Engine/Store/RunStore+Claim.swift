@@ -96,7 +96,7 @@ extension RunStore {
                 RETURNING r.id, r.queue, r.attempt, r.epoch, expired.lease_owner
             ), audit AS (
                 INSERT INTO audit_events (run_id, type, actor, attempt, epoch, worker, detail)
-                SELECT id, 'lease.expired', \(actor), attempt, epoch, lease_owner,
+                SELECT id, \(literal: AuditEventType.leaseExpired), \(actor), attempt, epoch, lease_owner,
                        jsonb_build_object('previousOwner', lease_owner)
                 FROM rescued
             ), notify AS (
@@ -149,7 +149,7 @@ extension HotStatements {
                           r.cancel_requested_at IS NOT NULL AS cancel_requested, r.phase = 'compensating' AS compensating
             ), audit AS (
                 INSERT INTO audit_events (run_id, type, actor, attempt, epoch, worker)
-                SELECT id, 'run.claimed', $6::text, attempt, epoch, $4::text FROM claimed
+                SELECT id, \(AuditEventType.runClaimed.sqlLiteral), $6::text, attempt, epoch, $4::text FROM claimed
             )
             SELECT c.id, c.kind, c.queue, c.epoch, c.claim_token, c.attempt, c.max_attempts, p.input::text, c.actor, c.wakeups, c.cancel_requested, c.compensating
             FROM claimed AS c JOIN run_payloads AS p ON p.run_id = c.id

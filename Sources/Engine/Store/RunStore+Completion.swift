@@ -19,7 +19,7 @@ extension RunStore {
                 DELETE FROM concurrency_locks AS l USING r WHERE l.run_id = r.id
             ), audit AS (
                 INSERT INTO audit_events (run_id, type, actor, attempt, epoch, worker, detail)
-                SELECT id, 'run.failed', \(lease.actor), attempt, \(lease.epoch), \(lease.worker), jsonb_build_object('error', \(error)::text) FROM r
+                SELECT id, \(literal: AuditEventType.runFailed), \(lease.actor), attempt, \(lease.epoch), \(lease.worker), jsonb_build_object('error', \(error)::text) FROM r
             )
             SELECT count(*) FROM r
             """
@@ -39,7 +39,7 @@ extension RunStore {
                 UPDATE steps AS s SET state = 'pending', budget_start = s.attempts FROM r WHERE s.run_id = r.id AND s.state IN ('failed', 'running', 'retrying')
             ), audit AS (
                 INSERT INTO audit_events (run_id, type, actor, attempt, epoch, worker, detail)
-                SELECT id, 'run.retrying', \(lease.actor), attempt, \(lease.epoch), \(lease.worker),
+                SELECT id, \(literal: AuditEventType.runRetrying), \(lease.actor), attempt, \(lease.epoch), \(lease.worker),
                        jsonb_build_object('error', \(error)::text, 'retryAt', \(KajiJSON.format(at))::text) FROM r
             )
             SELECT count(*) FROM r, LATERAL (SELECT CASE WHEN r.run_at <= now() THEN pg_notify(\(channel), r.queue) END) AS n
@@ -61,7 +61,7 @@ extension RunStore {
                 RETURNING id, attempt, queue, run_at
             ), audit AS (
                 INSERT INTO audit_events (run_id, type, actor, attempt, epoch, worker, detail)
-                SELECT id, 'run.suspended', \(lease.actor), attempt, \(lease.epoch), \(lease.worker),
+                SELECT id, \(literal: AuditEventType.runSuspended), \(lease.actor), attempt, \(lease.epoch), \(lease.worker),
                        jsonb_build_object('state', \(state.rawValue)::text, 'until', \(KajiJSON.format(until))::text, 'reason', \(reason)::text) FROM r
             )
             SELECT count(*) FROM r, LATERAL (SELECT CASE WHEN r.run_at <= now() THEN pg_notify(\(channel), r.queue) END) AS n
@@ -78,7 +78,7 @@ extension RunStore {
                 RETURNING id, attempt
             ), audit AS (
                 INSERT INTO audit_events (run_id, type, actor, attempt, epoch, worker, detail)
-                SELECT id, 'run.compensating', \(lease.actor), attempt, \(lease.epoch), \(lease.worker), jsonb_build_object('error', \(error)::text) FROM r
+                SELECT id, \(literal: AuditEventType.runCompensating), \(lease.actor), attempt, \(lease.epoch), \(lease.worker), jsonb_build_object('error', \(error)::text) FROM r
             )
             SELECT count(*) FROM r
             """
@@ -99,7 +99,7 @@ extension RunStore {
                 UPDATE steps AS s SET state = 'failed', error = 'cancelled', finished_at = now() FROM r WHERE s.run_id = r.id AND s.state IN ('running', 'waiting', 'retrying')
             ), audit AS (
                 INSERT INTO audit_events (run_id, type, actor, attempt, epoch, worker, detail)
-                SELECT id, 'run.cancelled', \(lease.actor), attempt, \(lease.epoch), \(lease.worker),
+                SELECT id, \(literal: AuditEventType.runCancelled), \(lease.actor), attempt, \(lease.epoch), \(lease.worker),
                        jsonb_strip_nulls(jsonb_build_object('requestedBy', cancel_requested_by, 'reason', cancel_reason, 'note', \(note)::text)) FROM r
             )
             SELECT count(*) FROM r
@@ -119,7 +119,7 @@ extension RunStore {
                 UPDATE steps AS s SET state = 'pending' FROM r WHERE s.run_id = r.id AND s.state = 'running'
             ), audit AS (
                 INSERT INTO audit_events (run_id, type, actor, attempt, epoch, worker, detail)
-                SELECT id, 'run.released', \(lease.actor), attempt, \(lease.epoch), \(lease.worker), jsonb_build_object('reason', \(reason)::text) FROM r
+                SELECT id, \(literal: AuditEventType.runReleased), \(lease.actor), attempt, \(lease.epoch), \(lease.worker), jsonb_build_object('reason', \(reason)::text) FROM r
             )
             SELECT count(*) FROM r, LATERAL (SELECT pg_notify(\(channel), r.queue)) AS n
             """
@@ -140,7 +140,7 @@ extension RunStore {
                 UPDATE steps AS s SET state = 'pending', budget_start = s.attempts FROM r WHERE s.run_id = r.id AND s.state <> 'succeeded'
             ), audit AS (
                 INSERT INTO audit_events (run_id, type, actor, attempt, epoch)
-                SELECT id, 'run.retried', \(actor), attempt, epoch FROM r
+                SELECT id, \(literal: AuditEventType.runRetried), \(actor), attempt, epoch FROM r
             )
             SELECT count(*) FROM r, LATERAL (SELECT pg_notify(\(channel), r.queue)) AS n
             """
@@ -189,14 +189,14 @@ extension RunStore {
                 WHERE s.run_id = r.id AND r.state = 'cancelled' AND s.state IN ('waiting', 'retrying', 'running')
             ), audit AS (
                 INSERT INTO audit_events (run_id, type, actor, attempt, epoch, detail)
-                SELECT id, CASE WHEN state = 'cancelled' THEN 'run.cancelled' ELSE 'run.cancel_requested' END, \(actor), attempt, epoch,
+                SELECT id, CASE WHEN state = 'cancelled' THEN \(literal: AuditEventType.runCancelled) ELSE \(literal: AuditEventType.runCancelRequested) END, \(actor), attempt, epoch,
                        jsonb_strip_nulls(jsonb_build_object('reason', \(reason)::text)) FROM r
             )
             SELECT r.state FROM r,
                 LATERAL (SELECT pg_notify(\(channel + "_cancel"), r.id::text), CASE WHEN r.state <> 'cancelled' THEN pg_notify(\(channel), r.queue) END) AS n
             """
         if let state = try await scalar(query, as: String.self) {
-            return state == "cancelled" ? .cancelled : .requested
+            return try RunState.stored(state, column: "runs.state") == .cancelled ? .cancelled : .requested
         }
         guard let run = try await run(id: runID) else { throw KajiError(.runNotFound, "no run with id \(runID)") }
         if run.cancelRequestedBy != nil && !run.state.isFinished {
@@ -221,7 +221,7 @@ extension HotStatements {
                 DELETE FROM concurrency_locks AS l USING r WHERE l.run_id = r.id
             ), audit AS (
                 INSERT INTO audit_events (run_id, type, actor, attempt, epoch, worker)
-                SELECT id, 'run.succeeded', $4::text, attempt, $2::int8, $5::text FROM r
+                SELECT id, \(AuditEventType.runSucceeded.sqlLiteral), $4::text, attempt, $2::int8, $5::text FROM r
             )
             SELECT count(*) FROM r
             """

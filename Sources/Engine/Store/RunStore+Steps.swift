@@ -17,7 +17,7 @@ extension RunStore {
         var steps: [String: StepCheckpoint] = [:]
         let rows = try await client.query("SELECT name, state, attempts, budget_start, result::text, wait::text FROM steps WHERE run_id = \(runID)", logger: logger)
         for try await (name, state, attempts, budgetStart, result, wait) in rows.decode((String, String, Int, Int, String?, String?).self) {
-            steps[name] = StepCheckpoint(state: StepState(rawValue: state) ?? .pending, attempts: attempts, budgetStart: budgetStart, result: result, wait: wait)
+            steps[name] = StepCheckpoint(state: try StepState.stored(state, column: "steps.state"), attempts: attempts, budgetStart: budgetStart, result: result, wait: wait)
         }
         return steps
     }
@@ -69,11 +69,11 @@ extension RunStore {
                 RETURNING run_id
             ), history AS (
                 INSERT INTO step_attempts (run_id, step, attempt, epoch, worker, outcome, error, started_at, finished_at)
-                SELECT run_id, \(step), \(attempt), \(lease.epoch), \(lease.worker), 'failed', \(error), \(startedAt), now() FROM up
+                SELECT run_id, \(step), \(attempt), \(lease.epoch), \(lease.worker), \(literal: StepAttemptOutcome.failed), \(error), \(startedAt), now() FROM up
                 ON CONFLICT DO NOTHING
             ), audit AS (
                 INSERT INTO audit_events (run_id, type, actor, step, attempt, epoch, worker, detail)
-                SELECT run_id, 'step.failed', \(lease.actor), \(step), \(attempt), \(lease.epoch), \(lease.worker),
+                SELECT run_id, \(literal: AuditEventType.stepFailed), \(lease.actor), \(step), \(attempt), \(lease.epoch), \(lease.worker),
                        jsonb_build_object('error', \(error)::text, 'final', \(final)::bool, 'retryAt', \(retryAt.map(KajiJSON.format))::text)
                 FROM up
             )
@@ -102,7 +102,7 @@ extension HotStatements {
                 RETURNING run_id
             ), audit AS (
                 INSERT INTO audit_events (run_id, type, actor, step, attempt, epoch, worker)
-                SELECT run_id, 'step.started', $7::text, $3::text, $4::int8, $2::int8, $5::text FROM up
+                SELECT run_id, \(AuditEventType.stepStarted.sqlLiteral), $7::text, $3::text, $4::int8, $2::int8, $5::text FROM up
             )
             SELECT (SELECT count(*) FROM up)::int8, coalesce((SELECT bool_or(cancelling) FROM owner), false)
             """
@@ -143,11 +143,11 @@ extension HotStatements {
                 RETURNING run_id
             ), history AS (
                 INSERT INTO step_attempts (run_id, step, attempt, epoch, worker, outcome, started_at, finished_at)
-                SELECT run_id, $3::text, $4::int8, $2::int8, $5::text, 'succeeded', $6::timestamptz, now() FROM up
+                SELECT run_id, $3::text, $4::int8, $2::int8, $5::text, \(StepAttemptOutcome.succeeded.sqlLiteral), $6::timestamptz, now() FROM up
                 ON CONFLICT DO NOTHING
             ), audit AS (
                 INSERT INTO audit_events (run_id, type, actor, step, attempt, epoch, worker)
-                SELECT run_id, 'step.succeeded', $8::text, $3::text, $4::int8, $2::int8, $5::text FROM up
+                SELECT run_id, \(AuditEventType.stepSucceeded.sqlLiteral), $8::text, $3::text, $4::int8, $2::int8, $5::text FROM up
             )
             SELECT count(*) FROM up
             """

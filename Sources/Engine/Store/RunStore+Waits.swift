@@ -24,7 +24,7 @@ extension RunStore {
                 RETURNING run_id, (xmax = 0) AS inserted
             ), audit AS (
                 INSERT INTO audit_events (run_id, type, actor, step, epoch, worker, detail)
-                SELECT run_id, 'step.waiting', \(lease.actor), \(step), \(lease.epoch), \(lease.worker), \(wait)::text::jsonb FROM up WHERE inserted
+                SELECT run_id, \(literal: AuditEventType.stepWaiting), \(lease.actor), \(step), \(lease.epoch), \(lease.worker), \(wait)::text::jsonb FROM up WHERE inserted
             )
             SELECT count(*) FROM up
             """
@@ -44,7 +44,7 @@ extension RunStore {
                 RETURNING run_id
             ), audit AS (
                 INSERT INTO audit_events (run_id, type, actor, step, epoch, worker)
-                SELECT run_id, 'step.succeeded', \(lease.actor), \(step), \(lease.epoch), \(lease.worker) FROM up
+                SELECT run_id, \(literal: AuditEventType.stepSucceeded), \(lease.actor), \(step), \(lease.epoch), \(lease.worker) FROM up
             )
             SELECT count(*) FROM up
             """
@@ -64,7 +64,7 @@ extension RunStore {
                 RETURNING run_id
             ), audit AS (
                 INSERT INTO audit_events (run_id, type, actor, step, epoch, worker, detail)
-                SELECT run_id, 'step.failed', \(lease.actor), \(step), \(lease.epoch), \(lease.worker), jsonb_build_object('error', \(error)::text, 'final', true) FROM up
+                SELECT run_id, \(literal: AuditEventType.stepFailed), \(lease.actor), \(step), \(lease.epoch), \(lease.worker), jsonb_build_object('error', \(error)::text, 'final', true) FROM up
             )
             SELECT count(*) FROM up
             """
@@ -98,7 +98,7 @@ extension RunStore {
                 RETURNING run_id
             ), audit AS (
                 INSERT INTO audit_events (run_id, type, actor, step, epoch, worker, detail)
-                SELECT \(lease.runID), 'signal.received', \(lease.actor), \(step), \(lease.epoch), \(lease.worker),
+                SELECT \(lease.runID), \(literal: AuditEventType.signalReceived), \(lease.actor), \(step), \(lease.epoch), \(lease.worker),
                        jsonb_build_object('signal', \(name)::text, 'sender', sender) FROM used
             )
             SELECT payload::text, sender, sent_at FROM used, (SELECT count(*) FROM up) AS n
@@ -123,7 +123,7 @@ extension RunStore {
                 RETURNING id
             ), audit AS (
                 INSERT INTO audit_events (run_id, type, actor, attempt, epoch, detail)
-                SELECT r.id, 'signal.sent', \(sender), r.attempt, r.epoch, jsonb_build_object('signal', \(name)::text, 'signalId', sig.id) FROM r, sig
+                SELECT r.id, \(literal: AuditEventType.signalSent), \(sender), r.attempt, r.epoch, jsonb_build_object('signal', \(name)::text, 'signalId', sig.id) FROM r, sig
             )
             SELECT sig.id FROM sig, r, LATERAL (SELECT pg_notify(\(channel), r.queue)) AS n
             """

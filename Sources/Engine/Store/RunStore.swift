@@ -54,6 +54,14 @@ public struct RunStore: Sendable {
     }
 }
 
+extension PostgresQuery.StringInterpolation {
+    /// A value of a closed set (an audit event type, a step attempt's outcome) as a SQL literal in the
+    /// statement's text, as a prepared statement writes it (`sqlLiteral`), rather than as a bind.
+    mutating func appendInterpolation<Value: StoredEnum>(literal value: Value) {
+        appendLiteral(value.sqlLiteral)
+    }
+}
+
 /// The statements on the hot path (claim, step checkpoints, completion) as named prepared statements: each
 /// connection plans them once instead of on every call (planning was about half of their server time).
 /// Every parameter is cast to the type its Swift value is sent as. Each statement lives in the file of its

@@ -94,29 +94,48 @@ public struct ClusterInventory: Sendable {
     /// run (`record.lastRunID`), in one statement. Returns nil when it wrote, else the state of the record
     /// that another run holds (nothing is changed then).
     public func claim(_ record: ClusterRecord) async throws -> String? {
-        if try await store.upsertCluster(try Self.row(record), replacingOnly: ["deleted", "failed"], on: connection) { return nil }
+        if try await store.upsertCluster(try Self.row(record), replacingOnly: [ClusterState.deleted, .failed].map(\.rawValue), on: connection) { return nil }
         return try await get(record.name)?.state ?? "unknown"
     }
 
     /// Sets a cluster's state (and the run that set it).
+    public func setState(_ name: String, state: ClusterState, runID: UUID?) async throws {
+        try await store.setClusterState(name: name, state: state.rawValue, runID: runID, on: connection)
+    }
+
+    /// ``setState(_:state:runID:)`` with the state's stored name; fails (`invalidArgument`) for a name that
+    /// is not a `ClusterState`.
     public func setState(_ name: String, state: String, runID: UUID?) async throws {
-        try await store.setClusterState(name: name, state: state, runID: runID, on: connection)
+        try await setState(name, state: try Self.state(state), runID: runID)
     }
 
     /// Moves a cluster from one of `from` to `state`, only if it is in one of them and, when `heldBy` is
     /// given, its last run is `heldBy`; marks `runID` as its last run. One statement; returns whether it
     /// changed the record.
     @discardableResult
+    public func transition(_ name: String, from: [ClusterState], heldBy: UUID? = nil, to state: ClusterState, runID: UUID) async throws -> Bool {
+        try await store.transitionCluster(name: name, from: from.map(\.rawValue), heldBy: heldBy, to: state.rawValue, runID: runID, on: connection)
+    }
+
+    /// ``transition(_:from:heldBy:to:runID:)`` with the states' stored names; fails (`invalidArgument`) for
+    /// a name that is not a `ClusterState`.
+    @discardableResult
     public func transition(_ name: String, from: [String], heldBy: UUID? = nil, to state: String, runID: UUID) async throws -> Bool {
-        try await store.transitionCluster(name: name, from: from, heldBy: heldBy, to: state, runID: runID, on: connection)
+        try await transition(name, from: try from.map(Self.state), heldBy: heldBy, to: try Self.state(state), runID: runID)
     }
 
     /// Adds `nodes` to a cluster's record (replacing nodes of the same names), sets its manifest and state,
     /// in one statement, so that a change made to the record meanwhile is kept. Returns false when the
     /// cluster is not in the inventory.
-    public func addNodes(_ name: String, nodes: [ClusterNode], spec: ClusterSpec, state: String, runID: UUID) async throws -> Bool {
+    public func addNodes(_ name: String, nodes: [ClusterNode], spec: ClusterSpec, state: ClusterState, runID: UUID) async throws -> Bool {
         try await store.addClusterNodes(name: name, nodes: try KajiJSON.string(nodes), nodeNames: nodes.map(\.name),
-                                        spec: try KajiJSON.string(spec), state: state, runID: runID, on: connection)
+                                        spec: try KajiJSON.string(spec), state: state.rawValue, runID: runID, on: connection)
+    }
+
+    /// ``addNodes(_:nodes:spec:state:runID:)`` with the state's stored name; fails (`invalidArgument`) for a
+    /// name that is not a `ClusterState`.
+    public func addNodes(_ name: String, nodes: [ClusterNode], spec: ClusterSpec, state: String, runID: UUID) async throws -> Bool {
+        try await addNodes(name, nodes: nodes, spec: spec, state: try Self.state(state), runID: runID)
     }
 
     /// One cluster, or nil.
@@ -129,13 +148,21 @@ public struct ClusterInventory: Sendable {
         try await store.listClusters(on: connection).map(Self.record)
     }
 
+    private static func state(_ name: String) throws -> ClusterState {
+        guard let state = ClusterState(rawValue: name) else {
+            throw KajiError(.invalidArgument, "'\(name)' is not a cluster state (known: \(ClusterState.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
+        return state
+    }
+
     private static func row(_ record: ClusterRecord) throws -> ClusterRow {
-        ClusterRow(name: record.name, zone: record.zone, spec: try KajiJSON.string(record.spec), state: record.state, switchID: record.switchID,
+        ClusterRow(name: record.name, zone: record.zone, spec: try KajiJSON.string(record.spec), state: try state(record.state).rawValue, switchID: record.switchID,
                    apiEndpoint: record.apiEndpoint, nodes: try KajiJSON.string(record.nodes), ownerTeam: record.ownerTeam, lastRunID: record.lastRunID)
     }
 
     private static func record(_ row: ClusterRow) throws -> ClusterRecord {
-        ClusterRecord(name: row.name, zone: row.zone, spec: try KajiJSON.decode(ClusterSpec.self, from: row.spec), state: row.state, switchID: row.switchID,
+        ClusterRecord(name: row.name, zone: row.zone, spec: try KajiJSON.decode(ClusterSpec.self, from: row.spec),
+                      state: try ClusterState.stored(row.state, column: "clusters.state"), switchID: row.switchID,
                       apiEndpoint: row.apiEndpoint, nodes: try KajiJSON.decode([ClusterNode].self, from: row.nodes), ownerTeam: row.ownerTeam,
                       lastRunID: row.lastRunID, createdAt: row.createdAt, updatedAt: row.updatedAt)
     }
