@@ -147,7 +147,7 @@ struct AuditTests {
             // A transaction that writes an event early (low id) and commits only after many later events were sealed.
             let late = try await db.config.connect(logger: db.logger)
             try await late.query("BEGIN", logger: db.logger)
-            try await late.query("INSERT INTO audit_events (type, actor) VALUES ('test.late', 'test')", logger: db.logger)
+            try await late.query("INSERT INTO audit_events (type, actor) VALUES ('worker.started', 'test:late')", logger: db.logger)
             let store = db.store
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for w in 0..<6 {
@@ -177,7 +177,7 @@ struct AuditTests {
             #expect(events == 241)
             #expect(result.checked == events)
             #expect(try await db.scalarInt("SELECT count(DISTINCT event_id)::int8 FROM audit_chain") == events)
-            #expect(try await db.scalarInt("SELECT count(*)::int8 FROM audit_chain c JOIN audit_events e ON e.id = c.event_id WHERE e.type = 'test.late'") == 1)
+            #expect(try await db.scalarInt("SELECT count(*)::int8 FROM audit_chain c JOIN audit_events e ON e.id = c.event_id WHERE e.actor = 'test:late'") == 1)
         }
     }
 

@@ -50,6 +50,9 @@ public struct KajiError: RetryClassifying, CustomStringConvertible, Sendable, Eq
         public static let databaseUnavailable = Code("database_unavailable")
         /// A step failed after its last attempt.
         public static let stepFailed = Code("step_failed")
+        /// A value read from the database is not one of its closed set (a run state, an audit event type, …)
+        /// that this build knows: the row was written by a newer Kaji or by hand.
+        public static let unknownStoredValue = Code("unknown_stored_value")
     }
 
     public let code: Code

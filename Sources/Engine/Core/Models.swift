@@ -2,7 +2,7 @@ import Foundation
 
 /// The states of a run. `pending` → `running` → `succeeded` | `failed` | `cancelled`, plus `waiting`
 /// (suspended on a timer, a signal or a poll) and `retrying` (a failed attempt, scheduled again).
-public enum RunState: String, Codable, Sendable, CaseIterable {
+public enum RunState: String, Codable, Sendable, CaseIterable, StoredEnum {
     case pending, running, waiting, retrying, succeeded, failed, cancelled
 
     /// Whether the run has ended for good.
@@ -10,8 +10,46 @@ public enum RunState: String, Codable, Sendable, CaseIterable {
 }
 
 /// The states of a step checkpoint.
-public enum StepState: String, Codable, Sendable {
+public enum StepState: String, Codable, Sendable, CaseIterable, StoredEnum {
     case running, retrying, succeeded, failed, pending, waiting
+}
+
+/// How a finished attempt of a step ended (`step_attempts.outcome`).
+public enum StepAttemptOutcome: String, Codable, Sendable, CaseIterable, StoredEnum {
+    case succeeded, failed
+}
+
+/// The types of audit events (`audit_events.type`): every event the engine records is one of these.
+public enum AuditEventType: String, Codable, Sendable, CaseIterable, StoredEnum {
+    case runEnqueued = "run.enqueued"
+    case runClaimed = "run.claimed"
+    case runSuspended = "run.suspended"
+    case runReleased = "run.released"
+    case runRetrying = "run.retrying"
+    case runRetried = "run.retried"
+    case runCompensating = "run.compensating"
+    case runCancelRequested = "run.cancel_requested"
+    case runCancelled = "run.cancelled"
+    case runSucceeded = "run.succeeded"
+    case runFailed = "run.failed"
+    case leaseExpired = "lease.expired"
+    case stepStarted = "step.started"
+    case stepWaiting = "step.waiting"
+    case stepSucceeded = "step.succeeded"
+    case stepFailed = "step.failed"
+    case signalSent = "signal.sent"
+    case signalReceived = "signal.received"
+    case workerStarted = "worker.started"
+    case workerStopped = "worker.stopped"
+    case scheduleAdded = "schedule.added"
+    case schedulePaused = "schedule.paused"
+    case scheduleResumed = "schedule.resumed"
+    case scheduleRemoved = "schedule.removed"
+    case scheduleTicked = "schedule.ticked"
+    case secretStored = "secret.stored"
+    case secretRevealed = "secret.revealed"
+    case secretsRekeyed = "secrets.rekeyed"
+    case runsPruned = "runs.pruned"
 }
 
 /// A request to start one run.
@@ -79,11 +117,19 @@ public struct StepAttemptRecord: Sendable, Codable {
     public var attempt: Int
     public var epoch: Int64
     public var worker: String?
-    public var outcome: String
+    /// How the attempt ended.
+    public var attemptOutcome: StepAttemptOutcome
     public var error: String?
     public var startedAt: Date
     public var finishedAt: Date
     public var durationMs: Double
+
+    /// `attemptOutcome` as its stored string (the `--json` shape's `outcome`).
+    public var outcome: String { attemptOutcome.rawValue }
+
+    enum CodingKeys: String, CodingKey {
+        case attempt, epoch, worker, attemptOutcome = "outcome", error, startedAt, finishedAt, durationMs
+    }
 }
 
 /// A step checkpoint with its attempts.
@@ -109,7 +155,7 @@ public struct AuditEvent: Sendable, Codable {
     public var id: Int64
     public var at: Date
     public var runId: UUID?
-    public var type: String
+    public var eventType: AuditEventType
     public var actor: String
     public var step: String?
     public var attempt: Int?
@@ -117,6 +163,13 @@ public struct AuditEvent: Sendable, Codable {
     public var worker: String?
     /// Extra detail as JSON text.
     public var detail: String?
+
+    /// `eventType` as its stored string (the `--json` shape's `type`), e.g. `run.claimed`.
+    public var type: String { eventType.rawValue }
+
+    enum CodingKeys: String, CodingKey {
+        case id, at, runId, eventType = "type", actor, step, attempt, epoch, worker, detail
+    }
 }
 
 /// Everything known about one run.

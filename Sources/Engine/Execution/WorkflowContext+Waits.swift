@@ -33,8 +33,23 @@ public enum PollResult<Value: Sendable>: Sendable {
 }
 
 /// A wait's record, kept in the step's `wait` column.
+/// What a durable wait waits for (`kind` in a step's wait record, `steps.wait`).
+public enum WaitKind: String, Codable, Sendable, CaseIterable, StoredEnum {
+    /// A durable sleep until a time (`WorkflowContext.sleep`).
+    case sleep
+    /// A signal, or an approval (`waitForSignal`, `waitForApproval`).
+    case signal
+    /// A condition polled until it holds (`waitUntil`).
+    case poll
+
+    /// Reads a stored kind; one this build does not know is a `KajiError(.unknownStoredValue, …)` naming it.
+    public init(from decoder: any Decoder) throws {
+        self = try Self.stored(try decoder.singleValueContainer().decode(String.self), column: "steps.wait.kind")
+    }
+}
+
 struct WaitRecord: Codable, Sendable {
-    var kind: String
+    var kind: WaitKind
     var until: Date?
     var deadline: Date?
     var signal: String?
@@ -66,7 +81,7 @@ extension WorkflowContext {
             throw RunSuspension(until: until, state: .waiting, reason: "\(step) until \(KajiJSON.format(until))")
         }
         let until = Date().addingTimeInterval(duration.seconds)
-        let record = WaitRecord(kind: "sleep", until: until)
+        let record = WaitRecord(kind: .sleep, until: until)
         if duration <= .zero {
             guard try await engine("recording a wait", { [self, record] in try await store.finishWait(lease, step: step, result: "null", wait: try record.json()) }) else { throw leaseLost(step) }
             return
@@ -96,7 +111,7 @@ extension WorkflowContext {
             let rejection = ApprovalRejected(rejectedBy: signal.sender, reason: signal.payload.reason)
             // The wait ends failed, not succeeded: the run fails, and `kaji retry` asks for approval again
             // instead of replaying the rejection.
-            let record = WaitRecord(kind: "signal", signal: "approval", excludedSender: requireDistinctApprover ? requester : nil)
+            let record = WaitRecord(kind: .signal, signal: "approval", excludedSender: requireDistinctApprover ? requester : nil)
             guard try await engine("recording a wait", { [self, record] in try await store.failWait(lease, step: name, error: rejection.description, wait: try record.json()) }) else {
                 throw leaseLost(name)
             }
@@ -116,7 +131,7 @@ extension WorkflowContext {
             return try KajiJSON.decode(Value.self, from: stored)
         }
         var record = (checkpoint?.state == .waiting ? try decodeWait(checkpoint) : nil)
-            ?? WaitRecord(kind: "poll", deadline: Date().addingTimeInterval(timeout.seconds), polls: 0)
+            ?? WaitRecord(kind: .poll, deadline: Date().addingTimeInterval(timeout.seconds), polls: 0)
         let deadline = record.deadline ?? Date().addingTimeInterval(timeout.seconds)
         let observation: String
         do {
@@ -166,7 +181,7 @@ extension WorkflowContext {
             return delivery
         }
         let waiting = checkpoint?.state == .waiting ? try decodeWait(checkpoint) : nil
-        let record = waiting ?? WaitRecord(kind: "signal", deadline: timeout.map { Date().addingTimeInterval($0.seconds) }, signal: name, excludedSender: excludedSender)
+        let record = waiting ?? WaitRecord(kind: .signal, deadline: timeout.map { Date().addingTimeInterval($0.seconds) }, signal: name, excludedSender: excludedSender)
         if let deadline = record.deadline, Date() >= deadline {
             let message = "timed out waiting for signal '\(name)' (step \(step)) after \(Int((timeout ?? .zero).seconds)) s"
             guard try await engine("recording a wait", { [self, record] in try await store.failWait(lease, step: step, error: message, wait: try record.json()) }) else { throw leaseLost(step) }

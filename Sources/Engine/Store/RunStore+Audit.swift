@@ -245,8 +245,21 @@ extension RunStore {
             ORDER BY id DESC LIMIT \(filter.limit)
             """, logger: logger)
         for try await (id, at, run, type, actor, step, attempt, epoch, worker, detail) in rows.decode((Int64, Date, UUID?, String, String, String?, Int?, Int64?, String?, String?).self) {
-            events.append(AuditEvent(id: id, at: at, runId: run, type: type, actor: actor, step: step, attempt: attempt, epoch: epoch, worker: worker, detail: detail))
+            events.append(AuditEvent(id: id, at: at, runId: run, eventType: try AuditEventType.stored(type, column: "audit_events.type"), actor: actor, step: step, attempt: attempt, epoch: epoch, worker: worker, detail: detail))
         }
         return events.reversed()
+    }
+
+    /// The audit events of one run, oldest first.
+    public func auditEvents(runID: UUID) async throws -> [AuditEvent] {
+        var events: [AuditEvent] = []
+        let rows = try await client.query("""
+            SELECT id, at, run_id, type, actor, step, attempt, epoch, worker, detail::text
+            FROM audit_events WHERE run_id = \(runID) ORDER BY id
+            """, logger: logger)
+        for try await (id, at, run, type, actor, step, attempt, epoch, worker, detail) in rows.decode((Int64, Date, UUID?, String, String, String?, Int?, Int64?, String?, String?).self) {
+            events.append(AuditEvent(id: id, at: at, runId: run, eventType: try AuditEventType.stored(type, column: "audit_events.type"), actor: actor, step: step, attempt: attempt, epoch: epoch, worker: worker, detail: detail))
+        }
+        return events
     }
 }

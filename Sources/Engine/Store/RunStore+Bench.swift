@@ -42,4 +42,12 @@ extension RunStore {
         times.sort()
         return times[times.count / 2]
     }
+
+    /// The current values of server settings `names` as `name=value` pairs, by name, comma-separated (e.g.
+    /// `fsync=on,synchronous_commit=on`); names the server does not know are left out. Benchmarks print
+    /// them with their figures.
+    public func databaseSettings(_ names: [String]) async throws -> String {
+        try await scalar("SELECT string_agg(name || '=' || setting, ',' ORDER BY name) FROM pg_settings WHERE name = ANY(\(names)::text[])",
+                         as: String?.self).flatMap { $0 } ?? ""
+    }
 }

@@ -96,7 +96,7 @@ extension RunStore {
                 RETURNING r.id, r.queue, r.attempt, r.epoch, expired.lease_owner
             ), audit AS (
                 INSERT INTO audit_events (run_id, type, actor, attempt, epoch, worker, detail)
-                SELECT id, 'lease.expired', \(actor), attempt, epoch, lease_owner,
+                SELECT id, \(literal: AuditEventType.leaseExpired), \(actor), attempt, epoch, lease_owner,
                        jsonb_build_object('previousOwner', lease_owner)
                 FROM rescued
             ), notify AS (
@@ -105,5 +105,78 @@ extension RunStore {
             SELECT (SELECT count(*) FROM rescued)::int8 + 0 * (SELECT count(*) FROM notify)
             """
         return try await count(query)
+    }
+}
+
+extension HotStatements {
+    struct Claim: PostgresPreparedStatement {
+        typealias Row = ClaimedRun
+        static let name = "kaji_claim_runs_v2"
+        static let sql = """
+            WITH picked AS (
+                SELECT c.id, c.concurrency_key, c.priority, c.run_at
+                FROM unnest($1::text[]) AS q(name),
+                LATERAL (
+                    SELECT id, concurrency_key, priority, run_at FROM runs AS r
+                    WHERE r.queue = q.name AND state IN ('pending', 'retrying', 'waiting') AND run_at <= now()
+                      AND ($2::text[] IS NULL OR r.kind = ANY($2::text[]))
+                      AND set_config('synchronous_commit', 'off', true) IS NOT NULL
+                      AND (r.concurrency_key IS NULL
+                           OR NOT EXISTS (SELECT 1 FROM concurrency_locks AS l WHERE l.key = r.concurrency_key AND l.run_id <> r.id))
+                    ORDER BY priority DESC, run_at, id
+                    LIMIT $3::int8
+                    FOR UPDATE SKIP LOCKED
+                ) AS c
+                ORDER BY c.priority DESC, c.run_at, c.id
+                LIMIT $3::int8
+            ), locked AS (
+                INSERT INTO concurrency_locks (key, run_id)
+                SELECT concurrency_key, id FROM picked WHERE concurrency_key IS NOT NULL ORDER BY priority DESC, run_at, id
+                ON CONFLICT (key) DO NOTHING
+                RETURNING run_id
+            ), allowed AS (
+                SELECT p.id FROM picked AS p
+                WHERE p.concurrency_key IS NULL
+                   OR p.id IN (SELECT run_id FROM locked)
+                   OR EXISTS (SELECT 1 FROM concurrency_locks AS l WHERE l.key = p.concurrency_key AND l.run_id = p.id)
+            ), claimed AS (
+                UPDATE runs AS r
+                SET state = 'running', epoch = r.epoch + 1, lease_owner = $4::text,
+                    lease_expires_at = now() + make_interval(secs => $5::float8), claim_token = gen_random_uuid(),
+                    started_at = coalesce(r.started_at, now())
+                FROM allowed WHERE r.id = allowed.id
+                RETURNING r.id, r.kind, r.queue, r.epoch, r.claim_token, r.attempt, r.max_attempts, r.actor, r.wakeups,
+                          r.cancel_requested_at IS NOT NULL AS cancel_requested, r.phase = 'compensating' AS compensating
+            ), audit AS (
+                INSERT INTO audit_events (run_id, type, actor, attempt, epoch, worker)
+                SELECT id, \(AuditEventType.runClaimed.sqlLiteral), $6::text, attempt, epoch, $4::text FROM claimed
+            )
+            SELECT c.id, c.kind, c.queue, c.epoch, c.claim_token, c.attempt, c.max_attempts, p.input::text, c.actor, c.wakeups, c.cancel_requested, c.compensating
+            FROM claimed AS c JOIN run_payloads AS p ON p.run_id = c.id
+            """
+
+        var queues: [String]
+        var kinds: [String]?
+        var limit: Int
+        var worker: String
+        var leaseSeconds: Double
+
+        func makeBindings() throws -> PostgresBindings {
+            var bindings = PostgresBindings(capacity: 6)
+            bindings.append(queues)
+            bindings.append(kinds)
+            bindings.append(limit)
+            bindings.append(worker)
+            bindings.append(leaseSeconds)
+            bindings.append("worker:\(worker)")
+            return bindings
+        }
+
+        func decodeRow(_ row: PostgresRow) throws -> ClaimedRun {
+            let (id, kind, queue, epoch, token, attempt, maxAttempts, input, requester, wakeups, cancelRequested, compensating) =
+                try row.decode((UUID, String, String, Int64, UUID, Int, Int, String, String, Int64, Bool, Bool).self)
+            return ClaimedRun(id: id, kind: kind, queue: queue, epoch: epoch, token: token, attempt: attempt, maxAttempts: maxAttempts, input: input,
+                              actor: requester, wakeups: wakeups, cancelRequested: cancelRequested, compensating: compensating)
+        }
     }
 }

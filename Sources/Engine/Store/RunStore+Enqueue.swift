@@ -17,7 +17,7 @@ extension RunStore {
                 INSERT INTO run_payloads (run_id, input) SELECT id, \(request.input)::text::jsonb FROM ins
             ), audit AS (
                 INSERT INTO audit_events (run_id, type, actor, attempt, epoch, detail)
-                SELECT id, 'run.enqueued', \(request.actor), 1, 0,
+                SELECT id, \(literal: AuditEventType.runEnqueued), \(request.actor), 1, 0,
                        jsonb_strip_nulls(jsonb_build_object('kind', \(request.kind)::text, 'queue', \(request.queue)::text, 'priority', \(priority)::int,
                                           'idempotencyKey', \(request.idempotencyKey)::text, 'concurrencyKey', \(request.concurrencyKey)::text))
                 FROM ins
@@ -61,7 +61,7 @@ extension RunStore {
                 INSERT INTO run_payloads (run_id, input) SELECT src.id, src.input::jsonb FROM src JOIN ins USING (id)
             ), audit AS (
                 INSERT INTO audit_events (run_id, type, actor, attempt, epoch, detail)
-                SELECT id, 'run.enqueued', \(actor), 1, 0, jsonb_build_object('kind', \(kind)::text, 'queue', \(queue)::text, 'batch', true) FROM ins
+                SELECT id, \(literal: AuditEventType.runEnqueued), \(actor), 1, 0, jsonb_build_object('kind', \(kind)::text, 'queue', \(queue)::text, 'batch', true) FROM ins
             ), notify AS (
                 SELECT pg_notify(\(channel), \(queue)) FROM (SELECT 1 FROM ins LIMIT 1) AS any_row
             )

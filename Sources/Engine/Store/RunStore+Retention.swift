@@ -90,7 +90,7 @@ extension RunStore {
                     DELETE FROM runs AS r USING doomed WHERE r.id = doomed.id RETURNING r.id
                 ), audit AS (
                     INSERT INTO audit_events (type, actor, detail)
-                    SELECT 'runs.pruned', \(actor), jsonb_build_object('count', n, 'finishedBefore', \(KajiJSON.format(cutoff))::text, 'olderThan', \(ageText)::text)
+                    SELECT \(literal: AuditEventType.runsPruned), \(actor), jsonb_build_object('count', n, 'finishedBefore', \(KajiJSON.format(cutoff))::text, 'olderThan', \(ageText)::text)
                     FROM (SELECT count(*) AS n FROM gone) AS c WHERE n > 0
                 )
                 SELECT count(*) FROM gone

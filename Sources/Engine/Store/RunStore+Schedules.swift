@@ -29,7 +29,7 @@ extension RunStore {
                 RETURNING \(unescaped: Self.scheduleColumns)
             ), audit AS (
                 INSERT INTO audit_events (type, actor, detail)
-                SELECT 'schedule.added', \(request.actor),
+                SELECT \(literal: AuditEventType.scheduleAdded), \(request.actor),
                        jsonb_build_object('schedule', name, 'cron', cron, 'timezone', timezone, 'kind', kind, 'queue', queue, 'nextRunAt', \(KajiJSON.format(first))::text)
                 FROM ins
             )
@@ -68,14 +68,14 @@ extension RunStore {
             }
             next = n
         }
-        let type = paused ? "schedule.paused" : "schedule.resumed"
+        let type: AuditEventType = paused ? .schedulePaused : .scheduleResumed
         let query: PostgresQuery = """
             WITH up AS (
                 UPDATE schedules SET paused = \(paused), next_run_at = \(next), updated_at = now() WHERE name = \(name)
                 RETURNING \(unescaped: Self.scheduleColumns)
             ), audit AS (
                 INSERT INTO audit_events (type, actor, detail)
-                SELECT \(type), \(actor), jsonb_build_object('schedule', name, 'nextRunAt', \(KajiJSON.format(next))::text) FROM up
+                SELECT \(literal: type), \(actor), jsonb_build_object('schedule', name, 'nextRunAt', \(KajiJSON.format(next))::text) FROM up
             )
             SELECT * FROM up
             """
@@ -90,7 +90,7 @@ extension RunStore {
                 DELETE FROM schedules WHERE name = \(name) RETURNING name, cron, kind
             ), audit AS (
                 INSERT INTO audit_events (type, actor, detail)
-                SELECT 'schedule.removed', \(actor), jsonb_build_object('schedule', name, 'cron', cron, 'kind', kind) FROM del
+                SELECT \(literal: AuditEventType.scheduleRemoved), \(actor), jsonb_build_object('schedule', name, 'cron', cron, 'kind', kind) FROM del
             )
             SELECT count(*) FROM del
             """
@@ -157,7 +157,7 @@ extension RunStore {
                         RETURNING name
                     )
                     INSERT INTO audit_events (run_id, type, actor, worker, detail)
-                    SELECT \(result.id), 'schedule.ticked', \(actor), \(worker), jsonb_build_object(
+                    SELECT \(result.id), \(literal: AuditEventType.scheduleTicked), \(actor), \(worker), jsonb_build_object(
                         'schedule', name, 'tick', \(KajiJSON.format(tick))::text, 'dueSince', \(KajiJSON.format(schedule.nextRunAt))::text,
                         'created', \(result.created)::bool, 'nextRunAt', \(next.map(KajiJSON.format))::text)
                     FROM up
@@ -177,7 +177,7 @@ extension RunStore {
         try await connection.query("""
             WITH up AS (UPDATE schedules SET paused = true, updated_at = now() WHERE name = \(schedule.name) RETURNING name)
             INSERT INTO audit_events (type, actor, detail)
-            SELECT 'schedule.paused', \(actor), jsonb_build_object('schedule', name, 'reason', \(reason)::text) FROM up
+            SELECT \(literal: AuditEventType.schedulePaused), \(actor), jsonb_build_object('schedule', name, 'reason', \(reason)::text) FROM up
             """, logger: logger)
     }
 }

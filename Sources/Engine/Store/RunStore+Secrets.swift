@@ -34,7 +34,7 @@ extension RunStore {
                 RETURNING id, name
             )
             INSERT INTO audit_events (type, actor, detail)
-            SELECT 'secret.stored', \(actor), jsonb_build_object('secret', id::text, 'name', name) FROM ins
+            SELECT \(literal: AuditEventType.secretStored), \(actor), jsonb_build_object('secret', id::text, 'name', name) FROM ins
             """
         try await client.query(query, logger: logger)
         return Secret(id: id)
@@ -55,7 +55,7 @@ extension RunStore {
                 RETURNING id, name, run_id
             ), audit AS (
                 INSERT INTO audit_events (run_id, type, actor, step, epoch, worker, detail)
-                SELECT run_id, 'secret.stored', \(lease.actor), \(step), \(lease.epoch), \(lease.worker),
+                SELECT run_id, \(literal: AuditEventType.secretStored), \(lease.actor), \(step), \(lease.epoch), \(lease.worker),
                        jsonb_build_object('secret', id::text, 'name', name) FROM ins
             )
             SELECT count(*) FROM ins
@@ -81,7 +81,7 @@ extension RunStore {
         let value = try keys.open(ciphertext, id: secret.id, keyID: keyID)
         try await client.query("""
             INSERT INTO audit_events (run_id, type, actor, step, worker, detail)
-            VALUES (\(runID), 'secret.revealed', \(actor), \(step), \(worker), jsonb_build_object('secret', \(secret.id.uuidString.lowercased())::text, 'name', \(name)::text))
+            VALUES (\(runID), \(literal: AuditEventType.secretRevealed), \(actor), \(step), \(worker), jsonb_build_object('secret', \(secret.id.uuidString.lowercased())::text, 'name', \(name)::text))
             """, logger: logger)
         return value
     }
@@ -126,7 +126,7 @@ extension RunStore {
                     RETURNING s.id
                 ), audit AS (
                     INSERT INTO audit_events (type, actor, detail)
-                    SELECT 'secrets.rekeyed', \(actor), jsonb_build_object('count', n, 'keyId', \(keys.current.id)::text)
+                    SELECT \(literal: AuditEventType.secretsRekeyed), \(actor), jsonb_build_object('count', n, 'keyId', \(keys.current.id)::text)
                     FROM (SELECT count(*) AS n FROM up) AS c WHERE n > 0
                 )
                 SELECT count(*) FROM up

@@ -11,53 +11,13 @@ public struct StepCheckpoint: Sendable {
     public var wait: String?
 }
 
-/// Identifies the lease a write is made under. A write is refused unless the run is still `running`,
-/// owned by this worker under this epoch and this claim's token (see `appendInterpolation(fence:)`).
-public struct LeaseToken: Sendable, Hashable {
-    public var runID: UUID
-    public var epoch: Int64
-    public var worker: String
-    public var token: UUID
-
-    public init(runID: UUID, epoch: Int64, worker: String, token: UUID) {
-        self.runID = runID
-        self.epoch = epoch
-        self.worker = worker
-        self.token = token
-    }
-
-    /// The lease a claim handed to `worker`.
-    public init(_ claim: ClaimedRun, worker: String) {
-        self.init(runID: claim.id, epoch: claim.epoch, worker: worker, token: claim.token)
-    }
-
-    var actor: String { "worker:\(worker)" }
-}
-
-extension PostgresQuery.StringInterpolation {
-    /// The fence of every write made under a lease, for a query on `runs`: the run is still `running`,
-    /// owned by the lease's worker under its epoch and claim token. The one place this predicate is written
-    /// for ad-hoc queries (the prepared statements use `HotStatements.fence`).
-    mutating func appendInterpolation(fence lease: LeaseToken) {
-        appendLiteral("id = ")
-        appendInterpolation(lease.runID)
-        appendLiteral(" AND epoch = ")
-        appendInterpolation(lease.epoch)
-        appendLiteral(" AND lease_owner = ")
-        appendInterpolation(lease.worker)
-        appendLiteral(" AND claim_token = ")
-        appendInterpolation(lease.token)
-        appendLiteral(" AND state = 'running'")
-    }
-}
-
 extension RunStore {
     /// The checkpoints recorded so far for a run, by step name.
     public func loadSteps(runID: UUID) async throws -> [String: StepCheckpoint] {
         var steps: [String: StepCheckpoint] = [:]
         let rows = try await client.query("SELECT name, state, attempts, budget_start, result::text, wait::text FROM steps WHERE run_id = \(runID)", logger: logger)
         for try await (name, state, attempts, budgetStart, result, wait) in rows.decode((String, String, Int, Int, String?, String?).self) {
-            steps[name] = StepCheckpoint(state: StepState(rawValue: state) ?? .pending, attempts: attempts, budgetStart: budgetStart, result: result, wait: wait)
+            steps[name] = StepCheckpoint(state: try StepState.stored(state, column: "steps.state"), attempts: attempts, budgetStart: budgetStart, result: result, wait: wait)
         }
         return steps
     }
@@ -109,11 +69,11 @@ extension RunStore {
                 RETURNING run_id
             ), history AS (
                 INSERT INTO step_attempts (run_id, step, attempt, epoch, worker, outcome, error, started_at, finished_at)
-                SELECT run_id, \(step), \(attempt), \(lease.epoch), \(lease.worker), 'failed', \(error), \(startedAt), now() FROM up
+                SELECT run_id, \(step), \(attempt), \(lease.epoch), \(lease.worker), \(literal: StepAttemptOutcome.failed), \(error), \(startedAt), now() FROM up
                 ON CONFLICT DO NOTHING
             ), audit AS (
                 INSERT INTO audit_events (run_id, type, actor, step, attempt, epoch, worker, detail)
-                SELECT run_id, 'step.failed', \(lease.actor), \(step), \(attempt), \(lease.epoch), \(lease.worker),
+                SELECT run_id, \(literal: AuditEventType.stepFailed), \(lease.actor), \(step), \(attempt), \(lease.epoch), \(lease.worker),
                        jsonb_build_object('error', \(error)::text, 'final', \(final)::bool, 'retryAt', \(retryAt.map(KajiJSON.format))::text)
                 FROM up
             )
@@ -121,10 +81,97 @@ extension RunStore {
             """
         return try await count(query) == 1
     }
+}
 
-    /// Whether the lease is still held and has time left (a step may call this before a side effect it must
-    /// not repeat): owner, claim token and epoch match, and the lease has not run out.
-    public func holdsLease(_ lease: LeaseToken) async throws -> Bool {
-        try await count("SELECT count(*) FROM runs WHERE \(fence: lease) AND lease_expires_at > now()") == 1
+extension HotStatements {
+    struct StepStarted: PostgresPreparedStatement {
+        typealias Row = (Int, Bool)
+        static let name = "kaji_step_started_v2"
+        static let sql = """
+            WITH owner AS (
+                SELECT id, cancel_requested_at IS NOT NULL AS cancelling FROM runs
+                WHERE \(fence(id: "$1", epoch: "$2", owner: "$5", token: "$8"))
+                  AND set_config('synchronous_commit', 'off', true) IS NOT NULL
+                FOR SHARE
+            ), up AS (
+                INSERT INTO steps (run_id, name, state, attempts, epoch, worker, started_at)
+                SELECT id, $3::text, 'running', $4::int8, $2::int8, $5::text, now() FROM owner WHERE NOT cancelling OR $6::bool
+                ON CONFLICT (run_id, name) DO UPDATE
+                SET state = 'running', attempts = excluded.attempts, epoch = excluded.epoch, worker = excluded.worker,
+                    started_at = excluded.started_at, finished_at = NULL
+                RETURNING run_id
+            ), audit AS (
+                INSERT INTO audit_events (run_id, type, actor, step, attempt, epoch, worker)
+                SELECT run_id, \(AuditEventType.stepStarted.sqlLiteral), $7::text, $3::text, $4::int8, $2::int8, $5::text FROM up
+            )
+            SELECT (SELECT count(*) FROM up)::int8, coalesce((SELECT bool_or(cancelling) FROM owner), false)
+            """
+
+        var lease: LeaseToken
+        var step: String
+        var attempt: Int
+        var evenIfCancelling: Bool
+
+        func makeBindings() throws -> PostgresBindings {
+            var bindings = PostgresBindings(capacity: 8)
+            bindings.append(lease.runID)
+            bindings.append(lease.epoch)
+            bindings.append(step)
+            bindings.append(attempt)
+            bindings.append(lease.worker)
+            bindings.append(evenIfCancelling)
+            bindings.append(lease.actor)
+            bindings.append(lease.token)
+            return bindings
+        }
+
+        func decodeRow(_ row: PostgresRow) throws -> (Int, Bool) { try row.decode((Int, Bool).self) }
+    }
+
+    struct StepSucceeded: PostgresPreparedStatement {
+        typealias Row = Int
+        static let name = "kaji_step_succeeded_v2"
+        static let sql = """
+            WITH owner AS (
+                SELECT id FROM runs WHERE \(fence(id: "$1", epoch: "$2", owner: "$5", token: "$9")) FOR SHARE
+            ), up AS (
+                INSERT INTO steps (run_id, name, state, attempts, epoch, worker, started_at, finished_at, result, error)
+                SELECT id, $3::text, 'succeeded', $4::int8, $2::int8, $5::text, $6::timestamptz, now(), $7::text::jsonb, NULL FROM owner
+                ON CONFLICT (run_id, name) DO UPDATE
+                SET state = 'succeeded', attempts = excluded.attempts, epoch = excluded.epoch, worker = excluded.worker,
+                    started_at = excluded.started_at, finished_at = excluded.finished_at, result = excluded.result, error = NULL
+                RETURNING run_id
+            ), history AS (
+                INSERT INTO step_attempts (run_id, step, attempt, epoch, worker, outcome, started_at, finished_at)
+                SELECT run_id, $3::text, $4::int8, $2::int8, $5::text, \(StepAttemptOutcome.succeeded.sqlLiteral), $6::timestamptz, now() FROM up
+                ON CONFLICT DO NOTHING
+            ), audit AS (
+                INSERT INTO audit_events (run_id, type, actor, step, attempt, epoch, worker)
+                SELECT run_id, \(AuditEventType.stepSucceeded.sqlLiteral), $8::text, $3::text, $4::int8, $2::int8, $5::text FROM up
+            )
+            SELECT count(*) FROM up
+            """
+
+        var lease: LeaseToken
+        var step: String
+        var attempt: Int
+        var result: String
+        var startedAt: Date
+
+        func makeBindings() throws -> PostgresBindings {
+            var bindings = PostgresBindings(capacity: 9)
+            bindings.append(lease.runID)
+            bindings.append(lease.epoch)
+            bindings.append(step)
+            bindings.append(attempt)
+            bindings.append(lease.worker)
+            bindings.append(startedAt)
+            bindings.append(result)
+            bindings.append(lease.actor)
+            bindings.append(lease.token)
+            return bindings
+        }
+
+        func decodeRow(_ row: PostgresRow) throws -> Int { try row.decode(Int.self) }
     }
 }

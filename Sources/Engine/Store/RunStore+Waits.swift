@@ -24,7 +24,7 @@ extension RunStore {
                 RETURNING run_id, (xmax = 0) AS inserted
             ), audit AS (
                 INSERT INTO audit_events (run_id, type, actor, step, epoch, worker, detail)
-                SELECT run_id, 'step.waiting', \(lease.actor), \(step), \(lease.epoch), \(lease.worker), \(wait)::text::jsonb FROM up WHERE inserted
+                SELECT run_id, \(literal: AuditEventType.stepWaiting), \(lease.actor), \(step), \(lease.epoch), \(lease.worker), \(wait)::text::jsonb FROM up WHERE inserted
             )
             SELECT count(*) FROM up
             """
@@ -44,7 +44,7 @@ extension RunStore {
                 RETURNING run_id
             ), audit AS (
                 INSERT INTO audit_events (run_id, type, actor, step, epoch, worker)
-                SELECT run_id, 'step.succeeded', \(lease.actor), \(step), \(lease.epoch), \(lease.worker) FROM up
+                SELECT run_id, \(literal: AuditEventType.stepSucceeded), \(lease.actor), \(step), \(lease.epoch), \(lease.worker) FROM up
             )
             SELECT count(*) FROM up
             """
@@ -64,7 +64,7 @@ extension RunStore {
                 RETURNING run_id
             ), audit AS (
                 INSERT INTO audit_events (run_id, type, actor, step, epoch, worker, detail)
-                SELECT run_id, 'step.failed', \(lease.actor), \(step), \(lease.epoch), \(lease.worker), jsonb_build_object('error', \(error)::text, 'final', true) FROM up
+                SELECT run_id, \(literal: AuditEventType.stepFailed), \(lease.actor), \(step), \(lease.epoch), \(lease.worker), jsonb_build_object('error', \(error)::text, 'final', true) FROM up
             )
             SELECT count(*) FROM up
             """
@@ -98,7 +98,7 @@ extension RunStore {
                 RETURNING run_id
             ), audit AS (
                 INSERT INTO audit_events (run_id, type, actor, step, epoch, worker, detail)
-                SELECT \(lease.runID), 'signal.received', \(lease.actor), \(step), \(lease.epoch), \(lease.worker),
+                SELECT \(lease.runID), \(literal: AuditEventType.signalReceived), \(lease.actor), \(step), \(lease.epoch), \(lease.worker),
                        jsonb_build_object('signal', \(name)::text, 'sender', sender) FROM used
             )
             SELECT payload::text, sender, sent_at FROM used, (SELECT count(*) FROM up) AS n
@@ -123,7 +123,7 @@ extension RunStore {
                 RETURNING id
             ), audit AS (
                 INSERT INTO audit_events (run_id, type, actor, attempt, epoch, detail)
-                SELECT r.id, 'signal.sent', \(sender), r.attempt, r.epoch, jsonb_build_object('signal', \(name)::text, 'signalId', sig.id) FROM r, sig
+                SELECT r.id, \(literal: AuditEventType.signalSent), \(sender), r.attempt, r.epoch, jsonb_build_object('signal', \(name)::text, 'signalId', sig.id) FROM r, sig
             )
             SELECT sig.id FROM sig, r, LATERAL (SELECT pg_notify(\(channel), r.queue)) AS n
             """
@@ -140,56 +140,5 @@ extension RunStore {
             LIMIT 1
             """
         return try await scalar(query, as: String.self)
-    }
-
-    /// What `requestCancel` did.
-    public enum CancelOutcome: String, Sendable, Codable {
-        /// The run ended `cancelled` at once (it was pending, waiting or retrying).
-        case cancelled
-        /// The run is running (or has undo steps to run): it stops at its next step boundary.
-        case requested
-    }
-
-    /// Cancels a run: one that is not running, and has no undo steps to run, ends `cancelled` at once;
-    /// otherwise the request is recorded and the worker stops it at its next step boundary (the running
-    /// step sees Task cancellation). Who asked and why is recorded. Refuses unknown and finished runs.
-    public func requestCancel(runID: UUID, actor: String, reason: String?, kindHasCompensation: Bool) async throws -> CancelOutcome {
-        let query: PostgresQuery = """
-            WITH target AS (
-                SELECT id, state,
-                       (\(kindHasCompensation) AND EXISTS (SELECT 1 FROM steps AS s WHERE s.run_id = runs.id AND s.state = 'succeeded')) AS undo
-                FROM runs WHERE id = \(runID) AND state NOT IN ('succeeded', 'failed', 'cancelled') AND cancel_requested_at IS NULL
-                FOR UPDATE
-            ), r AS (
-                UPDATE runs AS r
-                SET cancel_requested_at = now(), cancel_requested_by = \(actor), cancel_reason = \(reason),
-                    state = CASE WHEN t.state <> 'running' AND NOT t.undo THEN 'cancelled' ELSE r.state END,
-                    finished_at = CASE WHEN t.state <> 'running' AND NOT t.undo THEN now() ELSE r.finished_at END,
-                    last_error = CASE WHEN t.state <> 'running' AND NOT t.undo
-                                      THEN 'cancelled by ' || \(actor)::text || coalesce(': ' || \(reason)::text, '') ELSE r.last_error END,
-                    run_at = now()
-                FROM target AS t WHERE r.id = t.id
-                RETURNING r.id, r.state, r.queue, r.attempt, r.epoch
-            ), unlock AS (
-                DELETE FROM concurrency_locks AS l USING r WHERE l.run_id = r.id AND r.state = 'cancelled'
-            ), open_steps AS (
-                UPDATE steps AS s SET state = 'failed', error = 'cancelled', finished_at = now() FROM r
-                WHERE s.run_id = r.id AND r.state = 'cancelled' AND s.state IN ('waiting', 'retrying', 'running')
-            ), audit AS (
-                INSERT INTO audit_events (run_id, type, actor, attempt, epoch, detail)
-                SELECT id, CASE WHEN state = 'cancelled' THEN 'run.cancelled' ELSE 'run.cancel_requested' END, \(actor), attempt, epoch,
-                       jsonb_strip_nulls(jsonb_build_object('reason', \(reason)::text)) FROM r
-            )
-            SELECT r.state FROM r,
-                LATERAL (SELECT pg_notify(\(channel + "_cancel"), r.id::text), CASE WHEN r.state <> 'cancelled' THEN pg_notify(\(channel), r.queue) END) AS n
-            """
-        if let state = try await scalar(query, as: String.self) {
-            return state == "cancelled" ? .cancelled : .requested
-        }
-        guard let run = try await run(id: runID) else { throw KajiError(.runNotFound, "no run with id \(runID)") }
-        if run.cancelRequestedBy != nil && !run.state.isFinished {
-            throw KajiError(.invalidState, "run \(runID) is already being cancelled (asked by \(run.cancelRequestedBy ?? "?"))")
-        }
-        throw KajiError(.invalidState, "run \(runID) is \(run.state.rawValue): only unfinished runs can be cancelled")
     }
 }

@@ -10,7 +10,7 @@ extension RunStore {
             """, logger: logger)
         try await client.query("""
             INSERT INTO audit_events (type, actor, worker, detail)
-            VALUES ('worker.started', \("worker:\(id)"), \(id), jsonb_build_object('host', \(host)::text, 'pid', \(pid)::int, 'queues', \(queues.joined(separator: ","))::text, 'concurrency', \(concurrency)::int))
+            VALUES (\(literal: AuditEventType.workerStarted), \("worker:\(id)"), \(id), jsonb_build_object('host', \(host)::text, 'pid', \(pid)::int, 'queues', \(queues.joined(separator: ","))::text, 'concurrency', \(concurrency)::int))
             """, logger: logger)
     }
 
@@ -18,7 +18,7 @@ extension RunStore {
     public func deregisterWorker(id: String, reason: String) async throws {
         try await client.query("UPDATE workers SET stopped_at = now() WHERE id = \(id)", logger: logger)
         try await client.query("""
-            INSERT INTO audit_events (type, actor, worker, detail) VALUES ('worker.stopped', \("worker:\(id)"), \(id), jsonb_build_object('reason', \(reason)::text))
+            INSERT INTO audit_events (type, actor, worker, detail) VALUES (\(literal: AuditEventType.workerStopped), \("worker:\(id)"), \(id), jsonb_build_object('reason', \(reason)::text))
             """, logger: logger)
     }
 }

@@ -61,8 +61,7 @@ struct BenchHarness {
 
     /// Database settings that decide the figures (printed with them).
     func settings(_ store: RunStore) async throws -> String {
-        try await store.client.query("SELECT string_agg(name || '=' || setting, ',' ORDER BY name) FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit')", logger: store.logger)
-            .decode(String.self).first(where: { _ in true }) ?? ""
+        try await store.databaseSettings(["fsync", "synchronous_commit"])
     }
 }
 

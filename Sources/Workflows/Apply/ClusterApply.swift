@@ -66,7 +66,7 @@ public enum ClusterApply {
         guard invalid.isEmpty else { throw ApplyRefused(cluster: spec.name, problems: invalid) }
         let specJSON = try canonicalJSON(spec)
         let schedule = ClusterBackupSchedule(spec: spec)
-        guard let existing, existing.state != "deleted" else {
+        guard let existing, existing.clusterState != .deleted else {
             let base = existing.map { "after deleted cluster, run \($0.lastRunID?.uuidString.lowercased() ?? KajiJSON.format($0.updatedAt))" } ?? ""
             return ApplyPlan(
                 cluster: spec.name, action: .provision,
@@ -75,12 +75,12 @@ public enum ClusterApply {
                 concurrencyKey: spec.concurrencyKey, idempotencyKey: idempotencyKey(spec.name, specJSON, base: base),
                 steps: provisionOutline(spec), backupSchedule: schedule)
         }
-        switch existing.state {
-        case "failed":
+        switch existing.clusterState {
+        case .failed:
             let run = existing.lastRunID.map { $0.uuidString.lowercased() } ?? "?"
             throw ApplyRefused(cluster: spec.name, problems: [ManifestProblem(
                 field: "name", reason: "cluster \(spec.name) is failed (last run \(run)): retry that run (kaji retry \(run)) or delete the cluster first")])
-        case "deleting":
+        case .deleting:
             throw ApplyRefused(cluster: spec.name, problems: [ManifestProblem(
                 field: "name", reason: "cluster \(spec.name) is being deleted: wait until it is gone, then apply again")])
         default:

@@ -23,7 +23,7 @@ public struct ClusterCommandNode: Codable, Sendable, Equatable {
         guard let record = try await inventory.get(cluster) else {
             throw WorkflowError("cluster: no cluster named '\(cluster)' in the inventory (see `kaji clusters`)", nonRetryable: true)
         }
-        guard !["deleting", "deleted", "provisioning"].contains(record.state) else {
+        guard let state = record.clusterState, ![ClusterState.deleting, .deleted, .provisioning].contains(state) else {
             throw WorkflowError("cluster: '\(cluster)' is \(record.state); this operation needs a provisioned cluster", nonRetryable: true)
         }
         guard let master = record.nodes.first(where: { $0.role == .master }) else {

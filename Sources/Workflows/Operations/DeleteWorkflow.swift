@@ -57,7 +57,7 @@ public struct DeleteWorkflow: Workflow {
         let runID = context.runID
         if known {
             _ = try await context.step("inventory-deleting") { step -> Bool in
-                try await step.fenced { try await inventory.on($0).setState(name, state: "deleting", runID: runID) }
+                try await step.fenced { try await inventory.on($0).setState(name, state: .deleting, runID: runID) }
                 return true
             }
         }
@@ -65,7 +65,7 @@ public struct DeleteWorkflow: Workflow {
                                          tags: [ClusterTags.cluster(name)], prefix: "delete").run()
         if known {
             _ = try await context.step("inventory-deleted") { step -> Bool in
-                try await step.fenced { try await inventory.on($0).setState(name, state: "deleted", runID: runID) }
+                try await step.fenced { try await inventory.on($0).setState(name, state: .deleted, runID: runID) }
                 return true
             }
         }

@@ -51,7 +51,7 @@ public struct ProvisionWorkflow: CompensatingWorkflow {
         let inventory = services.inventory, runID = context.runID
         let apiEndpoint = "https://\(spec.network.controlPlaneVIP):6443"
         _ = try await context.step(steps.names("inventory-provisioning")) { step -> Bool in
-            let record = ClusterRecord(name: spec.name, zone: spec.zone, spec: spec, state: "provisioning", switchID: nil,
+            let record = ClusterRecord(name: spec.name, zone: spec.zone, spec: spec, state: .provisioning, switchID: nil,
                                        apiEndpoint: apiEndpoint, nodes: [], ownerTeam: spec.owners.team, lastRunID: runID,
                                        createdAt: Date(), updatedAt: Date())
             if let held = try await step.fenced({ try await inventory.on($0).claim(record) }) {
@@ -75,7 +75,7 @@ public struct ProvisionWorkflow: CompensatingWorkflow {
             try await steps.installOwnerKeys(on: node)
         }
         _ = try await context.step(steps.names("record-inventory")) { step -> Bool in
-            let record = ClusterRecord(name: spec.name, zone: spec.zone, spec: spec, state: "ready", switchID: switchID,
+            let record = ClusterRecord(name: spec.name, zone: spec.zone, spec: spec, state: .ready, switchID: switchID,
                                        apiEndpoint: apiEndpoint, nodes: built.map(\.inventoryNode), ownerTeam: spec.owners.team,
                                        lastRunID: runID, createdAt: Date(), updatedAt: Date())
             try await step.fenced { try await inventory.on($0).upsert(record) }
@@ -96,8 +96,8 @@ public struct ProvisionWorkflow: CompensatingWorkflow {
         let inventory = services.inventory, runID = context.runID
         _ = try await context.step(names.teardownDone) { step -> Bool in
             _ = try await step.fenced { connection in
-                try await inventory.on(connection).transition(spec.name, from: ["provisioning", "ready", "scaling", "deleting", "failed"], heldBy: runID,
-                                                              to: "deleted", runID: runID)
+                try await inventory.on(connection).transition(spec.name, from: [.provisioning, .ready, .scaling, .deleting, .failed], heldBy: runID,
+                                                              to: .deleted, runID: runID)
             }
             return true
         }

@@ -49,7 +49,7 @@ public struct ScaleOutWorkflow: CompensatingWorkflow {
             guard let record = try await inventory.get(spec.name) else {
                 throw WorkflowError("cluster \(spec.name) is not in the inventory: provision it first (kaji apply)", nonRetryable: true)
             }
-            guard record.state == "ready" || (record.state == "scaling" && record.lastRunID == runID) else {
+            guard record.clusterState == .ready || (record.clusterState == .scaling && record.lastRunID == runID) else {
                 throw WorkflowError("cluster \(spec.name) is \(record.state); only a ready cluster can be scaled out", nonRetryable: true)
             }
             guard let switchID = record.switchID else {
@@ -79,8 +79,8 @@ public struct ScaleOutWorkflow: CompensatingWorkflow {
             // one statement under the run's fence.
             let state = try await step.fenced { connection -> String? in
                 let records = inventory.on(connection)
-                if try await records.transition(spec.name, from: ["ready"], to: "scaling", runID: runID) { return nil }
-                if try await records.transition(spec.name, from: ["scaling"], heldBy: runID, to: "scaling", runID: runID) { return nil }
+                if try await records.transition(spec.name, from: [.ready], to: .scaling, runID: runID) { return nil }
+                if try await records.transition(spec.name, from: [.scaling], heldBy: runID, to: .scaling, runID: runID) { return nil }
                 return try await records.get(spec.name)?.state ?? "gone from the inventory"
             }
             if let state {
@@ -100,7 +100,7 @@ public struct ScaleOutWorkflow: CompensatingWorkflow {
         _ = try await context.step(steps.names("record-inventory")) { step -> Bool in
             // One statement adds the new nodes to whatever the record holds now (no read-modify-write).
             let added = built.map(\.inventoryNode)
-            guard try await step.fenced({ try await inventory.on($0).addNodes(spec.name, nodes: added, spec: spec, state: "ready", runID: runID) }) else {
+            guard try await step.fenced({ try await inventory.on($0).addNodes(spec.name, nodes: added, spec: spec, state: .ready, runID: runID) }) else {
                 throw WorkflowError("cluster \(spec.name) disappeared from the inventory during the scale-out", nonRetryable: true)
             }
             return true
@@ -132,7 +132,7 @@ public struct ScaleOutWorkflow: CompensatingWorkflow {
         let inventory = services.inventory, runID = context.runID
         _ = try await context.step(names.teardownDone) { step -> Bool in
             _ = try await step.fenced { connection in
-                try await inventory.on(connection).transition(spec.name, from: ["scaling"], heldBy: runID, to: "ready", runID: runID)
+                try await inventory.on(connection).transition(spec.name, from: [.scaling], heldBy: runID, to: .ready, runID: runID)
             }
             return true
         }

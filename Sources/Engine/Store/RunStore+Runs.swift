@@ -6,8 +6,8 @@ extension RunStore {
 
     private typealias RunRow = (UUID, String, String, String, Int, Int, Int, Int64, String?, String?, String?, String, String?, String?, Date, Date, Date?, Date?, String?)
 
-    private static func summary(_ row: RunRow) -> RunSummary {
-        RunSummary(id: row.0, kind: row.1, state: RunState(rawValue: row.2) ?? .pending, queue: row.3, priority: row.4,
+    private static func summary(_ row: RunRow) throws -> RunSummary {
+        RunSummary(id: row.0, kind: row.1, state: try RunState.stored(row.2, column: "runs.state"), queue: row.3, priority: row.4,
                    attempt: row.5, maxAttempts: row.6, epoch: row.7, leaseOwner: row.8, idempotencyKey: row.9, concurrencyKey: row.10,
                    actor: row.11, cancelRequestedBy: row.12, cancelReason: row.13,
                    createdAt: row.14, runAt: row.15, startedAt: row.16, finishedAt: row.17, lastError: row.18)
@@ -16,7 +16,7 @@ extension RunStore {
     /// One run, or nil when there is none with that id.
     public func run(id: UUID) async throws -> RunSummary? {
         let query: PostgresQuery = "SELECT \(unescaped: Self.runColumns) FROM runs WHERE id = \(id)"
-        for try await row in try await client.query(query, logger: logger).decode(RunRow.self) { return Self.summary(row) }
+        for try await row in try await client.query(query, logger: logger).decode(RunRow.self) { return try Self.summary(row) }
         return nil
     }
 
@@ -28,7 +28,7 @@ extension RunStore {
             ORDER BY id DESC LIMIT \(limit)
             """
         var runs: [RunSummary] = []
-        for try await row in try await client.query(query, logger: logger).decode(RunRow.self) { runs.append(Self.summary(row)) }
+        for try await row in try await client.query(query, logger: logger).decode(RunRow.self) { runs.append(try Self.summary(row)) }
         return runs
     }
 
@@ -36,7 +36,7 @@ extension RunStore {
     public func countRuns() async throws -> [RunState: Int] {
         var counts: [RunState: Int] = [:]
         for try await (state, n) in try await client.query("SELECT state, count(*) FROM runs GROUP BY state", logger: logger).decode((String, Int).self) {
-            if let s = RunState(rawValue: state) { counts[s] = n }
+            counts[try RunState.stored(state, column: "runs.state")] = n
         }
         return counts
     }
@@ -56,7 +56,7 @@ extension RunStore {
             FROM step_attempts WHERE run_id = \(id) ORDER BY started_at, attempt
             """, logger: logger)
         for try await (step, attempt, epoch, worker, outcome, error, started, finished) in attemptRows.decode((String, Int, Int64, String?, String, String?, Date, Date).self) {
-            history[step, default: []].append(StepAttemptRecord(attempt: attempt, epoch: epoch, worker: worker, outcome: outcome, error: error,
+            history[step, default: []].append(StepAttemptRecord(attempt: attempt, epoch: epoch, worker: worker, attemptOutcome: try StepAttemptOutcome.stored(outcome, column: "step_attempts.outcome"), error: error,
                                                                 startedAt: started, finishedAt: finished, durationMs: finished.timeIntervalSince(started) * 1000))
         }
         var steps: [StepRecord] = []
@@ -66,7 +66,7 @@ extension RunStore {
             """, logger: logger)
         for try await (name, state, attempts, epoch, worker, started, finished, error, result, wait) in stepRows.decode((String, String, Int, Int64, String?, Date?, Date?, String?, String?, String?).self) {
             let duration = started.flatMap { s in finished.map { $0.timeIntervalSince(s) * 1000 } }
-            steps.append(StepRecord(name: name, state: StepState(rawValue: state) ?? .pending, attempts: attempts, epoch: epoch, worker: worker,
+            steps.append(StepRecord(name: name, state: try StepState.stored(state, column: "steps.state"), attempts: attempts, epoch: epoch, worker: worker,
                                     startedAt: started, finishedAt: finished, durationMs: duration, error: error, result: result, wait: wait,
                                     history: history[name] ?? []))
         }
@@ -74,16 +74,16 @@ extension RunStore {
         return RunDetail(run: run, input: input, output: output, steps: steps, events: events)
     }
 
-    /// The audit events of one run, oldest first.
-    public func auditEvents(runID: UUID) async throws -> [AuditEvent] {
-        var events: [AuditEvent] = []
-        let rows = try await client.query("""
-            SELECT id, at, run_id, type, actor, step, attempt, epoch, worker, detail::text
-            FROM audit_events WHERE run_id = \(runID) ORDER BY id
-            """, logger: logger)
-        for try await (id, at, run, type, actor, step, attempt, epoch, worker, detail) in rows.decode((Int64, Date, UUID?, String, String, String?, Int?, Int64?, String?, String?).self) {
-            events.append(AuditEvent(id: id, at: at, runId: run, type: type, actor: actor, step: step, attempt: attempt, epoch: epoch, worker: worker, detail: detail))
-        }
-        return events
+    /// The unfinished runs (see `RunState.isFinished`) carrying concurrency key `key`, oldest first.
+    public func unfinishedRuns(concurrencyKey key: String) async throws -> [RunSummary] {
+        let unfinished = RunState.allCases.filter { !$0.isFinished }.map(\.rawValue)
+        let query: PostgresQuery = """
+            SELECT \(unescaped: Self.runColumns) FROM runs
+            WHERE concurrency_key = \(key) AND state = ANY(\(unfinished)::text[])
+            ORDER BY id
+            """
+        var runs: [RunSummary] = []
+        for try await row in try await client.query(query, logger: logger).decode(RunRow.self) { runs.append(try Self.summary(row)) }
+        return runs
     }
 }
