@@ -98,4 +98,41 @@ struct DoorTests {
         #expect(try KajiJSON.string(KajiError(.runNotFound, "no run")) == #"{"code":"run_not_found","message":"no run"}"#)
         #expect(try KajiJSON.decode(ErrorDocument.self, from: KajiJSON.string(ErrorDocument(error))) == ErrorDocument(error))
     }
+
+    @Test("through the database: the client's errors name fields (queue, payload, run); the CLI says --queue and --payload")
+    func clientAndCLI() async throws {
+        try await TestDatabase.with { db in
+            let client = db.client(testRegistry())
+            do {
+                _ = try await client.enqueue(EnqueueRequest(kind: "diag.steps", queue: "a b", actor: "test"))
+                Issue.record("a bad queue was accepted")
+            } catch let error as KajiError {
+                #expect(error.field == "queue" && error.message.hasPrefix("queue 'a b'"))
+            }
+            let run = try await client.enqueue(EnqueueRequest(kind: "diag.steps", actor: "test"))
+            do {
+                try await client.signal(runID: run.id, name: "approval", payload: #"{"approved": false}"#, sender: "test")
+                Issue.record("a rejection without a reason was accepted")
+            } catch let error as KajiError {
+                #expect(error.field == "payload.reason" && error.message.hasPrefix("payload field 'reason'"))
+            }
+            do {
+                _ = try await client.run(id: UUID())
+                Issue.record("an unknown run was found")
+            } catch let error as KajiError {
+                #expect(error.code == .runNotFound && error.field == "run")
+            }
+            #expect(try await client.runs(RunQuery(limit: 10)).count == 1)
+
+            let queue = try await KajiProcess.run(["enqueue", "diag.steps", "--queue", "a b"] + db.cliArguments)
+            #expect(queue.status == 2)
+            #expect(queue.stderr.contains("error: --queue 'a b' is not valid"), "\(queue.stderr)")
+            let reason = try await KajiProcess.run(["signal", run.id.uuidString, "approval", "--payload", #"{"approved": false}"#] + db.cliArguments)
+            #expect(reason.status == 2)
+            #expect(reason.stderr.contains("error: --payload field 'reason' is required"), "\(reason.stderr)")
+            let limit = try await KajiProcess.run(["runs", "--limit", "0"] + db.cliArguments)
+            #expect(limit.status == 2 && limit.stderr.contains("--limit 0 is out of range (1...10000)"), "\(limit.stderr)")
+            #expect(try await client.runs().count == 1)
+        }
+    }
 }
