@@ -15,7 +15,7 @@ enum Entry {
             }
             exit(0)
         } catch let error as KajiError {
-            Output.error(error.message)
+            Output.error(ErrorFields.message(error))
             exit(error.isUsageError ? 2 : 1)
         } catch let error as CLIFailure {
             Output.error(error.message)

@@ -1,6 +1,7 @@
 import Engine
 import Foundation
 import Logging
+import PostgresNIO
 import Provisioner
 
 /// The cluster services and settings a worker process builds from its environment.
@@ -20,7 +21,8 @@ public struct ClusterWorkerEnvironment: Sendable {
     ///   `/etc/kubernetes/manifests`), `KAJI_CNI_MANIFEST` (default flannel), `KAJI_OWNER_KEYS_FILE`
     ///   (default `~/.ssh/authorized_keys`), `KAJI_UBUNTU_VERSION` (default the current stable archive).
     /// - Throws: `WorkflowError` naming the variable that is missing or wrong (never its value).
-    public static func load(_ environment: [String: String], store: RunStore, logger: Logger) throws -> ClusterWorkerEnvironment? {
+    /// - Parameter database: the worker's PostgreSQL client (the cluster inventory's connection pool).
+    public static func load(_ environment: [String: String], database: PostgresClient, logger: Logger) throws -> ClusterWorkerEnvironment? {
         guard let token = environment["SAKURACLOUD_ACCESS_TOKEN"], !token.isEmpty else { return nil }
         var cloudConfiguration: SakuraCloudConfiguration
         do {
@@ -57,7 +59,7 @@ public struct ClusterWorkerEnvironment: Sendable {
         let services = ClusterServices(
             cloud: SakuraCloudClient(configuration: cloudConfiguration, logger: logger),
             ssh: SSHExecutor(configuration: SSHConfiguration(identity: identity, knownHosts: KnownHostsFile(path: knownHosts)), logger: logger),
-            inventory: ClusterInventory(store: store), logger: logger)
+            inventory: ClusterInventory(client: database, logger: logger), logger: logger)
         return ClusterWorkerEnvironment(services: services, settings: settings)
     }
 }

@@ -164,7 +164,7 @@ struct BackupTests {
             let ssh = try F.ssh(env)
             let cluster = try await F.seedCluster(env, ssh: ssh)
             let schedule = try #require(ClusterBackupSchedule(spec: cluster.record.spec))
-            try await schedule.register(in: env.store, maxAttempts: 1, actor: "test:backup")
+            try await schedule.register(with: KajiClient(store: env.store, catalog: .kaji), actor: "test:backup")
             try await env.client.query("UPDATE schedules SET next_run_at = now() - interval '1 second' WHERE name = \(schedule.name)", logger: env.logger)
             let firings = try await env.store.enqueueDueSchedules(actor: "test:backup")
             let firing = try #require(firings.first)
@@ -245,8 +245,8 @@ struct BackupTests {
     }
 
     @Test func badInputIsRefusedBeforeEnqueueNamingTheField() throws {
-        var registry = WorkflowRegistry()
-        registerBackupWorkflows(into: &registry, services: F.offlineServices(), vault: NoVault())
+        // The catalog checks inputs with no service built.
+        let registry = WorkflowCatalog.clusterOperations
         #expect(registry.kinds.contains("cluster.backup") && registry.kinds.contains("cluster.restore") && registry.kinds.contains("cluster.rotate-password"))
         for (kind, input, field) in [
             ("cluster.backup", #"{"cluster": "Prod_A"}"#, "cluster"),

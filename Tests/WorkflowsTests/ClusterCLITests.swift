@@ -44,7 +44,7 @@ struct ClusterCLITests {
         try await ManifestTestDB.with { db in
             var registry = WorkflowRegistry()
             registry.register(DiagWorkflow())
-            let run = try await KajiClient(store: db.store, registry: registry).enqueue(EnqueueRequest(kind: "diag.steps", actor: "test")).id
+            let run = try await KajiClient(store: db.store, catalog: registry.catalog).enqueue(EnqueueRequest(kind: "diag.steps", actor: "test")).id
             let runArg = run.uuidString.lowercased()
 
             let wrongField = try await ManifestCLI.run(["signal", runArg, "approval", "--payload", #"{"approve": true}"#] + db.cliArguments)

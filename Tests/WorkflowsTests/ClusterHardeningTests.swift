@@ -91,7 +91,7 @@ struct ClusterHardeningTests {
             let injector = SSHEndpoint(host: "127.0.0.1", port: env.sshd.port, environment: ["KAJI_SIM_WORLD": env.world, "KAJI_NODE": "injector"])
             _ = try await env.services.ssh.runChecked("kaji-sim-node set readyz-failing etcd", on: injector)
             spec.masters.replicas = 3
-            let scale = try await KajiClient(store: env.store, registry: registry)
+            let scale = try await KajiClient(store: env.store, catalog: registry.catalog)
                 .enqueue(EnqueueRequest(kind: ClusterKinds.scaleOut, input: try KajiJSON.string(ScaleOutInput(spec: spec)), actor: "cli:alice@host")).id
             let run = try await env.waitForFinish(scale, timeout: .seconds(120))
             try await pool.stop()

@@ -148,7 +148,7 @@ struct RotatePasswordTests {
 
     @Test func secretsAreCutOutOfMessagesAndNeverSentAsArguments() async throws {
         let session = NodeSession(
-            ssh: F.offlineServices().ssh,
+            ssh: F.throwawaySSH(),
             target: ClusterCommandNode(cluster: "c", node: ClusterNode(name: "n", role: .master, serverID: "1", address: "10.0.0.1", sshHost: "127.0.0.1", sshPort: 9, sshUser: "root")),
             deadline: .seconds(1), secrets: ["hunter2hunter2"])
         #expect(session.redact("bad hunter2hunter2!") == "bad [redacted]!")

@@ -23,8 +23,15 @@ public struct WorkflowError: RetryClassifying, CustomStringConvertible, Sendable
     public var description: String { message }
 }
 
-/// Errors of the engine itself, with a stable code so that callers can switch on it.
-public struct KajiError: RetryClassifying, CustomStringConvertible, Sendable, Equatable {
+/// Errors of the engine itself: a stable code that callers switch on, a message, and the offending field
+/// in the caller's terms (an input field like `queue` or `concurrencyKey`, a manifest path like
+/// `velero.schedule`; never a command-line flag), so that the CLI (exit codes, flag names) and an HTTP
+/// server (statuses, `{"error": {"code", "message", "field"}}`) map them from one table.
+///
+/// When `field` is set, the message begins with the field's top-level name (`queue 'x y' is not valid: …`,
+/// `payload field 'reason' is required …`): a caller that calls the field something else (the CLI's
+/// `--queue`) replaces that first word (see `message(naming:)`).
+public struct KajiError: RetryClassifying, CustomStringConvertible, Sendable, Equatable, Codable {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         public let rawValue: String
         public init(_ rawValue: String) { self.rawValue = rawValue }
@@ -53,15 +60,34 @@ public struct KajiError: RetryClassifying, CustomStringConvertible, Sendable, Eq
         /// A value read from the database is not one of its closed set (a run state, an audit event type, …)
         /// that this build knows: the row was written by a newer Kaji or by hand.
         public static let unknownStoredValue = Code("unknown_stored_value")
+        /// No cluster of that name in the inventory.
+        public static let clusterNotFound = Code("cluster_not_found")
+        /// A cluster manifest is invalid, or cannot be applied to the cluster as the inventory has it.
+        public static let manifestInvalid = Code("manifest_invalid")
     }
 
     public let code: Code
     public let message: String
+    /// The offending field in the caller's terms (`queue`, `input`, `payload.reason`, `velero.schedule`),
+    /// or nil when the error is not about one field (default nil).
+    public let field: String?
 
-    public init(_ code: Code, _ message: String) {
+    public init(_ code: Code, _ message: String, field: String? = nil) {
         self.code = code
         self.message = message
+        self.field = field
     }
+
+    /// The message with its leading field name replaced by `label` (e.g. `--queue`), when the error has a
+    /// field and the message begins with that field's top-level name; else the message as it is.
+    public func message(naming label: (String) -> String?) -> String {
+        guard let field, let top = field.split(separator: ".").first.map(String.init), let replacement = label(top),
+              message.hasPrefix(top + " ") else { return message }
+        return replacement + message.dropFirst(top.count)
+    }
+
+    /// This error with `field` set (the message is kept).
+    public func naming(field: String) -> KajiError { KajiError(code, message, field: field) }
 
     public var isRetryable: Bool {
         switch code {
@@ -73,6 +99,22 @@ public struct KajiError: RetryClassifying, CustomStringConvertible, Sendable, Eq
     /// Whether this error comes from wrong usage (exit code 2) rather than a failure (exit code 1).
     public var isUsageError: Bool {
         [.invalidArgument, .unknownKind, .invalidInput].contains(code)
+    }
+
+    private enum CodingKeys: String, CodingKey { case code, message, field }
+
+    /// `{"code": "invalid_argument", "message": "…", "field": "queue"}` (`field` left out when nil).
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(code.rawValue, forKey: .code)
+        try container.encode(message, forKey: .message)
+        try container.encodeIfPresent(field, forKey: .field)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(Code(try container.decode(String.self, forKey: .code)), try container.decode(String.self, forKey: .message),
+                  field: try container.decodeIfPresent(String.self, forKey: .field))
     }
 
     public var description: String { message }

@@ -20,6 +20,10 @@ public protocol Workflow: Sendable {
     /// enqueue without a key gets this one; an enqueue with a different key is refused.
     static func concurrencyKey(for input: Input) -> String?
 
+    /// Whether runs of this kind wait for an operator's approval (default `.none`). A declaration for
+    /// clients (the catalog): the workflow itself waits with `context.waitForApproval`.
+    static var approval: ApprovalRule { get }
+
     /// Runs the workflow. Called again on every resume; finished steps return their stored results.
     func run(_ input: Input, context: WorkflowContext) async throws -> Output
 }
@@ -27,6 +31,7 @@ public protocol Workflow: Sendable {
 extension Workflow {
     public static var retryPolicy: RetryPolicy { .never }
     public static func concurrencyKey(for input: Input) -> String? { nil }
+    public static var approval: ApprovalRule { .none }
 }
 
 /// A workflow with undo steps: `compensate` runs once after a final failure or a cancel, before the run

@@ -88,7 +88,7 @@ extension Schedule {
     /// Checks a schedule name (it is part of idempotency keys and audit details).
     public static func validate(name: String) throws {
         guard !name.isEmpty, name.count <= 100, name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.:".contains($0) }) else {
-            throw KajiError(.invalidArgument, "schedule name '\(name)' is not valid: use 1-100 letters, digits and - _ . :")
+            throw KajiError(.invalidArgument, "schedule name '\(name)' is not valid: use 1-100 letters, digits and - _ . :", field: "name")
         }
     }
 }

@@ -19,25 +19,6 @@ struct AuditCommand: AsyncParsableCommand {
     )
 }
 
-/// The `kaji audit --json` form of an event (the same fields as `kaji show --json` events, plus `runId`).
-struct AuditEventJSON: Encodable {
-    let id: Int64
-    let at: Date
-    let runId: UUID?
-    let type: String
-    let actor: String
-    let step: String?
-    let attempt: Int?
-    let epoch: Int64?
-    let worker: String?
-    let detail: JSONFragment?
-
-    init(_ e: AuditEvent) {
-        id = e.id; at = e.at; runId = e.runId; type = e.type; actor = e.actor; step = e.step; attempt = e.attempt; epoch = e.epoch
-        worker = e.worker; detail = e.detail.map(JSONFragment.init)
-    }
-}
-
 struct AuditList: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "list", abstract: "Audit events, oldest first (the newest --limit of those matching).")
 
@@ -71,9 +52,9 @@ struct AuditList: AsyncParsableCommand {
         guard (1...100_000).contains(limit) else { throw KajiError(.invalidArgument, "--limit \(limit) is out of range (1...100000)") }
         let config = try global.databaseConfig()
         let query = filter
-        let events = try await config.withStore(logger: CLILogging.logger()) { store in try await store.auditEvents(query) }
+        let events = try await config.withClient { client in try await client.auditEvents(query) }
         if global.json {
-            try Output.json(events.map(AuditEventJSON.init))
+            try Output.json(events.map(AuditEventDocument.init))
             return
         }
         if events.isEmpty {
@@ -100,25 +81,11 @@ struct AuditVerify: AsyncParsableCommand {
 
     func run() async throws {
         CLILogging.bootstrap(defaultLevel: .warning)
-        var anchor: (Int64, String)?
-        if let expectHead {
-            let parts = expectHead.split(separator: ":", maxSplits: 1).map(String.init)
-            guard parts.count == 2, let seq = Int64(parts[0]), seq >= 1, parts[1].count == 64, parts[1].allSatisfy(\.isHexDigit) else {
-                throw KajiError(.invalidArgument, "--expect-head '\(expectHead)' must be SEQ:HASH as printed by kaji audit verify (HASH: 64 hex digits)")
-            }
-            anchor = (seq, parts[1].lowercased())
-        }
+        let head = try expectHead.map { try AuditHead.parse($0) }
         let config = try global.databaseConfig()
-        let wanted = anchor
-        var result = try await config.withStore(logger: CLILogging.logger()) { store in
-            var result = try await store.verifyAudit()
-            if result.ok, let (seq, hash) = wanted, let problem = try await store.checkAuditAnchor(seq: seq, hash: hash) {
-                result.ok = false
-                result.problem = problem
-            }
-            return result
+        let result = try await config.withClient { client in
+            try await client.verifyAudit(expectHead: head)
         }
-        if result.problem == nil { result.ok = true }
         if global.json {
             try Output.json(result)
         } else if result.ok {

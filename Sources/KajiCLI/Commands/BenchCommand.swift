@@ -153,7 +153,7 @@ struct BenchQueue: AsyncParsableCommand {
         let result: [String: JSONValue] = try await harness.run(keep: options.keepSchema) { store in
             var registry = WorkflowRegistry()
             registry.register(NoopWorkflow())
-            let client = KajiClient(store: store, registry: registry)
+            let client = KajiClient(store: store, catalog: registry.catalog)
             if history > 0 { try await store.insertFinishedHistory(count: history, kind: NoopWorkflow.kind) }
             let emptyClaimMs = try await store.measureEmptyClaim()
             let clock = ContinuousClock()
@@ -205,7 +205,7 @@ struct BenchWorkflow: AsyncParsableCommand {
         let result: [String: JSONValue] = try await harness.run(keep: options.keepSchema) { store in
             var registry = WorkflowRegistry()
             registry.register(DiagWorkflow(logPath: nil))
-            let client = KajiClient(store: store, registry: registry)
+            let client = KajiClient(store: store, catalog: registry.catalog)
             let input = "{\"steps\": \(steps)}"
             var left = workflows
             while left > 0 {
@@ -276,7 +276,7 @@ struct BenchLatency: AsyncParsableCommand {
             let recorder = LatencyRecorder()
             var registry = WorkflowRegistry()
             registry.register(LatencyWorkflow(recorder: recorder))
-            let client = KajiClient(store: store, registry: registry)
+            let client = KajiClient(store: store, catalog: registry.catalog)
             let countdown = Countdown(jobs)
             let pool = WorkerPool(configuration: WorkerConfiguration(concurrency: concurrency), store: store, registry: registry, logger: harness.logger) { _, outcome in
                 countdown.record(outcome)

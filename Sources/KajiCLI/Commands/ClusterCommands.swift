@@ -28,13 +28,6 @@ private func fail(file: String, cluster: String?, problems: [ManifestProblem], j
     throw CLIFailure(message: "\(file): \(problems.count) problem\(problems.count == 1 ? "" : "s"); \(what)")
 }
 
-private struct ManifestReport: Encodable {
-    var file: String
-    var cluster: String?
-    var valid: Bool
-    var problems: [ManifestProblem]
-}
-
 struct ValidateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "validate",
@@ -54,12 +47,12 @@ struct ValidateCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let check = ClusterManifest.check(yaml: try readManifest(file))
-        guard let spec = check.spec, check.problems.isEmpty else {
-            try fail(file: file, cluster: check.spec?.name, problems: check.problems, json: json, what: "nothing was changed")
+        let (checked, report) = ClusterService.validate(yaml: try readManifest(file), file: file)
+        guard let spec = checked else {
+            try fail(file: file, cluster: report.cluster, problems: report.problems, json: json, what: "nothing was changed")
         }
         if json {
-            try Output.json(ManifestReport(file: file, cluster: spec.name, valid: true, problems: []))
+            try Output.json(report)
         } else {
             print("valid: cluster \(spec.name), \(spec.masters.replicas) masters, \(spec.workers.replicas) workers in \(spec.zone)")
         }
@@ -91,59 +84,26 @@ struct ApplyCommand: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    struct Report: Encodable {
-        var plan: ApplyPlan
-        var dryRun: Bool
-        /// The run enqueued (or found by its idempotency key); nil for a dry run or nothing to do.
-        var runID: UUID?
-        /// False when the same manifest had been applied already (the existing run is returned).
-        var created: Bool?
-        /// That run's state now (useful when it existed already: it may have failed).
-        var runState: RunState?
-        /// What happened to the nightly backup schedule (nil: a dry run, or none asked for).
-        var backupSchedule: ClusterBackupSchedule.Registration?
-    }
-
     func run() async throws {
         CLILogging.bootstrap(defaultLevel: .warning)
         let json = global.json
         // Everything that can be checked without the database is checked first: a bad manifest touches nothing.
-        let check = ClusterManifest.check(yaml: try readManifest(file))
-        guard let spec = check.spec, check.problems.isEmpty else {
-            try fail(file: file, cluster: check.spec?.name, problems: check.problems, json: json, what: "nothing was enqueued")
+        let (checked, checkReport) = ClusterService.validate(yaml: try readManifest(file), file: file)
+        guard let spec = checked else {
+            try fail(file: file, cluster: checkReport.cluster, problems: checkReport.problems, json: json, what: "nothing was enqueued")
         }
         let config = try global.databaseConfig()
         try await Migrator(config: config, logger: CLILogging.logger()).requireCurrent()
-        let registry = try BuiltinWorkflows.registry()
         let dryRun = dryRun
-        let outcome: Result<Report, ApplyRefused> = try await config.withStore(logger: CLILogging.logger()) { store in
-            let inventory = ClusterInventory(store: store)
-            let existing = try await inventory.get(spec.name)
-            let active = try await inventory.activeRuns(cluster: spec.name)
-            let plan: ApplyPlan
+        let actor = KajiClient.cliActor()
+        let outcome: Result<ApplyReport, ApplyRefused> = try await config.withClusters { clusters in
             do {
-                plan = try ClusterApply.plan(spec, existing: existing, active: active)
+                return .success(try await clusters.apply(spec, dryRun: dryRun, actor: actor))
             } catch let refused as ApplyRefused {
                 return .failure(refused)
             }
-            if dryRun { return .success(Report(plan: plan, dryRun: true)) }
-            let actor = KajiClient.cliActor()
-            // The manifest's nightly backup: registered on every apply, so the schedule follows the manifest.
-            var registration: ClusterBackupSchedule.Registration?
-            if let schedule = plan.backupSchedule {
-                registration = try await schedule.register(in: store, maxAttempts: try registry.retryPolicy(kind: schedule.kind).maxAttempts, actor: actor)
-            }
-            guard let kind = plan.kind, let input = plan.input else {
-                return .success(Report(plan: plan, dryRun: false, backupSchedule: registration))
-            }
-            let request = EnqueueRequest(kind: kind, input: input, idempotencyKey: plan.idempotencyKey,
-                                         concurrencyKey: plan.concurrencyKey, actor: actor)
-            let result = try await KajiClient(store: store, registry: registry).enqueue(request)
-            let state = try await store.run(id: result.id)?.state
-            return .success(Report(plan: plan, dryRun: false, runID: result.id, created: result.created, runState: state,
-                                   backupSchedule: registration))
         }
-        let report: Report
+        let report: ApplyReport
         switch outcome {
         case .failure(let refused):
             try fail(file: file, cluster: refused.cluster, problems: refused.problems, json: json, what: "nothing was enqueued")
@@ -191,8 +151,8 @@ struct ClustersCommand: AsyncParsableCommand {
         CLILogging.bootstrap(defaultLevel: .warning)
         let config = try global.databaseConfig()
         try await Migrator(config: config, logger: CLILogging.logger()).requireCurrent()
-        let records = try await config.withStore(logger: CLILogging.logger()) { store in
-            try await ClusterInventory(store: store).list()
+        let records = try await config.withClusters { clusters in
+            try await clusters.clusters()
         }
         if global.json {
             try Output.json(records)
@@ -236,10 +196,8 @@ struct ClusterShowCommand: AsyncParsableCommand {
         let config = try global.databaseConfig()
         try await Migrator(config: config, logger: CLILogging.logger()).requireCurrent()
         let name = name
-        guard let record = try await config.withStore(logger: CLILogging.logger(), { store in
-            try await ClusterInventory(store: store).get(name)
-        }) else {
-            throw CLIFailure(message: "no cluster named '\(name)' in the inventory (kaji clusters lists them)")
+        let record = try await config.withClusters { clusters in
+            try await clusters.cluster(named: name)
         }
         if global.json {
             try Output.json(record)

@@ -75,12 +75,10 @@ struct ClusterDemo {
         }
 
         let requester = "cli:alice@demo", approver = "cli:bob@demo"
-        let (id, detail, record): (UUID, RunDetail, ClusterRecord?) = try await config.withStore(logger: logger) { store in
-            let registry = try BuiltinWorkflows.registry()
-            let client = KajiClient(store: store, registry: registry)
-            let inventory = ClusterInventory(store: store)
+        let (id, detail, record): (UUID, RunDetail, ClusterRecord?) = try await config.withClusters(logger: logger) { clusters in
+            let client = clusters.client
             // 4. Apply the manifest as alice.
-            let plan = try ClusterApply.plan(spec, existing: try await inventory.get(spec.name), active: try await inventory.activeRuns(cluster: spec.name))
+            let plan = try await clusters.plan(spec)
             guard let kind = plan.kind, let input = plan.input else {
                 throw CLIFailure(message: "cluster \(spec.name) exists already in schema \(schema): \(plan.summary)")
             }
@@ -89,13 +87,13 @@ struct ClusterDemo {
                                                                    concurrencyKey: plan.concurrencyKey, actor: requester))
             print("enqueued \(kind) run \(enqueued.id) (concurrency key \(plan.concurrencyKey))")
             // 5. Bob approves it once it waits for approval (alice may not approve her own request).
-            let progress = DemoProgress(store: store, runID: enqueued.id, started: started)
+            let progress = DemoProgress(client: client, runID: enqueued.id, started: started)
             try await progress.follow(until: { detail in detail.steps.contains { $0.name == "approval" && $0.state == .waiting } }, timeout: .seconds(60))
             try await client.decide(runID: enqueued.id, approved: true, reason: "demo plan looks right", sender: approver)
             print("\(approver) approves run \(enqueued.id)")
             // 6. Live progress until the run ends.
             let final = try await progress.follow(until: { $0.run.state.isFinished }, timeout: .seconds(240))
-            let record = try await inventory.get(spec.name)
+            let record = try await clusters.record(named: spec.name)
             return (enqueued.id, final, record)
         }
         let state = try await SimulatorCounts.read(simulator)
@@ -123,7 +121,7 @@ struct ClusterDemo {
 
 /// Follows a run's steps and prints each change as it happens.
 struct DemoProgress {
-    let store: RunStore
+    let client: KajiClient
     let runID: UUID
     let started: ContinuousClock.Instant
 
@@ -137,7 +135,7 @@ struct DemoProgress {
     func follow(until done: (RunDetail) -> Bool, timeout: Duration) async throws -> RunDetail {
         let deadline = ContinuousClock.now + timeout
         while true {
-            guard let detail = try await store.runDetail(id: runID) else { throw CLIFailure(message: "run \(runID) vanished") }
+            let detail = try await client.run(id: runID)
             report(detail)
             if done(detail) || detail.run.state.isFinished { return detail }
             guard ContinuousClock.now < deadline else {

@@ -75,8 +75,7 @@ struct DemoCommand: AsyncParsableCommand {
             for process in workerProcesses { process.waitUntilExit() }
         }
         let runs = self.runs, steps = self.steps
-        let ids: [UUID] = try await config.withStore(logger: logger) { store in
-            let client = KajiClient(store: store, registry: try BuiltinWorkflows.registry())
+        let ids: [UUID] = try await config.withClient(logger: logger) { client in
             var ids: [UUID] = []
             for index in 0..<runs {
                 let fail = index == 1 ? 2 : 0
@@ -88,14 +87,14 @@ struct DemoCommand: AsyncParsableCommand {
         }
         Output.info("enqueued \(ids.count) runs of \(DiagWorkflow.kind); \(workers) worker processes running")
 
-        let details: [RunDetail] = try await config.withStore(logger: logger) { store in
+        let details: [RunDetail] = try await config.withClient(logger: logger) { client in
             let deadline = ContinuousClock.now + .seconds(120)
             var lastLine = ""
             while true {
                 var done = 0, stepsDone = 0, stepsTotal = 0
                 var states: [String] = []
                 for id in ids {
-                    guard let detail = try await store.runDetail(id: id) else { continue }
+                    guard let detail = try await DemoRuns.detail(client, id) else { continue }
                     if detail.run.state.isFinished { done += 1 }
                     stepsDone += detail.steps.filter { $0.state == .succeeded }.count
                     stepsTotal += steps
@@ -110,12 +109,12 @@ struct DemoCommand: AsyncParsableCommand {
                 try await Task.sleep(for: .milliseconds(200))
             }
             var details: [RunDetail] = []
-            for id in ids { if let d = try await store.runDetail(id: id) { details.append(d) } }
+            for id in ids { if let d = try await DemoRuns.detail(client, id) { details.append(d) } }
             return details
         }
         for detail in details {
             print("")
-            if global.json { try Output.json(RunDetailJSON(detail)) } else { RunPrinter.print(detail) }
+            if global.json { try Output.json(RunDocument(detail)) } else { RunPrinter.print(detail) }
         }
         let failed = details.filter { $0.run.state != .succeeded }
         print("")
@@ -125,6 +124,17 @@ struct DemoCommand: AsyncParsableCommand {
 
     private func spawnWorker(url: String, schema: String, index: Int) throws -> Process {
         try DemoWorkers.spawn(url: url, schema: schema, index: index, concurrency: 2, extraEnvironment: [:])
+    }
+}
+
+enum DemoRuns {
+    /// The run, or nil when it is gone.
+    static func detail(_ client: KajiClient, _ id: UUID) async throws -> RunDetail? {
+        do {
+            return try await client.run(id: id)
+        } catch let error as KajiError where error.code == .runNotFound {
+            return nil
+        }
     }
 }
 

@@ -48,14 +48,13 @@ struct EnqueueCommand: AsyncParsableCommand {
             }
             runAt = date
         }
-        let registry = try BuiltinWorkflows.registry()
-        // Check everything we can before touching the database.
-        try registry.validate(kind: kind, input: input)
+        // Check the kind and input before touching the database.
+        try BuiltinWorkflows.catalog.validate(kind: kind, input: input)
         let config = try global.databaseConfig()
         let request = EnqueueRequest(kind: kind, input: input, queue: queue, priority: priority, runAt: runAt,
                                      idempotencyKey: idempotencyKey, concurrencyKey: concurrencyKey, actor: KajiClient.cliActor())
-        let result = try await config.withStore(logger: CLILogging.logger()) { store in
-            try await KajiClient(store: store, registry: registry).enqueue(request)
+        let result = try await config.withClient { client in
+            try await client.enqueue(request)
         }
         if global.json {
             try Output.json(result)

@@ -26,12 +26,12 @@ struct PruneCommand: AsyncParsableCommand {
 
     func run() async throws {
         CLILogging.bootstrap(defaultLevel: .warning)
-        let age = try RetentionAge.parse(olderThan)
+        let age = try KajiClient.age(olderThan)
         guard (1...10_000).contains(batchSize) else { throw KajiError(.invalidArgument, "--batch-size \(batchSize) is out of range (1...10000)") }
         let config = try global.databaseConfig()
         let actor = KajiClient.cliActor(), batch = batchSize
-        let result = try await config.withStore(logger: CLILogging.logger()) { store in
-            try await store.pruneFinishedRuns(olderThan: age, actor: actor, batchSize: batch)
+        let result = try await config.withClient { client in
+            try await client.prune(olderThan: age, batchSize: batch, actor: actor)
         }
         if global.json {
             try Output.json(result)

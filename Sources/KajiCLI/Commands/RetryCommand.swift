@@ -18,8 +18,8 @@ struct RetryCommand: AsyncParsableCommand {
         CLILogging.bootstrap(defaultLevel: .warning)
         let id = try RunArgument.parse(run)
         let config = try global.databaseConfig()
-        let summary = try await config.withStore(logger: CLILogging.logger()) { store in
-            try await store.retryRun(id: id, actor: KajiClient.cliActor())
+        let summary = try await config.withClient { client in
+            try await client.retry(id: id, actor: KajiClient.cliActor())
         }
         if global.json {
             try Output.json(summary)

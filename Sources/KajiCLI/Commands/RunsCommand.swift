@@ -18,20 +18,11 @@ struct RunsCommand: AsyncParsableCommand {
 
     func run() async throws {
         CLILogging.bootstrap(defaultLevel: .warning)
-        var filter: RunState?
-        if let state {
-            guard let parsed = RunState(rawValue: state) else {
-                throw KajiError(.invalidArgument, "--state '\(state)' is not a run state (one of: \(RunState.allCases.map(\.rawValue).joined(separator: ", ")))")
-            }
-            filter = parsed
-        }
-        guard (1...10_000).contains(limit) else {
-            throw KajiError(.invalidArgument, "--limit \(limit) is out of range (1...10000)")
-        }
+        let query = RunQuery(state: try state.map { try RunState.parse($0) }, kind: kind, limit: limit)
+        try query.validate()
         let config = try global.databaseConfig()
-        let stateFilter = filter, kind = kind, limit = limit
-        let runs = try await config.withStore(logger: CLILogging.logger()) { store in
-            try await store.listRuns(state: stateFilter, kind: kind, limit: limit)
+        let runs = try await config.withClient { client in
+            try await client.runs(query)
         }
         if global.json {
             try Output.json(runs)

@@ -18,30 +18,6 @@ struct ScheduleCommand: AsyncParsableCommand {
     )
 }
 
-/// The `kaji schedule … --json` form of a schedule (a stable interface).
-struct ScheduleJSON: Encodable {
-    let name: String
-    let cron: String
-    let timezone: String
-    let kind: String
-    let input: JSONFragment
-    let queue: String
-    let priority: Int
-    let concurrencyKey: String?
-    let paused: Bool
-    let nextRunAt: Date
-    let lastTickAt: Date?
-    let lastRunId: UUID?
-    let createdBy: String
-    let createdAt: Date
-
-    init(_ s: Schedule) {
-        name = s.name; cron = s.cron; timezone = s.timezone; kind = s.kind; input = JSONFragment(s.input); queue = s.queue
-        priority = s.priority; concurrencyKey = s.concurrencyKey; paused = s.paused; nextRunAt = s.nextRunAt; lastTickAt = s.lastTickAt; lastRunId = s.lastRunId
-        createdBy = s.createdBy; createdAt = s.createdAt
-    }
-}
-
 enum SchedulePrinter {
     static func print(_ schedules: [Schedule]) {
         if schedules.isEmpty {
@@ -93,20 +69,16 @@ struct ScheduleAdd: AsyncParsableCommand {
 
     func run() async throws {
         CLILogging.bootstrap(defaultLevel: .warning)
-        let registry = try BuiltinWorkflows.registry()
         let request = ScheduleRequest(name: name, cron: cron, timezone: timezone, kind: kind, input: input, queue: queue,
                                       priority: priority, concurrencyKey: concurrencyKey, actor: KajiClient.cliActor())
         // Check what needs no database first.
-        try Schedule.validate(name: name)
-        _ = try CronExpression.parse(cron, as: "--cron")
-        _ = try CronExpression.timeZone(timezone, as: "--timezone")
-        try registry.validate(kind: kind, input: input)
+        _ = try KajiClient.check(request, catalog: BuiltinWorkflows.catalog)
         let config = try global.databaseConfig()
-        let schedule = try await config.withStore(logger: CLILogging.logger()) { store in
-            try await KajiClient(store: store, registry: registry).addSchedule(request)
+        let schedule = try await config.withClient { client in
+            try await client.addSchedule(request)
         }
         if global.json {
-            try Output.json(ScheduleJSON(schedule))
+            try Output.json(ScheduleDocument(schedule))
         } else {
             print("added schedule \(schedule.name) (\(schedule.cron) \(schedule.timezone)); next tick \(Output.time(schedule.nextRunAt))")
         }
@@ -121,9 +93,9 @@ struct ScheduleList: AsyncParsableCommand {
     func run() async throws {
         CLILogging.bootstrap(defaultLevel: .warning)
         let config = try global.databaseConfig()
-        let schedules = try await config.withStore(logger: CLILogging.logger()) { store in try await store.listSchedules() }
+        let schedules = try await config.withClient { client in try await client.schedules() }
         if global.json {
-            try Output.json(schedules.map(ScheduleJSON.init))
+            try Output.json(schedules.map(ScheduleDocument.init))
         } else {
             SchedulePrinter.print(schedules)
         }
@@ -161,11 +133,11 @@ enum ScheduleToggle {
         CLILogging.bootstrap(defaultLevel: .warning)
         let config = try global.databaseConfig()
         let actor = KajiClient.cliActor()
-        let schedule = try await config.withStore(logger: CLILogging.logger()) { store in
-            try await store.setSchedulePaused(name: name, paused: paused, actor: actor)
+        let schedule = try await config.withClient { client in
+            paused ? try await client.pauseSchedule(name: name, actor: actor) : try await client.resumeSchedule(name: name, actor: actor)
         }
         if global.json {
-            try Output.json(ScheduleJSON(schedule))
+            try Output.json(ScheduleDocument(schedule))
         } else {
             print(paused ? "paused schedule \(name)" : "resumed schedule \(name); next tick \(Output.time(schedule.nextRunAt))")
         }
@@ -185,8 +157,8 @@ struct ScheduleRemove: AsyncParsableCommand {
         let config = try global.databaseConfig()
         let actor = KajiClient.cliActor()
         let name = self.name
-        try await config.withStore(logger: CLILogging.logger()) { store in
-            try await store.removeSchedule(name: name, actor: actor)
+        try await config.withClient { client in
+            try await client.removeSchedule(name: name, actor: actor)
         }
         if global.json {
             try Output.json(["removed": name])

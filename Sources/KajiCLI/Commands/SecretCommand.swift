@@ -32,17 +32,17 @@ struct SecretReveal: AsyncParsableCommand {
 
     func run() async throws {
         CLILogging.bootstrap(defaultLevel: .warning)
-        let secret = try Secret(reference: reference)
+        let secret = try KajiClient.secret(reference: reference)
         let keys = try SecretKeyring.fromEnvironment()
         let config = try global.databaseConfig()
         let actor = KajiClient.cliActor()
-        let value = try await config.withStore(logger: CLILogging.logger()) { store in
-            try await store.revealSecret(secret, keys: keys, actor: actor)
+        let revealed = try await config.withClient { client in
+            try await client.revealSecret(secret, keys: keys, actor: actor)
         }
         if global.json {
-            try Output.json(["secret": secret.reference, "value": value])
+            try Output.json(revealed)
         } else {
-            print(value)
+            print(revealed.value)
         }
     }
 }
@@ -70,20 +70,14 @@ struct SecretPut: AsyncParsableCommand {
         let actor = KajiClient.cliActor()
         let name = self.name
         let stored = value
-        let secret = try await config.withStore(logger: CLILogging.logger()) { store in
-            try await store.storeSecret(stored, name: name, key: key, actor: actor)
+        let secret = try await config.withClient { client in
+            try await client.storeSecret(stored, name: name, key: key, actor: actor)
         }
         if global.json {
-            try Output.json(SecretPutJSON(secret: secret, reference: secret.reference, name: name))
+            try Output.json(secret)
         } else {
             print(secret.reference)
         }
-    }
-
-    struct SecretPutJSON: Encodable {
-        let secret: Secret
-        let reference: String
-        let name: String
     }
 }
 
@@ -103,7 +97,7 @@ struct SecretList: AsyncParsableCommand {
         guard (1...10_000).contains(limit) else { throw KajiError(.invalidArgument, "--limit \(limit) is out of range (1...10000)") }
         let config = try global.databaseConfig()
         let name = self.name, limit = self.limit
-        let secrets = try await config.withStore(logger: CLILogging.logger()) { store in try await store.listSecrets(name: name, limit: limit) }
+        let secrets = try await config.withClient { client in try await client.secrets(name: name, limit: limit) }
         if global.json {
             try Output.json(secrets)
             return
@@ -143,8 +137,8 @@ struct SecretRekey: AsyncParsableCommand {
         let keys = try SecretKeyring.fromEnvironment()
         let config = try global.databaseConfig()
         let actor = KajiClient.cliActor()
-        let count = try await config.withStore(logger: CLILogging.logger()) { store in
-            try await store.rekeySecrets(keys: keys, actor: actor)
+        let count = try await config.withClient { client in
+            try await client.rekeySecrets(keys: keys, actor: actor)
         }
         if global.json {
             try Output.json(["rekeyed": count])

@@ -17,96 +17,15 @@ struct ShowCommand: AsyncParsableCommand {
         CLILogging.bootstrap(defaultLevel: .warning)
         let id = try RunArgument.parse(run)
         let config = try global.databaseConfig()
-        let detail = try await config.withStore(logger: CLILogging.logger()) { store in
-            try await store.runDetail(id: id)
+        let detail = try await config.withClient { client in
+            try await client.run(id: id)
         }
-        guard let detail else { throw KajiError(.runNotFound, "no run with id \(id.uuidString)") }
         if global.json {
-            try Output.json(RunDetailJSON(detail))
+            try Output.json(RunDocument(detail))
         } else {
             RunPrinter.print(detail)
         }
     }
-}
-
-/// The `kaji show --json` document (a stable interface: see README).
-struct RunDetailJSON: Encodable {
-    let id: UUID
-    let kind: String
-    let state: RunState
-    let queue: String
-    let priority: Int
-    let attempt: Int
-    let maxAttempts: Int
-    let epoch: Int64
-    let actor: String
-    let idempotencyKey: String?
-    let concurrencyKey: String?
-    let cancelRequestedBy: String?
-    let cancelReason: String?
-    let createdAt: Date
-    let runAt: Date
-    let startedAt: Date?
-    let finishedAt: Date?
-    let lastError: String?
-    let input: JSONFragment
-    let output: JSONFragment?
-    let steps: [StepRecordJSON]
-    let events: [EventJSON]
-
-    struct StepRecordJSON: Encodable {
-        let name: String
-        let state: StepState
-        let attempts: Int
-        let epoch: Int64
-        let worker: String?
-        let startedAt: Date?
-        let finishedAt: Date?
-        let durationMs: Double?
-        let error: String?
-        let result: JSONFragment?
-        let wait: JSONFragment?
-        let history: [StepAttemptRecord]
-    }
-
-    struct EventJSON: Encodable {
-        let id: Int64
-        let at: Date
-        let type: String
-        let actor: String
-        let step: String?
-        let attempt: Int?
-        let epoch: Int64?
-        let worker: String?
-        let detail: JSONFragment?
-    }
-
-    init(_ d: RunDetail) {
-        id = d.run.id; kind = d.run.kind; state = d.run.state; queue = d.run.queue; priority = d.run.priority
-        attempt = d.run.attempt; maxAttempts = d.run.maxAttempts; epoch = d.run.epoch; actor = d.run.actor
-        idempotencyKey = d.run.idempotencyKey; concurrencyKey = d.run.concurrencyKey
-        cancelRequestedBy = d.run.cancelRequestedBy; cancelReason = d.run.cancelReason; createdAt = d.run.createdAt; runAt = d.run.runAt
-        startedAt = d.run.startedAt; finishedAt = d.run.finishedAt; lastError = d.run.lastError
-        input = JSONFragment(d.input); output = d.output.map(JSONFragment.init)
-        steps = d.steps.map { s in
-            StepRecordJSON(name: s.name, state: s.state, attempts: s.attempts, epoch: s.epoch, worker: s.worker, startedAt: s.startedAt,
-                           finishedAt: s.finishedAt, durationMs: s.durationMs, error: s.error, result: s.result.map(JSONFragment.init),
-                           wait: s.wait.map(JSONFragment.init), history: s.history)
-        }
-        events = d.events.map { e in
-            EventJSON(id: e.id, at: e.at, type: e.type, actor: e.actor, step: e.step, attempt: e.attempt, epoch: e.epoch, worker: e.worker,
-                      detail: e.detail.map(JSONFragment.init))
-        }
-    }
-}
-
-/// Stored JSON text, re-emitted as JSON (not as a string).
-struct JSONFragment: Encodable {
-    let value: JSONValue
-    init(_ text: String) {
-        value = (try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))) ?? .string(text)
-    }
-    func encode(to encoder: any Encoder) throws { try value.encode(to: encoder) }
 }
 
 /// The human form of `kaji show`.

@@ -29,10 +29,10 @@ struct SignalCommand: AsyncParsableCommand {
         let id = try RunArgument.parse(run)
         let config = try global.databaseConfig()
         let name = self.name, payload = self.payload
-        let signalID = try await config.withStore(logger: CLILogging.logger()) { store in
-            try await KajiClient(store: store, registry: try BuiltinWorkflows.registry()).signal(runID: id, name: name, payload: payload, sender: KajiClient.cliActor())
+        let receipt = try await config.withClient { client in
+            try await client.signal(runID: id, name: name, payload: payload, sender: KajiClient.cliActor())
         }
-        try DecisionOutput.print(json: global.json, run: id, signal: name, signalID: signalID)
+        try DecisionOutput.print(json: global.json, receipt)
     }
 }
 
@@ -80,18 +80,16 @@ enum Decision {
         CLILogging.bootstrap(defaultLevel: .warning)
         let id = try RunArgument.parse(run)
         let config = try global.databaseConfig()
-        let signalID = try await config.withStore(logger: CLILogging.logger()) { store in
-            try await KajiClient(store: store, registry: try BuiltinWorkflows.registry()).decide(runID: id, approved: approved, reason: reason, sender: KajiClient.cliActor())
+        let receipt = try await config.withClient { client in
+            try await client.decide(runID: id, approved: approved, reason: reason, sender: KajiClient.cliActor())
         }
-        try DecisionOutput.print(json: global.json, run: id, signal: approved ? "approval (approved)" : "approval (rejected)", signalID: signalID)
+        try DecisionOutput.print(json: global.json, receipt)
     }
 }
 
 enum DecisionOutput {
-    static func print(json: Bool, run: UUID, signal: String, signalID: Int64) throws {
-        struct Sent: Encodable { let run: UUID; let signal: String; let signalId: Int64; let sender: String }
-        let sent = Sent(run: run, signal: signal, signalId: signalID, sender: KajiClient.cliActor())
-        if json { try Output.json(sent) } else { Swift.print("sent \(signal) to run \(run) as \(sent.sender)") }
+    static func print(json: Bool, _ sent: SignalReceipt) throws {
+        if json { try Output.json(sent) } else { Swift.print("sent \(sent.signal) to run \(sent.run) as \(sent.sender)") }
     }
 }
 
@@ -118,12 +116,11 @@ struct CancelCommand: AsyncParsableCommand {
         let id = try RunArgument.parse(run)
         let config = try global.databaseConfig()
         let reason = self.reason
-        let outcome = try await config.withStore(logger: CLILogging.logger()) { store in
-            try await KajiClient(store: store, registry: try BuiltinWorkflows.registry()).cancel(runID: id, reason: reason, actor: KajiClient.cliActor())
+        let outcome = try await config.withClient { client in
+            try await client.cancel(runID: id, reason: reason, actor: KajiClient.cliActor())
         }
-        struct Result: Encodable { let id: UUID; let outcome: RunStore.CancelOutcome }
         if global.json {
-            try Output.json(Result(id: id, outcome: outcome))
+            try Output.json(CancelReceipt(id: id, outcome: outcome))
         } else {
             print(outcome == .cancelled ? "run \(id) cancelled" : "cancel requested: run \(id) stops at its next step boundary")
         }

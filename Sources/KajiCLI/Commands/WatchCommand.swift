@@ -26,11 +26,10 @@ struct WatchCommand: AsyncParsableCommand {
         let id = try RunArgument.parse(run)
         let config = try global.databaseConfig()
         let timeout = self.timeout
-        let detail = try await config.withStore(logger: CLILogging.logger()) { store in
-            guard try await store.run(id: id) != nil else { throw KajiError(.runNotFound, "no run with id \(id)") }
-            return try await DemoProgress(store: store, runID: id, started: .now).follow(until: { $0.run.state.isFinished }, timeout: .seconds(timeout))
+        let detail = try await config.withClient { client in
+            try await DemoProgress(client: client, runID: id, started: .now).follow(until: { $0.run.state.isFinished }, timeout: .seconds(timeout))
         }
-        if global.json { try Output.json(RunDetailJSON(detail)) }
+        if global.json { try Output.json(RunDocument(detail)) }
         guard detail.run.state == .succeeded else {
             throw CLIFailure(message: "run \(id) \(detail.run.state.rawValue)\(detail.run.lastError.map { ": \($0)" } ?? "")")
         }

@@ -52,20 +52,19 @@ struct WorkerCommand: AsyncParsableCommand {
         config.maxConnections = max(4, concurrency + 4)
         try await Migrator(config: config, logger: logger).requireCurrent()
         let client = PostgresClient(configuration: config.clientConfiguration(), backgroundLogger: logger)
-        let store = RunStore(client: client, config: config, logger: logger)
         var workerConfig = WorkerConfiguration(queues: parsedQueues, concurrency: concurrency, leaseSeconds: leaseSeconds,
                                                drainTimeout: .milliseconds(Int64(drainSeconds * 1000)))
         if let id { workerConfig.id = id }
         // The cluster workflows get working services when the environment configures the cloud and Kaji's
         // SSH key (SAKURACLOUD_ACCESS_TOKEN, KAJI_SSH_KEY, …: see ClusterWorkerEnvironment).
         let environment = ProcessInfo.processInfo.environment
-        let registry = try BuiltinWorkflows.registry(store: store, environment: environment, logger: logger, forWorker: true)
+        let registry = try BuiltinWorkflows.workerRegistry(database: client, environment: environment, logger: logger)
         if registry.kinds.contains(ClusterKinds.provision) {
             logger.info("cluster workflows configured", metadata: ["zone": "\(environment["SAKURACLOUD_ZONE"] ?? "is1a")"])
         } else {
             logger.info("SAKURACLOUD_ACCESS_TOKEN is not set: this worker leaves cluster runs to workers that can run them")
         }
-        let pool = WorkerPool(configuration: workerConfig, store: store, registry: registry, logger: logger)
+        let pool = WorkerPool(configuration: workerConfig, database: client, config: config, registry: registry, logger: logger)
         let group = ServiceGroup(
             configuration: .init(
                 services: [

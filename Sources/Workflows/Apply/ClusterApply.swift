@@ -37,6 +37,11 @@ public struct ApplyRefused: Error, Sendable, CustomStringConvertible {
     public var cluster: String
     public var problems: [ManifestProblem]
 
+    public init(cluster: String, problems: [ManifestProblem]) {
+        self.cluster = cluster
+        self.problems = problems
+    }
+
     public var description: String { problems.map(\.description).joined(separator: "\n") }
 }
 

@@ -23,10 +23,10 @@ extension ClusterBackupSchedule {
     }
 
     /// Makes the engine's schedule `backup:NAME` match the manifest: adds it, replaces one that differs, or
-    /// leaves it. Safe to call on every apply. `maxAttempts` is that of the runs it will enqueue (the backup
-    /// workflow's retry policy when the process knows it). The cron was checked by the manifest validation.
+    /// leaves it. Safe to call on every apply. The schedule is checked as any schedule request is (the
+    /// client's catalog must know `cluster.backup`); its runs get that kind's retry policy.
     @discardableResult
-    public func register(in store: RunStore, maxAttempts: Int, actor: String) async throws -> Registration {
+    public func register(with client: KajiClient, actor: String) async throws -> Registration {
         let wanted = request(actor: actor)
         func matches(_ existing: Schedule) -> Bool {
             existing.cron == wanted.cron && existing.timezone == wanted.timezone && existing.kind == wanted.kind
@@ -34,18 +34,21 @@ extension ClusterBackupSchedule {
                 && Self.canonical(existing.input) == Self.canonical(wanted.input)
         }
         var outcome = Registration.created
-        if let existing = try await store.schedule(name: name) {
+        if let existing = try await client.schedule(name: name) {
             if matches(existing) { return .unchanged }
-            try await store.removeSchedule(name: name, actor: actor)
+            try await client.removeSchedule(name: name, actor: actor)
             outcome = .replaced
         }
         do {
-            _ = try await store.addSchedule(wanted, maxAttempts: maxAttempts)
+            _ = try await client.addSchedule(wanted)
             return outcome
         } catch let error as KajiError where error.code == .invalidState {
             // Another apply added it in between: fine if it is the same.
-            if let existing = try await store.schedule(name: name), matches(existing) { return .unchanged }
+            if let existing = try await client.schedule(name: name), matches(existing) { return .unchanged }
             throw error
+        } catch let error as KajiError where error.field != nil {
+            // In the manifest's terms: the schedule comes from `velero`.
+            throw KajiError(error.code, "velero.schedule: \(error.message)", field: "velero.schedule")
         }
     }
 }

@@ -4,7 +4,7 @@ import Foundation
 /// The nightly backup a manifest asks for (`velero.schedule`): one engine schedule per cluster, named
 /// `backup:NAME`, that enqueues `cluster.backup` with the cluster's concurrency key at each tick.
 ///
-/// `kaji apply` computes it and calls `register(in:maxAttempts:actor:)` on every apply, so the engine's
+/// `kaji apply` computes it and calls `register(with:actor:)` on every apply, so the engine's
 /// schedule follows the manifest (a provisioning workflow may call it too once the cluster is ready).
 public struct ClusterBackupSchedule: Codable, Sendable, Equatable {
     /// `backup:NAME` (schedule names allow letters, digits and `- _ . :`).

@@ -29,6 +29,8 @@ public struct DeleteOutput: Codable, Sendable, Equatable {
 /// adopting whatever exists, also resources the inventory never heard of → mark `deleted`.
 public struct DeleteWorkflow: Workflow {
     public static let kind = ClusterKinds.delete
+    /// An operator other than the requester approves.
+    public static let approval = ApprovalRule.distinctApprover
     /// `cluster:NAME`, the key `kaji apply` uses: no two operations on one cluster overlap.
     public static func concurrencyKey(for input: DeleteInput) -> String? { "cluster:\(input.name)" }
 

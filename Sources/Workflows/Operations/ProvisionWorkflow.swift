@@ -28,6 +28,8 @@ public struct ProvisionOutput: Codable, Sendable, Equatable {
 /// adopting by tag; `kaji retry` afterwards builds again under fresh step names (see `StepNames`).
 public struct ProvisionWorkflow: CompensatingWorkflow {
     public static let kind = ClusterKinds.provision
+    /// An operator other than the requester approves.
+    public static let approval = ApprovalRule.distinctApprover
     /// `cluster:NAME`, the key `kaji apply` uses: no two operations on one cluster overlap.
     public static func concurrencyKey(for input: ProvisionInput) -> String? { input.spec.concurrencyKey }
 

@@ -51,7 +51,7 @@ struct TestDatabase: Sendable {
     }
 
     /// A client that knows the given workflows.
-    func client(_ registry: WorkflowRegistry) -> KajiClient { KajiClient(store: store, registry: registry) }
+    func client(_ registry: WorkflowRegistry) -> KajiClient { KajiClient(store: store, catalog: registry.catalog) }
 
     /// An in-process worker pool, running until the returned handle is stopped.
     func startPool(_ registry: WorkflowRegistry, concurrency: Int = 4, leaseSeconds: Double = 30, id: String? = nil) -> PoolHandle {

@@ -102,18 +102,10 @@ enum BackupFixtures {
 
     private static let secretKeyLock = Mutex(())
 
-    /// Services that are never called (for registration and input checks): no database, no node.
-    static func offlineServices() -> ClusterServices {
-        var logger = Logger(label: "kaji.test.offline")
-        logger.logLevel = .critical
-        let client = PostgresClient(
-            configuration: .init(host: "127.0.0.1", port: 9, username: "nobody", password: nil, database: nil, tls: .disable),
-            backgroundLogger: logger)
-        let ssh = SSHExecutor(configuration: SSHConfiguration(
+    /// An SSH executor with a throwaway identity and known-hosts file, for tests that only see it fail.
+    static func throwawaySSH() -> SSHExecutor {
+        SSHExecutor(configuration: SSHConfiguration(
             identity: SSHIdentity.generate(), knownHosts: KnownHostsFile(path: FileManager.default.temporaryDirectory.appendingPathComponent("kaji-bk-unused").path)))
-        let cloud = SakuraCloudClient(configuration: SakuraCloudConfiguration(
-            baseURL: "http://127.0.0.1:9", zone: "is1a", credentials: SakuraCloudCredentials(accessToken: "unused", accessTokenSecret: "unused")))
-        return ClusterServices(cloud: cloud, ssh: ssh, inventory: ClusterInventory(client: client, logger: logger), logger: logger)
     }
 
     /// A simulated cluster: its own node-tools world, `kubeadm init` on `NAME-master-1` over SSH, a joined
@@ -199,7 +191,7 @@ enum BackupFixtures {
 
     static func enqueue(_ env: Env, _ registry: WorkflowRegistry, kind: String, input: some Encodable) async throws -> UUID {
         let json = try KajiJSON.string(input)
-        return try await KajiClient(store: env.store, registry: registry)
+        return try await KajiClient(store: env.store, catalog: registry.catalog)
             .enqueue(EnqueueRequest(kind: kind, input: json, actor: "test:backup")).id
     }
 

@@ -26,7 +26,7 @@ struct ClusterTestEnvironment: Sendable {
     let world: String
     let sshd: ClusterTestSSHD
 
-    var client: KajiClient { KajiClient(store: store, registry: registry) }
+    var client: KajiClient { KajiClient(store: store, catalog: registry.catalog) }
 
     /// Runs `body` in a fresh environment and tears it down afterwards (schema dropped, simulator stopped).
     /// - Parameter databaseURL: another PostgreSQL server than the suite's (a test's private one).

@@ -1,0 +1,43 @@
+import Foundation
+
+/// A chain head printed by `kaji audit verify`, `SEQ:HASH`: kept elsewhere, it detects a rewritten chain.
+public struct AuditHead: Sendable, Equatable {
+    public var seq: Int64
+    /// 64 lowercase hex digits.
+    public var hash: String
+
+    public init(seq: Int64, hash: String) {
+        self.seq = seq
+        self.hash = hash
+    }
+
+    /// Parses `SEQ:HASH`; the error (`invalidArgument`) names `field` (default `expectHead`).
+    public static func parse(_ text: String, field: String = "expectHead") throws -> AuditHead {
+        let parts = text.split(separator: ":", maxSplits: 1).map(String.init)
+        guard parts.count == 2, let seq = Int64(parts[0]), seq >= 1, parts[1].count == 64, parts[1].allSatisfy(\.isHexDigit) else {
+            throw KajiError(.invalidArgument, "\(field) '\(text)' must be SEQ:HASH as printed by kaji audit verify (HASH: 64 hex digits)", field: field)
+        }
+        return AuditHead(seq: seq, hash: parts[1].lowercased())
+    }
+}
+
+extension KajiClient {
+    /// Audit events, oldest first (the newest `filter.limit` of those matching; 1...100000, field `limit`).
+    public func auditEvents(_ filter: AuditFilter) async throws -> [AuditEvent] {
+        try Self.validate(filter.limit, in: 1...100_000, field: "limit")
+        return try await store.auditEvents(filter)
+    }
+
+    /// Seals pending events into the hash chain, then checks every event against it; with `expectHead`,
+    /// also that chain entry `seq` still has that hash. A problem is reported in the result (`ok` false,
+    /// `problem` set), not thrown.
+    public func verifyAudit(expectHead: AuditHead? = nil) async throws -> AuditVerification {
+        var result = try await store.verifyAudit()
+        if result.ok, let head = expectHead, let problem = try await store.checkAuditAnchor(seq: head.seq, hash: head.hash) {
+            result.ok = false
+            result.problem = problem
+        }
+        if result.problem == nil { result.ok = true }
+        return result
+    }
+}
