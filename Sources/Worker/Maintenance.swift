@@ -7,7 +7,7 @@ import Synchronization
 /// many workers run (schedules, audit sealing, retention). Each task must be safe to run from every worker
 /// at once (advisory locks or SKIP LOCKED) and cheap when there is nothing to do.
 public struct Maintenance: Sendable {
-    public let store: RunStore
+    package let store: RunStore
     public let worker: String
     public let logger: Logger
     /// Finished runs older than this are pruned (default: `KAJI_RETENTION`, e.g. `30d`; unset: never).
@@ -24,7 +24,7 @@ public struct Maintenance: Sendable {
     ///   - retention: prune finished runs older than this (default: `KAJI_RETENTION`, see
     ///     `Maintenance.environmentRetention`; nil: never).
     ///   - pruneInterval: time between prunes by this worker (default 60 s).
-    public init(store: RunStore, worker: String, logger: Logger, retention: Duration? = Maintenance.environmentRetention(), pruneInterval: Duration = .seconds(60)) {
+    package init(store: RunStore, worker: String, logger: Logger, retention: Duration? = Maintenance.environmentRetention(), pruneInterval: Duration = .seconds(60)) {
         self.store = store
         self.worker = worker
         self.logger = logger

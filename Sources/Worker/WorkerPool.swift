@@ -51,7 +51,7 @@ public final class WorkerPool: Service, Sendable {
         for await _ in stopped.stream {}
     }
 
-    public init(configuration: WorkerConfiguration, store: RunStore, registry: WorkflowRegistry, logger: Logger, onOutcome: OutcomeHandler? = nil) {
+    package init(configuration: WorkerConfiguration, store: RunStore, registry: WorkflowRegistry, logger: Logger, onOutcome: OutcomeHandler? = nil) {
         self.configuration = configuration
         self.store = store
         var logger = logger

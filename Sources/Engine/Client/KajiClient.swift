@@ -17,7 +17,7 @@ public struct KajiClient: Sendable {
     public let catalog: WorkflowCatalog
 
     /// A client on a store (tests, the worker's own process).
-    public init(store: RunStore, catalog: WorkflowCatalog) {
+    package init(store: RunStore, catalog: WorkflowCatalog) {
         self.store = store
         self.catalog = catalog
     }

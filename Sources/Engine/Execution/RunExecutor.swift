@@ -72,14 +72,14 @@ public enum RunOutcome: Sendable, Equatable {
 /// Runs claimed runs: decodes the input, calls the workflow with a context and records the outcome, every
 /// write fenced by the lease's epoch.
 public struct RunExecutor: Sendable {
-    public let store: RunStore
+    package let store: RunStore
     public let registry: WorkflowRegistry
     public let worker: String
     public let logger: Logger
     /// Step retries due sooner than this wait in place; later ones suspend the run (default 2 s).
     public var inlineRetryLimit: Duration
 
-    public init(store: RunStore, registry: WorkflowRegistry, worker: String, logger: Logger, inlineRetryLimit: Duration = .seconds(2)) {
+    package init(store: RunStore, registry: WorkflowRegistry, worker: String, logger: Logger, inlineRetryLimit: Duration = .seconds(2)) {
         self.store = store
         self.registry = registry
         self.worker = worker

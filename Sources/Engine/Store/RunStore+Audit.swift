@@ -78,7 +78,7 @@ extension RunStore {
     /// maintenance) a busy lock means someone else is sealing and this returns 0 at once. Returns the number
     /// of events sealed.
     @discardableResult
-    public func sealAudit(wait: Bool = false, batchSize: Int = 2000, maxBatches: Int = 50) async throws -> Int {
+    package func sealAudit(wait: Bool = false, batchSize: Int = 2000, maxBatches: Int = 50) async throws -> Int {
         var total = 0
         for _ in 0..<max(1, maxBatches) {
             let sealed = try await sealBatch(wait: wait, batchSize: batchSize)
@@ -163,7 +163,7 @@ extension RunStore {
     /// Seals what is pending (waiting for a concurrent sealer), then walks the whole chain and reports the
     /// first entry whose event was altered or deleted, a gap in the chain, or an entry that does not link
     /// to the previous one.
-    public func verifyAudit() async throws -> AuditVerification {
+    package func verifyAudit() async throws -> AuditVerification {
         let sealedNow = try await sealAudit(wait: true, maxBatches: Int.max / 2)
         var expected: Int64 = 1
         var previous = AuditChain.genesis
@@ -222,7 +222,7 @@ extension RunStore {
     /// Checks a head recorded earlier (`SEQ:HASH` from `verifyAudit`): nil when chain entry `seq` still has
     /// `hash` (hex), else the problem. Catches a chain rewritten from some point on, which the walk alone
     /// cannot tell from a genuine one.
-    public func checkAuditAnchor(seq: Int64, hash: String) async throws -> AuditProblem? {
+    package func checkAuditAnchor(seq: Int64, hash: String) async throws -> AuditProblem? {
         guard let stored = try await scalar("SELECT hash FROM audit_chain WHERE seq = \(seq)", as: Data.self) else {
             return AuditProblem(kind: .gap, seq: seq, eventId: nil, fields: [], message: "audit chain entry \(seq) of the expected head is missing")
         }
@@ -234,7 +234,7 @@ extension RunStore {
     }
 
     /// Audit events matching `filter`: the newest `limit` of them, returned oldest first.
-    public func auditEvents(_ filter: AuditFilter) async throws -> [AuditEvent] {
+    package func auditEvents(_ filter: AuditFilter) async throws -> [AuditEvent] {
         var events: [AuditEvent] = []
         let rows = try await client.query("""
             SELECT id, at, run_id, type, actor, step, attempt, epoch, worker, detail::text FROM audit_events
@@ -251,7 +251,7 @@ extension RunStore {
     }
 
     /// The audit events of one run, oldest first.
-    public func auditEvents(runID: UUID) async throws -> [AuditEvent] {
+    package func auditEvents(runID: UUID) async throws -> [AuditEvent] {
         var events: [AuditEvent] = []
         let rows = try await client.query("""
             SELECT id, at, run_id, type, actor, step, attempt, epoch, worker, detail::text

@@ -4,7 +4,7 @@ import PostgresNIO
 extension RunStore {
     /// Inserts `count` finished runs (with payloads and two steps each) to measure the claim path against
     /// a large history. Benchmarks only.
-    public func insertFinishedHistory(count: Int, kind: String) async throws {
+    package func insertFinishedHistory(count: Int, kind: String) async throws {
         var left = count
         // Run ids from a day ago, one millisecond apart going back, as real history would have.
         let dayAgo = Date().addingTimeInterval(-86_400)
@@ -31,7 +31,7 @@ extension RunStore {
     }
 
     /// Median time of `samples` claim statements that find nothing to claim, in ms (the claim path's fixed cost).
-    public func measureEmptyClaim(samples: Int = 200) async throws -> Double {
+    package func measureEmptyClaim(samples: Int = 200) async throws -> Double {
         var times: [Double] = []
         let clock = ContinuousClock()
         for _ in 0..<samples {
@@ -46,7 +46,7 @@ extension RunStore {
     /// The current values of server settings `names` as `name=value` pairs, by name, comma-separated (e.g.
     /// `fsync=on,synchronous_commit=on`); names the server does not know are left out. Benchmarks print
     /// them with their figures.
-    public func databaseSettings(_ names: [String]) async throws -> String {
+    package func databaseSettings(_ names: [String]) async throws -> String {
         try await scalar("SELECT string_agg(name || '=' || setting, ',' ORDER BY name) FROM pg_settings WHERE name = ANY(\(names)::text[])",
                          as: String?.self).flatMap { $0 } ?? ""
     }

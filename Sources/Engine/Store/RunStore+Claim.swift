@@ -15,7 +15,7 @@ extension RunStore {
     /// its old epoch, and every write this worker makes under the new epoch is refused: nothing is recorded
     /// twice, exactly as when a worker dies.
     /// - Parameter kinds: only runs of these kinds (the workflows this worker can run); nil: any kind.
-    public func claimRuns(worker: String, queues: [String], kinds: [String]? = nil, limit: Int, leaseSeconds: Double) async throws -> [ClaimedRun] {
+    package func claimRuns(worker: String, queues: [String], kinds: [String]? = nil, limit: Int, leaseSeconds: Double) async throws -> [ClaimedRun] {
         guard limit > 0 else { return [] }
         var runs: [ClaimedRun] = []
         let statement = HotStatements.Claim(queues: queues, kinds: kinds, limit: limit, worker: worker, leaseSeconds: leaseSeconds)
@@ -28,7 +28,7 @@ extension RunStore {
     /// Returns the leases still this worker's (any other was lost: expired and taken), each with whether a
     /// cancel was requested (the fallback when the cancel notification was missed). A lease that ran out
     /// but was not taken yet (the rescuer waits a grace period) is renewed.
-    public func renewLeases(worker: String, leases: [LeaseToken], leaseSeconds: Double, on connection: PostgresConnection? = nil) async throws -> [LeaseToken: Bool] {
+    package func renewLeases(worker: String, leases: [LeaseToken], leaseSeconds: Double, on connection: PostgresConnection? = nil) async throws -> [LeaseToken: Bool] {
         let ids = leases.map(\.runID)
         let epochs = leases.map(\.epoch)
         let tokens = leases.map(\.token)
@@ -58,7 +58,7 @@ extension RunStore {
 
     /// Opens the connection a worker renews its leases and heartbeat on: its own, outside the pool, with
     /// a statement timeout so that a stuck renewal fails fast and is tried again on a fresh connection.
-    public func openLeaseConnection(statementTimeout: Duration) async throws -> PostgresConnection {
+    package func openLeaseConnection(statementTimeout: Duration) async throws -> PostgresConnection {
         let connection = try await config.connect(logger: logger)
         do {
             let millis = max(100, Int(statementTimeout.seconds * 1000))
@@ -76,7 +76,7 @@ extension RunStore {
     /// `excluding` (those still active in the caller's own pool) are never taken. Safe to call from every
     /// worker at once. Returns how many were rescued.
     @discardableResult
-    public func rescueExpiredLeases(actor: String, grace: Duration = .zero, excluding: [UUID] = [], limit: Int = 100) async throws -> Int {
+    package func rescueExpiredLeases(actor: String, grace: Duration = .zero, excluding: [UUID] = [], limit: Int = 100) async throws -> Int {
         let graceSeconds = grace.seconds
         let query: PostgresQuery = """
             WITH expired AS (

@@ -55,7 +55,7 @@ extension RunStore {
     /// replaced only when its state is one of those (e.g. `deleted`, `failed`) or it was written by the same
     /// run (`row.lastRunID`); otherwise it is kept as it is. Returns whether the row was written.
     @discardableResult
-    public func upsertCluster(_ row: ClusterRow, replacingOnly states: [String]? = nil, on connection: PostgresConnection? = nil) async throws -> Bool {
+    package func upsertCluster(_ row: ClusterRow, replacingOnly states: [String]? = nil, on connection: PostgresConnection? = nil) async throws -> Bool {
         let rows = try await query("""
             INSERT INTO clusters (name, zone, spec, state, switch_id, api_endpoint, nodes, owner_team, last_run_id, updated_at)
             VALUES (\(row.name), \(row.zone), \(row.spec)::text::jsonb, \(row.state), \(row.switchID), \(row.apiEndpoint),
@@ -73,7 +73,7 @@ extension RunStore {
     }
 
     /// Sets a cluster's state (and the run that set it, when given).
-    public func setClusterState(name: String, state: String, runID: UUID?, on connection: PostgresConnection? = nil) async throws {
+    package func setClusterState(name: String, state: String, runID: UUID?, on connection: PostgresConnection? = nil) async throws {
         _ = try await query("""
             UPDATE clusters SET state = \(state), last_run_id = coalesce(\(runID), last_run_id), updated_at = now() WHERE name = \(name)
             """, on: connection)
@@ -81,7 +81,7 @@ extension RunStore {
 
     /// Moves a cluster from one of `from` to `state`, only if it is in one of them and, when `heldBy` is
     /// given, its last run is `heldBy`; marks `runID` as its last run. Returns whether it changed the row.
-    public func transitionCluster(name: String, from: [String], heldBy: UUID?, to state: String, runID: UUID, on connection: PostgresConnection? = nil) async throws -> Bool {
+    package func transitionCluster(name: String, from: [String], heldBy: UUID?, to state: String, runID: UUID, on connection: PostgresConnection? = nil) async throws -> Bool {
         let rows = try await query("""
             UPDATE clusters SET state = \(state), last_run_id = \(runID), updated_at = now()
             WHERE name = \(name) AND state = ANY(\(from)::text[]) AND (\(heldBy)::uuid IS NULL OR last_run_id = \(heldBy)::uuid)
@@ -94,7 +94,7 @@ extension RunStore {
     /// Adds `nodes` (a JSON array of objects with a `name`) to a cluster's row, replacing nodes of the same
     /// names and keeping the others in order, and sets its manifest, state and last run, in one statement.
     /// Returns false when there is no such cluster.
-    public func addClusterNodes(name: String, nodes: String, nodeNames: [String], spec: String, state: String, runID: UUID,
+    package func addClusterNodes(name: String, nodes: String, nodeNames: [String], spec: String, state: String, runID: UUID,
                                 on connection: PostgresConnection? = nil) async throws -> Bool {
         let rows = try await query("""
             UPDATE clusters SET
@@ -109,14 +109,14 @@ extension RunStore {
     }
 
     /// One cluster's row, or nil.
-    public func cluster(name: String, on connection: PostgresConnection? = nil) async throws -> ClusterRow? {
+    package func cluster(name: String, on connection: PostgresConnection? = nil) async throws -> ClusterRow? {
         let rows = try await query("SELECT \(unescaped: Self.clusterColumns) FROM clusters WHERE name = \(name)", on: connection)
         for try await row in rows.decode(ClusterTuple.self) { return Self.clusterRow(row) }
         return nil
     }
 
     /// Every cluster's row, by name.
-    public func listClusters(on connection: PostgresConnection? = nil) async throws -> [ClusterRow] {
+    package func listClusters(on connection: PostgresConnection? = nil) async throws -> [ClusterRow] {
         let rows = try await query("SELECT \(unescaped: Self.clusterColumns) FROM clusters ORDER BY name", on: connection)
         var result: [ClusterRow] = []
         for try await row in rows.decode(ClusterTuple.self) { result.append(Self.clusterRow(row)) }

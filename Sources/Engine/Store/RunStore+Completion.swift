@@ -3,13 +3,13 @@ import PostgresNIO
 
 extension RunStore {
     /// Ends a run `succeeded` with its output, fenced by the lease.
-    public func completeRun(_ lease: LeaseToken, output: String) async throws -> Bool {
+    package func completeRun(_ lease: LeaseToken, output: String) async throws -> Bool {
         for try await count in try await client.execute(HotStatements.CompleteRun(lease: lease, output: output), logger: logger) { return count == 1 }
         return false
     }
 
     /// Ends a run `failed` with its last error, fenced by the lease.
-    public func failRun(_ lease: LeaseToken, error: String) async throws -> Bool {
+    package func failRun(_ lease: LeaseToken, error: String) async throws -> Bool {
         let query: PostgresQuery = """
             WITH r AS (
                 UPDATE runs SET state = 'failed', finished_at = now(), lease_owner = NULL, lease_expires_at = NULL, last_error = \(error)
@@ -28,7 +28,7 @@ extension RunStore {
 
     /// Schedules the next attempt of a run after a failed one (state `retrying`, attempt + 1). Steps that
     /// failed for good get a fresh retry budget; finished steps keep their results.
-    public func scheduleRunRetry(_ lease: LeaseToken, error: String, at: Date) async throws -> Bool {
+    package func scheduleRunRetry(_ lease: LeaseToken, error: String, at: Date) async throws -> Bool {
         let query: PostgresQuery = """
             WITH r AS (
                 UPDATE runs SET state = 'retrying', attempt = attempt + 1, lease_owner = NULL, lease_expires_at = NULL, last_error = \(error),
@@ -52,7 +52,7 @@ extension RunStore {
     /// (`wakeups` moved on) makes it due at once, so that no signal is slept through; so does a cancel
     /// requested while the run was on its way to suspend, so that it ends `cancelled` (after its undo
     /// steps) instead of waiting on, holding its concurrency key.
-    public func suspendRun(_ lease: LeaseToken, state: RunState, until: Date, reason: String, wakeups: Int64) async throws -> Bool {
+    package func suspendRun(_ lease: LeaseToken, state: RunState, until: Date, reason: String, wakeups: Int64) async throws -> Bool {
         let query: PostgresQuery = """
             WITH r AS (
                 UPDATE runs SET state = \(state.rawValue), lease_owner = NULL, lease_expires_at = NULL,
@@ -70,7 +70,7 @@ extension RunStore {
     }
 
     /// Marks a run as compensating (its undo steps run next, also after a crash), fenced by the lease.
-    public func beginCompensation(_ lease: LeaseToken, error: String?) async throws -> Bool {
+    package func beginCompensation(_ lease: LeaseToken, error: String?) async throws -> Bool {
         let query: PostgresQuery = """
             WITH r AS (
                 UPDATE runs SET phase = 'compensating', last_error = coalesce(\(error), last_error)
@@ -86,7 +86,7 @@ extension RunStore {
     }
 
     /// Ends a running run `cancelled` after a cancel request (recorded by whoever asked), fenced by the lease.
-    public func finishCancelled(_ lease: LeaseToken, note: String?) async throws -> Bool {
+    package func finishCancelled(_ lease: LeaseToken, note: String?) async throws -> Bool {
         let query: PostgresQuery = """
             WITH r AS (
                 UPDATE runs SET state = 'cancelled', finished_at = now(), lease_owner = NULL, lease_expires_at = NULL,
@@ -109,7 +109,7 @@ extension RunStore {
 
     /// Gives a run back to the queue at once (graceful drain): another worker resumes it from its last
     /// finished step.
-    public func releaseRun(_ lease: LeaseToken, reason: String) async throws -> Bool {
+    package func releaseRun(_ lease: LeaseToken, reason: String) async throws -> Bool {
         let query: PostgresQuery = """
             WITH r AS (
                 UPDATE runs SET state = 'pending', run_at = now(), lease_owner = NULL, lease_expires_at = NULL
@@ -128,7 +128,7 @@ extension RunStore {
 
     /// Starts a failed or cancelled run again from its first unfinished step (one more attempt; failed
     /// steps get a fresh retry budget). Refuses runs in any other state, naming it.
-    public func retryRun(id: UUID, actor: String) async throws -> RunSummary {
+    package func retryRun(id: UUID, actor: String) async throws -> RunSummary {
         let query: PostgresQuery = """
             WITH r AS (
                 UPDATE runs SET state = 'pending', attempt = attempt + 1, max_attempts = attempt + 1, run_at = now(),
@@ -155,7 +155,7 @@ extension RunStore {
     }
 
     /// What `requestCancel` did.
-    public enum CancelOutcome: String, Sendable, Codable {
+    package enum CancelOutcome: String, Sendable, Codable {
         /// The run ended `cancelled` at once (it was pending, waiting or retrying).
         case cancelled
         /// The run is running (or has undo steps to run): it stops at its next step boundary.
@@ -165,7 +165,7 @@ extension RunStore {
     /// Cancels a run: one that is not running, and has no undo steps to run, ends `cancelled` at once;
     /// otherwise the request is recorded and the worker stops it at its next step boundary (the running
     /// step sees Task cancellation). Who asked and why is recorded. Refuses unknown and finished runs.
-    public func requestCancel(runID: UUID, actor: String, reason: String?, kindHasCompensation: Bool) async throws -> CancelOutcome {
+    package func requestCancel(runID: UUID, actor: String, reason: String?, kindHasCompensation: Bool) async throws -> CancelOutcome {
         let query: PostgresQuery = """
             WITH target AS (
                 SELECT id, state,

@@ -4,7 +4,7 @@ import PostgresNIO
 extension RunStore {
     /// Enqueues one run. The same idempotency key returns the existing run, never a second one, also when
     /// two callers race. The input must already be validated (see `WorkflowRegistry.validate`).
-    public func enqueue(_ request: EnqueueRequest, maxAttempts: Int) async throws -> EnqueueResult {
+    package func enqueue(_ request: EnqueueRequest, maxAttempts: Int) async throws -> EnqueueResult {
         let id = RunID.make()
         let priority = request.priority
         let query: PostgresQuery = """
@@ -42,7 +42,7 @@ extension RunStore {
 
     /// Enqueues many runs of one kind in one statement (one round trip, one commit).
     /// Runs whose idempotency key exists already are not created again; their existing ids are returned.
-    public func enqueueBatch(kind: String, inputs: [String], queue: String = "default", priority: Int = 0, runAt: Date? = nil, idempotencyKeys: [String?]? = nil, maxAttempts: Int, actor: String) async throws -> [EnqueueResult] {
+    package func enqueueBatch(kind: String, inputs: [String], queue: String = "default", priority: Int = 0, runAt: Date? = nil, idempotencyKeys: [String?]? = nil, maxAttempts: Int, actor: String) async throws -> [EnqueueResult] {
         guard !inputs.isEmpty else { return [] }
         let ids = inputs.map { _ in RunID.make() }
         let keys: [String] = idempotencyKeys.map { $0.map { $0 ?? "" } } ?? Array(repeating: "", count: inputs.count)

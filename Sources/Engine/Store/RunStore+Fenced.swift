@@ -88,7 +88,7 @@ extension RunStore {
     /// Throws `leaseLost` and runs nothing when the fence does not hold. Whatever `body` writes on the
     /// connection it is given commits with the fence or not at all; `body`'s own error rolls it back and is
     /// rethrown unchanged.
-    public func fenced<T: Sendable>(_ lease: LeaseToken, step: String? = nil, _ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+    package func fenced<T: Sendable>(_ lease: LeaseToken, step: String? = nil, _ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         try await inTransactionUnwrapped { connection in
             let fence: PostgresQuery = """
                 SELECT id FROM runs WHERE \(fence: lease) FOR SHARE
@@ -105,7 +105,7 @@ extension RunStore {
 
     /// Whether the lease is still held and has time left (a step may call this before a side effect it must
     /// not repeat): owner, claim token and epoch match, and the lease has not run out.
-    public func holdsLease(_ lease: LeaseToken) async throws -> Bool {
+    package func holdsLease(_ lease: LeaseToken) async throws -> Bool {
         try await count("SELECT count(*) FROM runs WHERE \(fence: lease) AND lease_expires_at > now()") == 1
     }
 }

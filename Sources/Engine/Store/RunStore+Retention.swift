@@ -65,7 +65,7 @@ extension RunStore {
     /// Needs no index of its own: run ids are UUIDv7 (`RunID`), so the runs created before the cutoff, the
     /// only ones that can have finished before it, are a range at the start of the primary key.
     @discardableResult
-    public func pruneFinishedRuns(olderThan age: Duration, actor: String, batchSize: Int = 500, maxBatches: Int = .max,
+    package func pruneFinishedRuns(olderThan age: Duration, actor: String, batchSize: Int = 500, maxBatches: Int = .max,
                                   idempotencyWindow: Duration = RetentionAge.idempotencyWindow) async throws -> PruneResult {
         let seconds = Double(age.components.seconds) + Double(age.components.attoseconds) / 1e18
         let windowSeconds = Double(idempotencyWindow.components.seconds) + Double(idempotencyWindow.components.attoseconds) / 1e18

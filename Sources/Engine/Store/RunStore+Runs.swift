@@ -14,14 +14,14 @@ extension RunStore {
     }
 
     /// One run, or nil when there is none with that id.
-    public func run(id: UUID) async throws -> RunSummary? {
+    package func run(id: UUID) async throws -> RunSummary? {
         let query: PostgresQuery = "SELECT \(unescaped: Self.runColumns) FROM runs WHERE id = \(id)"
         for try await row in try await client.query(query, logger: logger).decode(RunRow.self) { return try Self.summary(row) }
         return nil
     }
 
     /// The newest runs first (ids are time-ordered UUIDv7), optionally filtered by state and kind.
-    public func listRuns(state: RunState? = nil, kind: String? = nil, limit: Int = 50) async throws -> [RunSummary] {
+    package func listRuns(state: RunState? = nil, kind: String? = nil, limit: Int = 50) async throws -> [RunSummary] {
         let query: PostgresQuery = """
             SELECT \(unescaped: Self.runColumns) FROM runs
             WHERE (\(state?.rawValue)::text IS NULL OR state = \(state?.rawValue)) AND (\(kind)::text IS NULL OR kind = \(kind))
@@ -33,7 +33,7 @@ extension RunStore {
     }
 
     /// How many runs are in each state.
-    public func countRuns() async throws -> [RunState: Int] {
+    package func countRuns() async throws -> [RunState: Int] {
         var counts: [RunState: Int] = [:]
         for try await (state, n) in try await client.query("SELECT state, count(*) FROM runs GROUP BY state", logger: logger).decode((String, Int).self) {
             counts[try RunState.stored(state, column: "runs.state")] = n
@@ -42,7 +42,7 @@ extension RunStore {
     }
 
     /// A run with its payloads, each step with every attempt, and its audit events.
-    public func runDetail(id: UUID) async throws -> RunDetail? {
+    package func runDetail(id: UUID) async throws -> RunDetail? {
         guard let run = try await run(id: id) else { return nil }
         var input = "{}"
         var output: String?
@@ -75,7 +75,7 @@ extension RunStore {
     }
 
     /// The unfinished runs (see `RunState.isFinished`) carrying concurrency key `key`, oldest first.
-    public func unfinishedRuns(concurrencyKey key: String) async throws -> [RunSummary] {
+    package func unfinishedRuns(concurrencyKey key: String) async throws -> [RunSummary] {
         let unfinished = RunState.allCases.filter { !$0.isFinished }.map(\.rawValue)
         let query: PostgresQuery = """
             SELECT \(unescaped: Self.runColumns) FROM runs

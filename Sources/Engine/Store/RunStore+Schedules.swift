@@ -13,7 +13,7 @@ extension RunStore {
 
     /// Creates a schedule whose first tick is the cron's next one after now. The request must already be
     /// validated (see `KajiClient.addSchedule`). Fails (`invalidState`) when the name is taken.
-    public func addSchedule(_ request: ScheduleRequest, maxAttempts: Int) async throws -> Schedule {
+    package func addSchedule(_ request: ScheduleRequest, maxAttempts: Int) async throws -> Schedule {
         let cron = try CronExpression.parse(request.cron, as: "cron")
         let zone = try CronExpression.timeZone(request.timezone)
         let now = try await databaseNow()
@@ -40,7 +40,7 @@ extension RunStore {
     }
 
     /// Every schedule, by name.
-    public func listSchedules() async throws -> [Schedule] {
+    package func listSchedules() async throws -> [Schedule] {
         var result: [Schedule] = []
         let rows = try await client.query("SELECT \(unescaped: Self.scheduleColumns) FROM schedules ORDER BY name", logger: logger)
         for try await row in rows.decode(ScheduleRow.self) { result.append(Self.schedule(row)) }
@@ -48,7 +48,7 @@ extension RunStore {
     }
 
     /// One schedule, or nil.
-    public func schedule(name: String) async throws -> Schedule? {
+    package func schedule(name: String) async throws -> Schedule? {
         let rows = try await client.query("SELECT \(unescaped: Self.scheduleColumns) FROM schedules WHERE name = \(name)", logger: logger)
         for try await row in rows.decode(ScheduleRow.self) { return Self.schedule(row) }
         return nil
@@ -57,7 +57,7 @@ extension RunStore {
     /// Pauses or resumes a schedule. Resuming starts from the cron's next tick after now: ticks that fell
     /// while paused are not enqueued. Fails (`scheduleNotFound`) when there is no such schedule.
     @discardableResult
-    public func setSchedulePaused(name: String, paused: Bool, actor: String) async throws -> Schedule {
+    package func setSchedulePaused(name: String, paused: Bool, actor: String) async throws -> Schedule {
         guard let current = try await schedule(name: name) else { throw Self.noSchedule(name) }
         var next = current.nextRunAt
         if !paused {
@@ -84,7 +84,7 @@ extension RunStore {
     }
 
     /// Removes a schedule (runs it enqueued stay). Fails (`scheduleNotFound`) when there is none.
-    public func removeSchedule(name: String, actor: String) async throws {
+    package func removeSchedule(name: String, actor: String) async throws {
         let query: PostgresQuery = """
             WITH del AS (
                 DELETE FROM schedules WHERE name = \(name) RETURNING name, cron, kind
@@ -115,7 +115,7 @@ extension RunStore {
     /// run's idempotency key (`schedule:NAME:TICK`) makes a tick's run exist once even if a worker dies
     /// between enqueueing and moving the schedule on.
     @discardableResult
-    public func enqueueDueSchedules(actor: String, worker: String? = nil, limit: Int = 20) async throws -> [ScheduleFiring] {
+    package func enqueueDueSchedules(actor: String, worker: String? = nil, limit: Int = 20) async throws -> [ScheduleFiring] {
         // The common case, nothing due, costs one indexed read and no transaction.
         let due = try await scalar("SELECT EXISTS (SELECT 1 FROM schedules WHERE NOT paused AND next_run_at <= now())", as: Bool.self) ?? false
         guard due else { return [] }

@@ -24,7 +24,7 @@ extension RunStore {
 
     /// Stores a value encrypted under `key` and returns its reference. Audited as `secret.stored` (its id
     /// and name, never the value).
-    public func storeSecret(_ value: String, name: String, key: SecretKey, actor: String) async throws -> Secret {
+    package func storeSecret(_ value: String, name: String, key: SecretKey, actor: String) async throws -> Secret {
         try Self.validateSecret(name: name, value: value)
         let id = UUID()
         let ciphertext = try key.seal(value, id: id)
@@ -64,14 +64,14 @@ extension RunStore {
     }
 
     /// Decrypts a secret under `key` (see the keyring variant).
-    public func revealSecret(_ secret: Secret, key: SecretKey, actor: String, runID: UUID? = nil, step: String? = nil, worker: String? = nil) async throws -> String {
+    package func revealSecret(_ secret: Secret, key: SecretKey, actor: String, runID: UUID? = nil, step: String? = nil, worker: String? = nil) async throws -> String {
         try await revealSecret(secret, keys: SecretKeyring(current: key), actor: actor, runID: runID, step: step, worker: worker)
     }
 
     /// Decrypts a secret with whichever key of `keys` it was stored under and audits that `actor` revealed
     /// it (`secret.revealed`, with its id and name, never the value). Fails (`secretNotFound`) when there is
     /// no such secret, (`invalidState`) when its key is not in the ring or it does not decrypt.
-    public func revealSecret(_ secret: Secret, keys: SecretKeyring, actor: String, runID: UUID? = nil, step: String? = nil, worker: String? = nil) async throws -> String {
+    package func revealSecret(_ secret: Secret, keys: SecretKeyring, actor: String, runID: UUID? = nil, step: String? = nil, worker: String? = nil) async throws -> String {
         var found: (String, Data, String)?
         let rows = try await client.query("SELECT name, ciphertext, key_id FROM secrets WHERE id = \(secret.id)", logger: logger)
         for try await row in rows.decode((String, Data, String).self) { found = row }
@@ -87,7 +87,7 @@ extension RunStore {
     }
 
     /// Stored secrets (never their values), newest first, optionally by name.
-    public func listSecrets(name: String? = nil, limit: Int = 100) async throws -> [SecretInfo] {
+    package func listSecrets(name: String? = nil, limit: Int = 100) async throws -> [SecretInfo] {
         var result: [SecretInfo] = []
         let rows = try await client.query("""
             SELECT id, name, key_id, run_id, step, created_by, created_at FROM secrets
@@ -105,7 +105,7 @@ extension RunStore {
     /// Returns how many were re-encrypted. Fails, changing nothing more, at the first secret whose key is not
     /// in the ring.
     @discardableResult
-    public func rekeySecrets(keys: SecretKeyring, actor: String, batchSize: Int = 500) async throws -> Int {
+    package func rekeySecrets(keys: SecretKeyring, actor: String, batchSize: Int = 500) async throws -> Int {
         var total = 0
         while true {
             var rows: [(UUID, Data, String)] = []

@@ -13,7 +13,7 @@ public struct StepCheckpoint: Sendable {
 
 extension RunStore {
     /// The checkpoints recorded so far for a run, by step name.
-    public func loadSteps(runID: UUID) async throws -> [String: StepCheckpoint] {
+    package func loadSteps(runID: UUID) async throws -> [String: StepCheckpoint] {
         var steps: [String: StepCheckpoint] = [:]
         let rows = try await client.query("SELECT name, state, attempts, budget_start, result::text, wait::text FROM steps WHERE run_id = \(runID)", logger: logger)
         for try await (name, state, attempts, budgetStart, result, wait) in rows.decode((String, String, Int, Int, String?, String?).self) {
@@ -23,7 +23,7 @@ extension RunStore {
     }
 
     /// What a step-start write found.
-    public enum StepGate: Sendable, Equatable {
+    package enum StepGate: Sendable, Equatable {
         /// The attempt is recorded; run the body.
         case open
         /// The lease is gone; another worker owns the run.
@@ -36,7 +36,7 @@ extension RunStore {
     /// (`synchronous_commit` off for this one transaction): the record reaches disk with the next
     /// synchronous commit, at the latest the step's own result. Only a database crash before then can lose
     /// it, and then the attempt's result is lost too and the step runs again.
-    public func recordStepStarted(_ lease: LeaseToken, step: String, attempt: Int, evenIfCancelling: Bool = false) async throws -> StepGate {
+    package func recordStepStarted(_ lease: LeaseToken, step: String, attempt: Int, evenIfCancelling: Bool = false) async throws -> StepGate {
         let statement = HotStatements.StepStarted(lease: lease, step: step, attempt: attempt, evenIfCancelling: evenIfCancelling)
         for try await (started, cancelling) in try await client.execute(statement, logger: logger) {
             if started == 1 { return .open }
@@ -47,7 +47,7 @@ extension RunStore {
 
     /// Stores a step's result, fenced by the lease. Returns `false` when the lease is no longer held: the
     /// write is refused and nothing changes.
-    public func recordStepSucceeded(_ lease: LeaseToken, step: String, attempt: Int, result: String, startedAt: Date) async throws -> Bool {
+    package func recordStepSucceeded(_ lease: LeaseToken, step: String, attempt: Int, result: String, startedAt: Date) async throws -> Bool {
         let statement = HotStatements.StepSucceeded(lease: lease, step: step, attempt: attempt, result: result, startedAt: startedAt)
         for try await count in try await client.execute(statement, logger: logger) { return count == 1 }
         return false
@@ -55,7 +55,7 @@ extension RunStore {
 
     /// Records a failed attempt of a step with its error, fenced by the lease. `final` marks the step
     /// failed for good; otherwise it is `retrying` (at `retryAt`).
-    public func recordStepFailed(_ lease: LeaseToken, step: String, attempt: Int, error: String, final: Bool, retryAt: Date?, startedAt: Date) async throws -> Bool {
+    package func recordStepFailed(_ lease: LeaseToken, step: String, attempt: Int, error: String, final: Bool, retryAt: Date?, startedAt: Date) async throws -> Bool {
         let state = final ? "failed" : "retrying"
         let query: PostgresQuery = """
             WITH owner AS (

@@ -12,7 +12,7 @@ public struct SignalDelivery: Sendable, Codable {
 extension RunStore {
     /// Records a wait (a durable sleep, a signal wait, a polled condition) as the step's state, with its
     /// record (deadline, polls, last observation). `final` with an error ends the step failed.
-    public func recordStepWaiting(_ lease: LeaseToken, step: String, wait: String) async throws -> Bool {
+    package func recordStepWaiting(_ lease: LeaseToken, step: String, wait: String) async throws -> Bool {
         let query: PostgresQuery = """
             WITH owner AS (
                 SELECT id FROM runs WHERE \(fence: lease) FOR SHARE
@@ -32,7 +32,7 @@ extension RunStore {
     }
 
     /// Ends a wait: the step succeeds with `result` (JSON), keeping its wait record.
-    public func finishWait(_ lease: LeaseToken, step: String, result: String, wait: String) async throws -> Bool {
+    package func finishWait(_ lease: LeaseToken, step: String, result: String, wait: String) async throws -> Bool {
         let query: PostgresQuery = """
             WITH owner AS (
                 SELECT id FROM runs WHERE \(fence: lease) FOR SHARE
@@ -52,7 +52,7 @@ extension RunStore {
     }
 
     /// Ends a wait as failed (timed out, rejected), keeping its wait record.
-    public func failWait(_ lease: LeaseToken, step: String, error: String, wait: String) async throws -> Bool {
+    package func failWait(_ lease: LeaseToken, step: String, error: String, wait: String) async throws -> Bool {
         let query: PostgresQuery = """
             WITH owner AS (
                 SELECT id FROM runs WHERE \(fence: lease) FOR SHARE
@@ -74,7 +74,7 @@ extension RunStore {
     /// Takes the oldest unconsumed signal `name` of the run (ignoring those sent by `excludingSender`) and,
     /// in the same statement, records the waiting step as succeeded with it: a signal is delivered once and
     /// never lost between the two. Returns nil when there is none yet.
-    public func consumeSignal(_ lease: LeaseToken, step: String, name: String, excludingSender: String?) async throws -> SignalDelivery? {
+    package func consumeSignal(_ lease: LeaseToken, step: String, name: String, excludingSender: String?) async throws -> SignalDelivery? {
         let query: PostgresQuery = """
             WITH owner AS (
                 SELECT id FROM runs WHERE \(fence: lease) FOR SHARE
@@ -112,7 +112,7 @@ extension RunStore {
     /// Sends a signal to an unfinished run. It is kept until the run waits for it; a waiting run is woken.
     /// Refuses unknown and finished runs, naming them.
     @discardableResult
-    public func sendSignal(runID: UUID, name: String, payload: String, sender: String) async throws -> Int64 {
+    package func sendSignal(runID: UUID, name: String, payload: String, sender: String) async throws -> Int64 {
         let query: PostgresQuery = """
             WITH r AS (
                 UPDATE runs SET wakeups = wakeups + 1, run_at = CASE WHEN state = 'waiting' THEN now() ELSE run_at END
@@ -133,7 +133,7 @@ extension RunStore {
     }
 
     /// The sender a run's waiting approval must not come from, if its workflow asked for a distinct approver.
-    public func approvalExclusion(runID: UUID, signal: String) async throws -> String? {
+    package func approvalExclusion(runID: UUID, signal: String) async throws -> String? {
         let query: PostgresQuery = """
             SELECT wait->>'excludedSender' FROM steps
             WHERE run_id = \(runID) AND state = 'waiting' AND wait->>'signal' = \(signal) AND wait ? 'excludedSender'

@@ -3,7 +3,7 @@ import PostgresNIO
 
 extension RunStore {
     /// Records a worker process as started.
-    public func registerWorker(id: String, host: String, pid: Int, queues: [String], concurrency: Int) async throws {
+    package func registerWorker(id: String, host: String, pid: Int, queues: [String], concurrency: Int) async throws {
         try await client.query("""
             INSERT INTO workers (id, host, pid, queues, concurrency) VALUES (\(id), \(host), \(pid), \(queues)::text[], \(concurrency))
             ON CONFLICT (id) DO UPDATE SET heartbeat_at = now(), stopped_at = NULL
@@ -15,7 +15,7 @@ extension RunStore {
     }
 
     /// Records a worker process as stopped.
-    public func deregisterWorker(id: String, reason: String) async throws {
+    package func deregisterWorker(id: String, reason: String) async throws {
         try await client.query("UPDATE workers SET stopped_at = now() WHERE id = \(id)", logger: logger)
         try await client.query("""
             INSERT INTO audit_events (type, actor, worker, detail) VALUES (\(literal: AuditEventType.workerStopped), \("worker:\(id)"), \(id), jsonb_build_object('reason', \(reason)::text))
@@ -25,7 +25,7 @@ extension RunStore {
 
 extension RunStore {
     /// Workers registered and not stopped.
-    public func liveWorkerCount() async throws -> Int {
+    package func liveWorkerCount() async throws -> Int {
         try await count("SELECT count(*) FROM workers WHERE stopped_at IS NULL")
     }
 }

@@ -5,13 +5,13 @@ import PostgresNIO
 /// Every SQL operation of the engine, as small noun-first calls with plain values in and out, one file per
 /// concept (`RunStore+Claim`, `+Steps`, `+Completion`, `+Waits`, …). All values are bound through
 /// postgres-nio's interpolation; the schema comes from `search_path` and lives only in `Migrations/`.
-public struct RunStore: Sendable {
+package struct RunStore: Sendable {
     /// The pool, guarded: a statement whose connection closes under it fails instead of hanging.
-    public let client: GuardedClient
-    public let config: DatabaseConfig
-    public let logger: Logger
+    package let client: GuardedClient
+    package let config: DatabaseConfig
+    package let logger: Logger
 
-    public init(client: PostgresClient, config: DatabaseConfig, logger: Logger) {
+    package init(client: PostgresClient, config: DatabaseConfig, logger: Logger) {
         self.client = GuardedClient(client)
         self.config = config
         self.logger = logger

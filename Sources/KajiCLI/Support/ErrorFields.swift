@@ -20,6 +20,11 @@ enum ErrorFields {
         "batchSize": "--batch-size",
         "since": "--since",
         "expectHead": "--expect-head",
+        "jobs": "--jobs",
+        "history": "--history",
+        "workflows": "--workflows",
+        "steps": "--steps",
+        "rate": "--rate",
     ]
 
     /// The error's message with its leading field named as the CLI names it.

@@ -69,7 +69,7 @@ public struct ClusterInventory: Sendable {
         self.init(store: RunStore(client: client, config: DatabaseConfig(), logger: logger))
     }
 
-    public init(store: RunStore) {
+    package init(store: RunStore) {
         self.store = store
         self.connection = nil
     }
