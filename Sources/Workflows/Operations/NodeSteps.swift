@@ -318,7 +318,7 @@ struct ClusterSteps: Sendable {
         for node in nodes where node.plan.role == .master {
             try await join(node, via: master)
         }
-        _ = try await forEachInParallel(nodes.filter { $0.plan.role == .worker }) { node in
+        _ = try await context.parallel(nodes.filter { $0.plan.role == .worker }) { node in
             try await self.join(node, via: master)
         }
     }

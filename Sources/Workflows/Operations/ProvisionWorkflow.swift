@@ -63,7 +63,7 @@ public struct ProvisionWorkflow: CompensatingWorkflow {
         }
         let archiveID = try await steps.findArchive()
         let switchID = try await steps.createSwitch()
-        let built = try await forEachInParallel(plan) { node in
+        let built = try await context.parallel(plan) { node in
             try await steps.build(node, switchID: switchID, archiveID: archiveID)
         }
         guard let first = built.first(where: { $0.plan.role == .master }) else {
@@ -73,7 +73,7 @@ public struct ProvisionWorkflow: CompensatingWorkflow {
         try await steps.joinAll(built.filter { $0.name != first.name }, via: first.endpoint)
         try await steps.applyCNI(on: first.endpoint)
         _ = try await steps.waitReady(on: first.endpoint, expected: Set(plan.map(\.name)), masters: spec.masters.replicas, step: "cluster-ready")
-        _ = try await forEachInParallel(built) { node in
+        _ = try await context.parallel(built) { node in
             try await steps.installOwnerKeys(on: node)
         }
         _ = try await context.step(steps.names("record-inventory")) { step -> Bool in

@@ -89,12 +89,12 @@ public struct ScaleOutWorkflow: CompensatingWorkflow {
             return true
         }
         let archiveID = try await steps.findArchive()
-        let built = try await forEachInParallel(missing) { node in
+        let built = try await context.parallel(missing) { node in
             try await steps.build(node, switchID: start.switchID, archiveID: archiveID)
         }
         try await steps.joinAll(built, via: NodeEndpoint(master))
         _ = try await steps.waitReady(on: NodeEndpoint(master), expected: Set(allNames), masters: spec.masters.replicas, step: "cluster-ready")
-        _ = try await forEachInParallel(built) { node in
+        _ = try await context.parallel(built) { node in
             try await steps.installOwnerKeys(on: node)
         }
         _ = try await context.step(steps.names("record-inventory")) { step -> Bool in

@@ -1,5 +1,15 @@
-import Engine
 import Foundation
+
+extension WorkflowContext {
+    /// Fans out: runs `body` for every element concurrently (the steps inside carry the element's name, e.g.
+    /// `"create-server:\(node.name)"`) and returns their results in element order, once all have ended.
+    /// Use it rather than a bare task group: see `forEachInParallel`.
+    public func parallel<Element: Sendable, Result: Sendable>(
+        _ elements: [Element], _ body: @escaping @Sendable (Element) async throws -> Result
+    ) async throws -> [Result] {
+        try await forEachInParallel(elements, body)
+    }
+}
 
 /// Runs `body` for every element concurrently (steps inside carry the element's name) and waits for all
 /// of them, even when some stop early.
