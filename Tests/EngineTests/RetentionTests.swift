@@ -19,7 +19,7 @@ struct RetentionTests {
                 Issue.record("'\(bad)' parsed")
             } catch let error as KajiError {
                 #expect(error.code == .invalidArgument)
-                #expect(error.message.contains("--older-than"))
+                #expect(error.field == "olderThan" && error.message.hasPrefix("olderThan "), "names the field")
             }
         }
         #expect(try RetentionAge.fromEnvironment([:]) == nil)

@@ -43,7 +43,7 @@ public struct DatabaseConfig: Sendable {
     public init(url text: String, schema: String? = nil) throws {
         guard let components = URLComponents(string: text), let scheme = components.scheme,
               scheme == "postgres" || scheme == "postgresql" else {
-            throw KajiError(.invalidArgument, "--database-url must look like postgres://USER@HOST:PORT/DATABASE (got a value that does not start with postgres://)")
+            throw KajiError(.invalidArgument, "databaseURL must look like postgres://USER@HOST:PORT/DATABASE (got a value that does not start with postgres://)", field: "databaseURL")
         }
         self.init()
         if let host = components.host, !host.isEmpty { self.host = host }
@@ -58,14 +58,14 @@ public struct DatabaseConfig: Sendable {
             case "host": if let v = item.value, v.hasPrefix("/") { self.socketDirectory = v }
             case "sslmode":
                 guard let value = item.value, let mode = SSLMode(rawValue: value) else {
-                    throw KajiError(.invalidArgument, "--database-url sslmode '\(item.value ?? "")' is not supported: use disable, prefer (the default), require, verify-ca or verify-full")
+                    throw KajiError(.invalidArgument, "databaseURL sslmode '\(item.value ?? "")' is not supported: use disable, prefer (the default), require, verify-ca or verify-full", field: "databaseURL")
                 }
                 self.sslMode = mode
             case "sslrootcert":
                 if let v = item.value, !v.isEmpty { self.sslRootCert = v }
             case "application_name", "connect_timeout": break
             default:
-                throw KajiError(.invalidArgument, "--database-url has an unknown parameter '\(item.name)' (known: schema, host, sslmode, sslrootcert)")
+                throw KajiError(.invalidArgument, "databaseURL has an unknown parameter '\(item.name)' (known: schema, host, sslmode, sslrootcert)", field: "databaseURL")
             }
         }
         if let schema { self.schema = schema }
@@ -91,16 +91,16 @@ public struct DatabaseConfig: Sendable {
     /// Refuses settings that can never be met, naming the part of the URL that is wrong.
     func checkTLS() throws {
         if socketDirectory != nil, sslMode != .disable, sslMode != .prefer {
-            throw KajiError(.invalidArgument, "--database-url sslmode=\(sslMode.rawValue) cannot be met over a unix socket (host=\(socketDirectory ?? "")): TLS is for TCP; connect by host and port, or use sslmode=prefer or disable")
+            throw KajiError(.invalidArgument, "databaseURL sslmode=\(sslMode.rawValue) cannot be met over a unix socket (host=\(socketDirectory ?? "")): TLS is for TCP; connect by host and port, or use sslmode=prefer or disable", field: "databaseURL")
         }
         if let file = sslRootCert, file != "system" {
             guard FileManager.default.isReadableFile(atPath: file) else {
-                throw KajiError(.invalidArgument, "--database-url sslrootcert '\(file)' is not a readable file (a PEM file of the certificate authorities to trust)")
+                throw KajiError(.invalidArgument, "databaseURL sslrootcert '\(file)' is not a readable file (a PEM file of the certificate authorities to trust)", field: "databaseURL")
             }
             do {
                 _ = try NIOSSLCertificate.fromPEMFile(file)
             } catch {
-                throw KajiError(.invalidArgument, "--database-url sslrootcert '\(file)' holds no PEM certificate: \(error)")
+                throw KajiError(.invalidArgument, "databaseURL sslrootcert '\(file)' holds no PEM certificate: \(error)", field: "databaseURL")
             }
         }
     }
@@ -184,7 +184,7 @@ public struct DatabaseConfig: Sendable {
         do {
             configuration = try connectionConfiguration()
         } catch {
-            throw KajiError(.invalidArgument, "--database-url sslmode=\(sslMode.rawValue): the TLS settings cannot be used: \(error)")
+            throw KajiError(.invalidArgument, "databaseURL sslmode=\(sslMode.rawValue): the TLS settings cannot be used: \(error)", field: "databaseURL")
         }
         do {
             return try await PostgresConnection.connect(configuration: configuration, id: Int.random(in: 1...Int(Int32.max)), logger: logger)

@@ -13,8 +13,9 @@ public struct PruneResult: Sendable, Codable, Equatable {
 
 /// How long finished runs are kept: parsed from `90d`, `12h`, `30m`, `45s` (or combinations like `1d12h`).
 public enum RetentionAge {
-    /// Parses an age. Errors (`invalidArgument`) name `option` and show the accepted forms.
-    public static func parse(_ text: String, option: String = "--older-than") throws -> Duration {
+    /// Parses an age. Errors (`invalidArgument`) name the field `option` (the caller's name for the value) and
+    /// show the accepted forms.
+    public static func parse(_ text: String, option: String = "olderThan") throws -> Duration {
         let units: [Character: Int64] = ["d": 86400, "h": 3600, "m": 60, "s": 1]
         var total: Int64 = 0
         var number = ""
@@ -27,11 +28,11 @@ public enum RetentionAge {
                 number = ""
                 sawUnit = true
             } else {
-                throw KajiError(.invalidArgument, "\(option) '\(text)' is not an age: use a number and a unit d, h, m or s (e.g. 30d, 12h, 30m)")
+                throw KajiError(.invalidArgument, "\(option) '\(text)' is not an age: use a number and a unit d, h, m or s (e.g. 30d, 12h, 30m)", field: option)
             }
         }
         guard number.isEmpty, sawUnit, total > 0 else {
-            throw KajiError(.invalidArgument, "\(option) '\(text)' is not an age: use a number and a unit d, h, m or s (e.g. 30d, 12h, 30m)")
+            throw KajiError(.invalidArgument, "\(option) '\(text)' is not an age: use a number and a unit d, h, m or s (e.g. 30d, 12h, 30m)", field: option)
         }
         return .seconds(total)
     }

@@ -20,6 +20,7 @@ enum ErrorFields {
         "batchSize": "--batch-size",
         "since": "--since",
         "expectHead": "--expect-head",
+        "databaseURL": "--database-url",
         "jobs": "--jobs",
         "history": "--history",
         "workflows": "--workflows",
