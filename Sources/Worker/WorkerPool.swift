@@ -315,15 +315,19 @@ public final class WorkerPool: Service, Sendable {
                 let kept = try await renew(entries.map(\.lease), on: connection!, timeout: timeout)
                 if failures > 0 { logger.info("lease renewal works again", metadata: ["failures": "\(failures)"]) }
                 failures = 0
+                var missing: [Active] = []
                 for entry in entries {
                     if let cancelling = kept[entry.lease] {
                         entry.control.leaseHeld(until: sentAt + configuration.leaseValidity)
                         if cancelling { cancelRequested(entry.run.id) }
                     } else if entry.control.cancelReason == nil {
-                        logger.warning("lease lost; stopping the run here (another worker owns it now)", metadata: ["run": "\(entry.run.id)", "epoch": "\(entry.run.epoch)"])
-                        entry.control.set(.leaseLost)
-                        entry.task.cancel()
+                        missing.append(entry)
                     }
+                }
+                for entry in await lost(missing) {
+                    logger.warning("lease lost; stopping the run here (another worker owns it now)", metadata: ["run": "\(entry.run.id)", "epoch": "\(entry.run.epoch)"])
+                    entry.control.set(.leaseLost)
+                    entry.task.cancel()
                 }
                 try? await Task.sleep(until: sentAt + interval, clock: .continuous)
             } catch {
@@ -338,6 +342,20 @@ public final class WorkerPool: Service, Sendable {
             }
         }
         if let connection { Task { try? await connection.close() } }
+    }
+
+    /// Of the executions a renewal did not renew, those that lost their run. A renewal misses every run that
+    /// finished, suspended or was released while it ran (the row is no longer `running` under this lease),
+    /// so a run is lost only if its row moved to a later epoch (or is `running` under someone else); when the
+    /// row cannot be read now, the next renewal decides.
+    private func lost(_ missing: [Active]) async -> [Active] {
+        var lost: [Active] = []
+        for entry in missing where state.withLock({ $0.active[ExecutionKey(run: entry.run.id, epoch: entry.run.epoch)] != nil }) {
+            let store = self.store, id = entry.run.id
+            guard let read = try? await withDeadline(Self.databaseCallLimit, { try await store.run(id: id) }), let row = read else { continue }
+            if row.epoch != entry.run.epoch || (row.state == .running && row.leaseOwner != configuration.id) { lost.append(entry) }
+        }
+        return lost
     }
 
     /// One renewal, bounded on this side too (a server that stopped answering does not time statements
