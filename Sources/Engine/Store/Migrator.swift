@@ -6,23 +6,23 @@ import PostgresNIO
 /// Applies the numbered SQL files of `Migrations/` to a schema: the pending ones, in order, in one
 /// transaction under an advisory lock, each recorded in `schema_versions`. Running it twice, or from two
 /// processes at once, is harmless: the second finds nothing left to do.
-public struct Migrator: Sendable {
-    public let config: DatabaseConfig
-    public let logger: Logger
+package struct Migrator: Sendable {
+    package let config: DatabaseConfig
+    package let logger: Logger
 
-    public init(config: DatabaseConfig, logger: Logger) {
+    package init(config: DatabaseConfig, logger: Logger) {
         self.config = config
         self.logger = logger
     }
 
     /// The newest schema version this build knows.
-    public static func latestVersion() throws -> Int {
+    package static func latestVersion() throws -> Int {
         try KajiMigrationFiles.load().last?.version ?? 0
     }
 
     /// Applies what is pending and returns the versions applied now (empty when up to date).
     @discardableResult
-    public func migrate() async throws -> [KajiMigrationFiles.File] {
+    package func migrate() async throws -> [KajiMigrationFiles.File] {
         let files = try KajiMigrationFiles.load()
         let connection = try await config.connect(logger: logger)
         let schema = config.schema
@@ -77,7 +77,7 @@ public struct Migrator: Sendable {
     }
 
     /// The schema's version (0 when Kaji's tables are absent).
-    public func currentVersion() async throws -> Int {
+    package func currentVersion() async throws -> Int {
         let connection = try await config.connect(logger: logger)
         do {
             var present = false
@@ -99,7 +99,7 @@ public struct Migrator: Sendable {
     }
 
     /// Throws `schemaOutdated`, saying to run `kaji migrate`, unless the schema is at this build's version.
-    public func requireCurrent() async throws {
+    package func requireCurrent() async throws {
         let latest = try Self.latestVersion()
         let current = try await currentVersion()
         if current < latest {
@@ -111,7 +111,7 @@ public struct Migrator: Sendable {
     }
 
     /// Drops the schema and everything in it (benchmarks and tests clean up with this).
-    public func dropSchema() async throws {
+    package func dropSchema() async throws {
         let connection = try await config.connect(logger: logger)
         try await execute(connection, "DROP SCHEMA IF EXISTS \"\(config.schema)\" CASCADE")
         try? await connection.close()

@@ -93,7 +93,7 @@ struct ApplyCommand: AsyncParsableCommand {
             try fail(file: file, cluster: checkReport.cluster, problems: checkReport.problems, json: json, what: "nothing was enqueued")
         }
         let config = try global.databaseConfig()
-        try await Migrator(config: config, logger: CLILogging.logger()).requireCurrent()
+        try await KajiClient.requireCurrentSchema(config, logger: CLILogging.logger())
         let dryRun = dryRun
         let actor = KajiClient.cliActor()
         let outcome: Result<ApplyReport, ApplyRefused> = try await config.withClusters { clusters in
@@ -150,7 +150,7 @@ struct ClustersCommand: AsyncParsableCommand {
     func run() async throws {
         CLILogging.bootstrap(defaultLevel: .warning)
         let config = try global.databaseConfig()
-        try await Migrator(config: config, logger: CLILogging.logger()).requireCurrent()
+        try await KajiClient.requireCurrentSchema(config, logger: CLILogging.logger())
         let records = try await config.withClusters { clusters in
             try await clusters.clusters()
         }
@@ -194,7 +194,7 @@ struct ClusterShowCommand: AsyncParsableCommand {
     func run() async throws {
         CLILogging.bootstrap(defaultLevel: .warning)
         let config = try global.databaseConfig()
-        try await Migrator(config: config, logger: CLILogging.logger()).requireCurrent()
+        try await KajiClient.requireCurrentSchema(config, logger: CLILogging.logger())
         let name = name
         let record = try await config.withClusters { clusters in
             try await clusters.cluster(named: name)

@@ -36,7 +36,7 @@ struct ClusterDemo {
         }
         var config = try DatabaseConfig(url: url, schema: global.schema ?? "kaji_demo")
         config.maxConnections = 6
-        try await Migrator(config: config, logger: logger).migrate()
+        _ = try await KajiClient.migrate(config, logger: logger)
         let schema = config.schema
 
         // 2. The simulated nodes' sshd and the SAKURA Cloud simulator.

@@ -66,7 +66,7 @@ struct DemoCommand: AsyncParsableCommand {
         defer { privateServer?.stop() }
         var config = try DatabaseConfig(url: url, schema: global.schema ?? "kaji_demo")
         config.maxConnections = 4
-        let applied = try await Migrator(config: config, logger: logger).migrate()
+        let applied = try await KajiClient.migrate(config, logger: logger).applied
         Output.info("schema \(config.schema): \(applied.isEmpty ? "up to date" : "applied \(applied.map { String(format: "%04d_%@", $0.version, $0.name) }.joined(separator: ", "))")")
 
         let workerProcesses = try (0..<workers).map { index in try spawnWorker(url: url, schema: config.schema, index: index) }

@@ -14,12 +14,11 @@ struct MigrateCommand: AsyncParsableCommand {
     func run() async throws {
         CLILogging.bootstrap(defaultLevel: .warning)
         let config = try global.databaseConfig()
-        let migrator = Migrator(config: config, logger: CLILogging.logger())
-        let applied = try await migrator.migrate()
-        let version = try await migrator.currentVersion()
+        let report = try await KajiClient.migrate(config, logger: CLILogging.logger())
+        let applied = report.applied, version = report.version
         struct Result: Encodable { let schema: String; let version: Int; let applied: [Int] }
         if global.json {
-            try Output.json(Result(schema: config.schema, version: version, applied: applied.map(\.version)))
+            try Output.json(Result(schema: report.schema, version: version, applied: applied.map(\.version)))
         } else if applied.isEmpty {
             print("schema \(config.schema) is up to date at version \(version)")
         } else {

@@ -50,7 +50,7 @@ struct WorkerCommand: AsyncParsableCommand {
         let logger = CLILogging.logger("kaji.worker")
         var config = try global.databaseConfig()
         config.maxConnections = max(4, concurrency + 4)
-        try await Migrator(config: config, logger: logger).requireCurrent()
+        try await KajiClient.requireCurrentSchema(config, logger: logger)
         let client = PostgresClient(configuration: config.clientConfiguration(), backgroundLogger: logger)
         var workerConfig = WorkerConfiguration(queues: parsedQueues, concurrency: concurrency, leaseSeconds: leaseSeconds,
                                                drainTimeout: .milliseconds(Int64(drainSeconds * 1000)))
