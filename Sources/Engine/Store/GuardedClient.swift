@@ -56,8 +56,11 @@ public struct GuardedClient: Sendable {
     /// Lends one connection to `body`, guarded as a whole: if the connection closes first, this throws
     /// `ConnectionLost` at once and `body` is abandoned.
     public func withGuardedConnection<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
-        // A connection that is closed already when it is lent has been sent nothing: take another.
-        for _ in 1...3 {
+        // A connection that is closed already when it is lent has been sent nothing: take another. The pool
+        // hears of the close on the connection's event loop, and may lend the same connection again until
+        // it has, so each further try waits a little longer.
+        for pause in [0, 5, 20, 50, 100, 250, 500] {
+            if pause > 0 { try await Task.sleep(for: .milliseconds(pause)) }
             let outcome: Lent<T> = try await pool.withConnection { connection in
                 if connection.isClosed { return .closedBeforeUse }
                 return .value(try await CloseWatch.shared.race(connection) { try await body(connection) })
