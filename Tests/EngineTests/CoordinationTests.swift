@@ -1,8 +1,9 @@
 import Engine
 import Foundation
+import KajiTesting
 import Testing
 
-@Suite("Durable waits, signals and approvals", .timeLimit(.minutes(3)))
+@Suite("Durable waits, signals and approvals", .timeLimit(.minutes(3)), .needsDatabase)
 struct WaitTests {
     @Test("a durable sleep holds no worker: the run survives restarting every worker and resumes on time")
     func sleepSurvivesRestart() async throws {
@@ -129,7 +130,7 @@ struct WaitTests {
     }
 }
 
-@Suite("Concurrency keys, cancellation, compensation", .timeLimit(.minutes(3)))
+@Suite("Concurrency keys, cancellation, compensation", .timeLimit(.minutes(3)), .needsDatabase)
 struct CoordinationTests {
     @Test("two runs with one concurrency key never overlap across 3 worker processes; other keys go on in parallel")
     func concurrencyKeys() async throws {

@@ -1,11 +1,12 @@
 import Engine
 import Foundation
 import KajiMigrations
+import KajiTesting
 import Testing
 
 private func shippedVersions() throws -> [Int] { try KajiMigrationFiles.load().map(\.version) }
 
-@Suite("Migrations", .timeLimit(.minutes(2)))
+@Suite("Migrations", .timeLimit(.minutes(2)), .needsDatabase)
 struct MigrationTests {
     @Test("migrating twice is harmless: the second run applies nothing")
     func twice() async throws {

@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import KajiTesting
 import Testing
 
 /// Cron parsing and next-tick computation, without a database.
@@ -106,7 +107,7 @@ struct CronTests {
 }
 
 /// Schedules against real PostgreSQL and real `kaji worker` processes.
-@Suite("Schedules", .timeLimit(.minutes(5)))
+@Suite("Schedules", .timeLimit(.minutes(5)), .needsDatabase)
 struct ScheduleTests {
     @Test("a tick every 2 s across 3 worker processes: exactly one run per tick, each run finishes")
     func threeWorkers() async throws {

@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import KajiTesting
 import PostgresNIO
 import Testing
 
@@ -50,7 +51,7 @@ struct SecretTests {
         #expect(!"\(key)".contains(key.base64))
     }
 
-    @Test("store and reveal round trip; a wrong key or a moved ciphertext is refused")
+    @Test("store and reveal round trip; a wrong key or a moved ciphertext is refused", .needsDatabase)
     func roundTrip() async throws {
         try await TestDatabase.with { db in
             let key = SecretKey.generate()
@@ -70,7 +71,7 @@ struct SecretTests {
         }
     }
 
-    @Test("key rotation: the old key as a previous key still decrypts; kaji secret rekey moves everything to the new key")
+    @Test("key rotation: the old key as a previous key still decrypts; kaji secret rekey moves everything to the new key", .needsDatabase)
     func rotation() async throws {
         try await TestDatabase.with { db in
             let old = SecretKey.generate(), new = SecretKey.generate()
@@ -100,7 +101,7 @@ struct SecretTests {
         }
     }
 
-    @Test("a secret handled by a workflow appears nowhere in plaintext: show --json, audit --json, errors, worker logs, any table")
+    @Test("a secret handled by a workflow appears nowhere in plaintext: show --json, audit --json, errors, worker logs, any table", .needsDatabase)
     func nowhereInPlaintext() async throws {
         try await TestDatabase.with { db in
             let key = SecretKey.generate().base64
@@ -170,7 +171,7 @@ struct SecretTests {
         }
     }
 
-    @Test("kaji secret put reads stdin and prints a reference; list shows no values")
+    @Test("kaji secret put reads stdin and prints a reference; list shows no values", .needsDatabase)
     func putAndList() async throws {
         try await TestDatabase.with { db in
             let key = SecretKey.generate().base64
@@ -197,21 +198,7 @@ struct SecretTests {
     }
 
     static func runWithStdin(_ arguments: [String], stdin: URL, environment: [String: String]) async throws -> CommandResult {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try KajiBinary.path)
-        process.arguments = arguments
-        var env = ProcessInfo.processInfo.environment
-        for (k, v) in environment { env[k] = v }
-        process.environment = env
-        process.standardInput = try FileHandle(forReadingFrom: stdin)
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return CommandResult(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+        try await KajiProcess.run(arguments, environment: environment, stdin: stdin.path)
     }
 
     /// Casts every row of every table of the test's schema to text and checks that no value (nor its hex
