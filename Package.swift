@@ -165,6 +165,7 @@ let package = Package(
             dependencies: [
                 "KajiTesting",
                 "Engine",
+                "KajiMigrations",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),
