@@ -1,7 +1,6 @@
 import Engine
 import Foundation
 import KajiTesting
-import KajiTesting
 import Logging
 import PostgresNIO
 import Provisioner
