@@ -112,9 +112,18 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        // The test kit shared by the test targets: private servers and processes.
+        // The test kit of every test target: a migrated schema per test, worker pools, `eventually`, `kaji`
+        // processes, private PostgreSQL servers, the test sshd, the simulator, the engine's test workflows.
         .target(
             name: "KajiTesting",
+            dependencies: [
+                "Engine",
+                "Worker",
+                "Provisioner",
+                "SakuraSimulator",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             path: "Tests/KajiTesting"
         ),
         .testTarget(
@@ -142,11 +151,22 @@ let package = Package(
         .testTarget(
             name: "ProvisionerTests",
             dependencies: [
+                "KajiTesting",
                 "Provisioner",
                 "SakuraSimulator",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        // Tests that run the built `kaji` executable as processes: the CLI, worker processes, faults, the demo.
+        .testTarget(
+            name: "ProcessTests",
+            dependencies: [
+                "KajiTesting",
+                "Engine",
+                "KajiMigrations",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),
     ],

@@ -1,9 +1,10 @@
 import Engine
 import Foundation
+import KajiTesting
 import PostgresNIO
 import Testing
 
-@Suite("Verifiable audit", .timeLimit(.minutes(4)))
+@Suite("Verifiable audit", .timeLimit(.minutes(4)), .needsDatabase)
 struct AuditTests {
     /// Runs some work so that the audit log holds a few dozen events.
     static func someHistory(_ db: TestDatabase) async throws -> [UUID] {

@@ -1,6 +1,7 @@
 import Engine
 import Foundation
 import KajiMigrations
+import KajiTesting
 import PostgresNIO
 import Testing
 
@@ -16,7 +17,7 @@ struct ClosedSetTests {
         }
     }
 
-    @Test("the schema takes every audit event type and wait kind, and refuses others")
+    @Test("the schema takes every audit event type and wait kind, and refuses others", .needsDatabase)
     func schemaRefusesUnknownValues() async throws {
         try await TestDatabase.with { db in
             for type in AuditEventType.allCases {
@@ -37,7 +38,7 @@ struct ClosedSetTests {
         }
     }
 
-    @Test("an unknown value read from the database is an error naming the column and the value, not a default")
+    @Test("an unknown value read from the database is an error naming the column and the value, not a default", .needsDatabase)
     func unknownValueIsAnError() async throws {
         try await TestDatabase.with { db in
             let run = try await db.client(testRegistry()).enqueue(EnqueueRequest(kind: "diag.steps", actor: "test")).id

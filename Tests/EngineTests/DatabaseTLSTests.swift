@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import KajiTesting
 import Logging
 import PostgresNIO
 import Testing
@@ -8,44 +9,20 @@ import Testing
 /// throwaway CA and server certificate, scripts/start-pg.sh --tls) and the suite's plain one.
 @Suite("TLS to PostgreSQL: sslmode and sslrootcert", .serialized, .timeLimit(.minutes(3)))
 struct DatabaseTLSTests {
-    static var repoRoot: URL {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    }
+    static var repoRoot: URL { TestEnvironment.repositoryRoot }
 
     /// Runs a shell command line, failing on a non-zero exit; returns its stdout. Output goes through files,
     /// not pipes: a server the command starts must not hold our end open.
     @discardableResult
     static func shell(_ command: String) async throws -> String {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("kaji-sh-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let out = dir.appendingPathComponent("stdout"), err = dir.appendingPathComponent("stderr")
-        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        // Close every inherited descriptor above stderr first: Foundation notices a child's exit through one,
-        // and a server the command leaves running must not keep it open.
-        process.arguments = ["-c", #"for fd in $(ls /proc/$$/fd); do if [ "$fd" -gt 2 ]; then eval "exec $fd>&-"; fi; done 2>/dev/null; "# + command]
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = try FileHandle(forWritingTo: out)
-        process.standardError = try FileHandle(forWritingTo: err)
-        try process.run()
-        // Polled: Foundation's waitUntilExit can miss the exit on a concurrency thread.
-        let deadline = ContinuousClock.now + .seconds(120)
-        while process.isRunning {
-            guard ContinuousClock.now < deadline else {
-                process.terminate()
-                throw TestSetupError("`\(command)` did not finish within 120 s")
-            }
-            try await Task.sleep(for: .milliseconds(20))
+        // Every inherited descriptor above stderr is closed first: a server the command leaves running must
+        // not keep one of ours open.
+        let script = #"for fd in $(ls /proc/$$/fd); do if [ "$fd" -gt 2 ]; then eval "exec $fd>&-"; fi; done 2>/dev/null; "# + command
+        let result = try await ChildProcess.run("/bin/bash", ["-c", script], timeout: .seconds(120))
+        guard result.status == 0 else {
+            throw KajiTestingError("`\(command)` exited \(result.status): \(result.stderr)")
         }
-        let stdout = (try? String(contentsOf: out, encoding: .utf8)) ?? ""
-        let stderr = (try? String(contentsOf: err, encoding: .utf8)) ?? ""
-        guard process.terminationStatus == 0 else {
-            throw TestSetupError("`\(command)` exited \(process.terminationStatus): \(stderr)")
-        }
-        return stdout
+        return result.stdout
     }
 
     /// A PostgreSQL with ssl on: its base URL and the CA file that signed its certificate.
@@ -66,7 +43,7 @@ struct DatabaseTLSTests {
         let result: Result<T, any Error>
         do {
             guard let url = values["KAJI_TEST_DATABASE_URL"], let ca = values["KAJI_PG_TLS_CA"] else {
-                throw TestSetupError("start-pg.sh --tls printed no URL or CA: \(exports)")
+                throw KajiTestingError("start-pg.sh --tls printed no URL or CA: \(exports)")
             }
             result = .success(try await body(TLSServer(url: url, ca: ca, directory: directory)))
         } catch {
@@ -90,7 +67,7 @@ struct DatabaseTLSTests {
         for try await ssl in try await connection.query("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", logger: logger).decode(Bool.self) {
             return ssl
         }
-        throw TestSetupError("pg_stat_ssl has no row for this session")
+        throw KajiTestingError("pg_stat_ssl has no row for this session")
     }
 
     /// Expects the connection to fail with a `KajiError` whose message contains every one of `phrases`.
@@ -114,7 +91,7 @@ struct DatabaseTLSTests {
         return path
     }
 
-    @Test("require and verify-full with the right CA connect encrypted; prefer (the default) encrypts when it can")
+    @Test("require and verify-full with the right CA connect encrypted; prefer (the default) encrypts when it can", .needsDatabase)
     func tlsServerAccepts() async throws {
         try await Self.withTLSServer { server in
             #expect(try await Self.encrypted(server.url + "?sslmode=require"))
@@ -144,7 +121,7 @@ struct DatabaseTLSTests {
         }
     }
 
-    @Test("verify-full with the wrong CA fails clearly, naming the TLS settings; so does a CLI command, exit 1")
+    @Test("verify-full with the wrong CA fails clearly, naming the TLS settings; so does a CLI command, exit 1", .needsDatabase)
     func wrongCARefused() async throws {
         try await Self.withTLSServer { server in
             let other = try await Self.otherCA(in: server.directory)
@@ -157,7 +134,7 @@ struct DatabaseTLSTests {
         }
     }
 
-    @Test("require against a server without TLS fails clearly; prefer falls back to a plain connection")
+    @Test("require against a server without TLS fails clearly; prefer falls back to a plain connection", .needsDatabase)
     func plainServer() async throws {
         let url = try TestDatabase.baseURL
         await Self.expectRefused(url + "?sslmode=require", ["does not offer TLS", "sslmode=require"])

@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import KajiTesting
 import PostgresNIO
 import Synchronization
 import Testing
@@ -29,7 +30,7 @@ struct FaultProbeWorkflow: CompensatingWorkflow {
 }
 
 /// Ownership under a slow machine, database faults, and the cancel and approval edge cases.
-@Suite("Engine hardening: leases, fences, database faults", .timeLimit(.minutes(5)))
+@Suite("Engine hardening: leases, fences, database faults", .timeLimit(.minutes(5)), .needsDatabase)
 struct HardeningTests {
     static func registry(_ counter: ExecutionCounter) -> WorkflowRegistry {
         var registry = testRegistry(counter: counter)

@@ -1,11 +1,12 @@
 import Engine
 import Foundation
 import KajiMigrations
+import KajiTesting
 import Testing
 
 private func shippedVersions() throws -> [Int] { try KajiMigrationFiles.load().map(\.version) }
 
-@Suite("Migrations", .timeLimit(.minutes(2)))
+@Suite("Migrations", .timeLimit(.minutes(2)), .needsDatabase)
 struct MigrationTests {
     @Test("migrating twice is harmless: the second run applies nothing")
     func twice() async throws {
@@ -16,33 +17,6 @@ struct MigrationTests {
             let second = try await migrator.migrate()
             #expect(second.isEmpty)
             #expect(try await migrator.currentVersion() == (try Migrator.latestVersion()))
-        }
-    }
-
-    @Test("migrating from several processes at once applies each migration once")
-    func concurrently() async throws {
-        try await TestDatabase.with(migrate: false) { db in
-            let processes = try (0..<4).map { _ in try KajiProcess(["migrate", "--json"] + db.cliArguments) }
-            var applied: [Int] = []
-            for p in processes {
-                let result = try await p.wait()
-                #expect(result.status == 0, "stderr: \(result.stderr)")
-                struct Out: Decodable { let applied: [Int]; let version: Int }
-                let out = try JSONDecoder().decode(Out.self, from: Data(result.stdout.utf8))
-                #expect(out.version == (try Migrator.latestVersion()))
-                applied += out.applied
-            }
-            #expect(applied.sorted() == (try shippedVersions()), "each migration applied by exactly one process")
-            #expect(try await db.scalarInt("SELECT count(*)::int8 FROM schema_versions") == (try shippedVersions()).count)
-        }
-    }
-
-    @Test("a worker refuses to start on an old schema and says to run kaji migrate")
-    func workerRefusesOldSchema() async throws {
-        try await TestDatabase.with(migrate: false) { db in
-            let result = try await KajiProcess.run(["worker"] + db.cliArguments, timeout: .seconds(30))
-            #expect(result.status == 1)
-            #expect(result.stderr.contains("run `kaji migrate`"))
         }
     }
 }

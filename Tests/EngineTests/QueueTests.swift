@@ -1,8 +1,9 @@
 import Engine
 import Foundation
+import KajiTesting
 import Testing
 
-@Suite("Queue, leases and fencing", .timeLimit(.minutes(2)))
+@Suite("Queue, leases and fencing", .timeLimit(.minutes(2)), .needsDatabase)
 struct QueueTests {
     @Test("the same idempotency key enqueued concurrently gives one run")
     func idempotencyUnderConcurrency() async throws {

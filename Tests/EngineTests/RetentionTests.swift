@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import KajiTesting
 import PostgresNIO
 import Testing
 import Worker
@@ -64,7 +65,7 @@ struct RetentionTests {
         return (old, recent, unfinished)
     }
 
-    @Test("kaji prune removes old finished runs in batches with their steps and payloads; audit events and unfinished runs stay")
+    @Test("kaji prune removes old finished runs in batches with their steps and payloads; audit events and unfinished runs stay", .needsDatabase)
     func pruneCommand() async throws {
         try await TestDatabase.with { db in
             let (old, recent, unfinished) = try await Self.history(db)
@@ -99,7 +100,7 @@ struct RetentionTests {
         }
     }
 
-    @Test("a kaji worker with KAJI_RETENTION=30d prunes on its own")
+    @Test("a kaji worker with KAJI_RETENTION=30d prunes on its own", .needsDatabase)
     func workerProcessPrunes() async throws {
         try await TestDatabase.with { db in
             let (old, recent, unfinished) = try await Self.history(db)
@@ -115,7 +116,7 @@ struct RetentionTests {
         }
     }
 
-    @Test("worker maintenance prunes when a retention is set, from several workers at once")
+    @Test("worker maintenance prunes when a retention is set, from several workers at once", .needsDatabase)
     func maintenancePrunes() async throws {
         try await TestDatabase.with(maxConnections: 20) { db in
             let (old, recent, _) = try await Self.history(db)
@@ -156,7 +157,7 @@ struct RetentionTests {
         try await db.scalarInt("SELECT count(*)::int8 FROM runs WHERE id = \(id)") == 1
     }
 
-    @Test("kaji prune keeps a failed run that a cluster's inventory points to as its last operation, until the inventory moves on")
+    @Test("kaji prune keeps a failed run that a cluster's inventory points to as its last operation, until the inventory moves on", .needsDatabase)
     func pruneKeepsAClustersLastFailedRun() async throws {
         try await TestDatabase.with { db in
             let held = try await Self.finishedRun(db, state: "failed", created: 41 * 24, finished: 40 * 24)
@@ -183,7 +184,7 @@ struct RetentionTests {
         }
     }
 
-    @Test("prune never removes a run with an idempotency key younger than the idempotency window (24 h), so the key still finds it")
+    @Test("prune never removes a run with an idempotency key younger than the idempotency window (24 h), so the key still finds it", .needsDatabase)
     func pruneKeepsRunsInsideTheIdempotencyWindow() async throws {
         #expect(RetentionAge.idempotencyWindow == .seconds(24 * 3600))
         try await TestDatabase.with { db in

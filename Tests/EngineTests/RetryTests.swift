@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import KajiTesting
 import Testing
 
 @Suite("Retries", .timeLimit(.minutes(2)))
@@ -15,7 +16,7 @@ struct RetryTests {
         #expect(policy.delay(afterAttempt: 3, random: 0.999) > .milliseconds(3200))
     }
 
-    @Test("failed attempts are retried and each is kept with its error")
+    @Test("failed attempts are retried and each is kept with its error", .needsDatabase)
     func failFirstAttempts() async throws {
         try await TestDatabase.with { db in
             let registry = testRegistry()
@@ -35,7 +36,7 @@ struct RetryTests {
         }
     }
 
-    @Test("a non-retryable error fails the run at once with a readable error")
+    @Test("a non-retryable error fails the run at once with a readable error", .needsDatabase)
     func nonRetryable() async throws {
         try await TestDatabase.with { db in
             let counter = ExecutionCounter()
@@ -50,7 +51,7 @@ struct RetryTests {
         }
     }
 
-    @Test("exhausted attempts fail the run; kaji retry resumes from the first unfinished step")
+    @Test("exhausted attempts fail the run; kaji retry resumes from the first unfinished step", .needsDatabase)
     func exhaustThenRetry() async throws {
         try await TestDatabase.with { db in
             let counter = ExecutionCounter()
@@ -77,7 +78,7 @@ struct RetryTests {
         }
     }
 
-    @Test("retrying a run that is not failed or cancelled names its state; an unknown id is not found")
+    @Test("retrying a run that is not failed or cancelled names its state; an unknown id is not found", .needsDatabase)
     func retryRefused() async throws {
         try await TestDatabase.with { db in
             let registry = testRegistry()

@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import KajiTesting
 import Testing
 
 /// Run ids (UUIDv7), made in one place: `RunID`.
@@ -24,7 +25,7 @@ struct RunIDTests {
         }
     }
 
-    @Test("the bench's finished history has distinct UUIDv7 ids from a day ago")
+    @Test("the bench's finished history has distinct UUIDv7 ids from a day ago", .needsDatabase)
     func benchHistory() async throws {
         try await TestDatabase.with { db in
             try await db.store.insertFinishedHistory(count: 300, kind: "diag.steps")

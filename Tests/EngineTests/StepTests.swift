@@ -1,8 +1,9 @@
 import Engine
 import Foundation
+import KajiTesting
 import Testing
 
-@Suite("Workflows and steps", .timeLimit(.minutes(2)))
+@Suite("Workflows and steps", .timeLimit(.minutes(2)), .needsDatabase)
 struct StepTests {
     @Test("a diag run checkpoints each step and ends succeeded with its output")
     func diagRunSucceeds() async throws {

@@ -1,13 +1,4 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
-
-/// What a test-kit helper could not do.
-public struct KajiTestingError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ description: String) { self.description = description }
-}
 
 /// A PostgreSQL server of one test's own (started by `scripts/start-pg.sh`, as the test suite's shared one
 /// is), for tests that restart or crash the server: the shared server stays up for every other test.
@@ -17,9 +8,7 @@ public final class PrivateServer: Sendable {
     public let url: String
     let bin: String
 
-    static var repositoryRoot: URL {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    }
+    static var repositoryRoot: URL { TestEnvironment.repositoryRoot }
 
     private init(dir: String, url: String, bin: String) {
         self.dir = dir
@@ -58,36 +47,13 @@ public final class PrivateServer: Sendable {
         try? FileManager.default.removeItem(atPath: dir)
     }
 
-    /// Runs a program to its end and returns what it printed (stdout and stderr). Spawned and reaped here
-    /// with posix_spawn and waitpid: Foundation's Process did not always notice a short-lived child exit
-    /// (it stayed a zombie) while other children came and went.
+    /// Runs a program to its end and returns what it printed (stdout, then stderr); throws when it fails.
     @discardableResult
     public static func run(_ executable: String, _ arguments: [String]) async throws -> String {
-        let out = FileManager.default.temporaryDirectory.appendingPathComponent("kaji-run-\(UUID().uuidString)").path
-        defer { try? FileManager.default.removeItem(atPath: out) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
-        defer { for arg in argv { free(arg) } }
-        var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, executable, &actions, nil, argv, environ)
-        guard spawned == 0 else { throw KajiTestingError("cannot start \(executable): error \(spawned)") }
-        var status: Int32 = 0
-        while true {
-            let reaped = waitpid(pid, &status, WNOHANG)
-            if reaped == pid { break }
-            if reaped < 0 && errno != EINTR { throw KajiTestingError("waitpid for \(executable) failed: errno \(errno)") }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
-        let exited = (status & 0x7f) == 0
-        let code = (status >> 8) & 0xff
-        guard exited && code == 0 else {
-            throw KajiTestingError("\(executable) \(arguments.joined(separator: " ")) failed (status \(status)): \(text.suffix(2000))")
+        let result = try await ChildProcess.run(executable, arguments, timeout: .seconds(300))
+        let text = result.stdout + result.stderr
+        guard result.status == 0 else {
+            throw KajiTestingError("\(executable) \(arguments.joined(separator: " ")) failed (status \(result.status)): \(text.suffix(2000))")
         }
         return text
     }

@@ -1,4 +1,5 @@
 import Foundation
+import KajiTesting
 import Provisioner
 import SakuraSimulator
 import Synchronization
@@ -56,7 +57,7 @@ struct ClientPacingTests {
                 try await group.waitForAll()
             }
             for id in servers {
-                try await eventually("\(id) up") { try await client.checkServerStatus(id, is: .up).ready }
+                try await eventually("\(id) up", timeout: .seconds(5)) { try await client.checkServerStatus(id, is: .up).ready }
             }
         }
     }

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import KajiTesting
 import NIOCore
 import NIOHTTP1
 import Provisioner
@@ -111,7 +112,7 @@ struct ConformanceTests {
             #expect(refused?.description.contains("NIC 0") == true)
             let plain = try await client.createDisk(DiskSpec(name: "a", sourceArchiveID: archive.id, serverID: sharedFirst.id, edit: DiskEdit(hostName: "a")))
             simulator.advance(seconds: 1)
-            try await eventually("disk available") { try await client.checkDiskAvailable(plain.id).ready }
+            try await eventually("disk available", timeout: .seconds(5)) { try await client.checkDiskAvailable(plain.id).ready }
             let edited = await expectCloudError { try await client.configureDisk(plain.id, edit) }
             #expect(edited?.status == 400 && edited?.code == "invalid_format")
 
@@ -190,7 +191,7 @@ struct ConformanceTests {
         try await withSimulator(SakuraSimulatorConfiguration(faults: try FaultRule.parseList("PUT /server/*/power=still_creating,times=3"))) { simulator, client in
             let server = try await client.createServer(ServerSpec(name: "x", cpu: 1, memoryMB: 1024))
             try await client.powerOn(server.id)
-            try await eventually("server up") { try await client.checkServerStatus(server.id, is: .up).ready }
+            try await eventually("server up", timeout: .seconds(5)) { try await client.checkServerStatus(server.id, is: .up).ready }
             let fired = (try await fetchState(simulator)["FaultsFired"]?.arrayValue ?? []).compactMap(\.stringValue)
             #expect(fired.count == 3 && fired.allSatisfy { $0.contains("still_creating") })
         }
@@ -202,7 +203,7 @@ struct ConformanceTests {
             let server = try await client.createServer(ServerSpec(name: "x", cpu: 1, memoryMB: 1024))
             try await client.powerOn(server.id)
             var resent = 0
-            try await eventually("server up after a re-sent boot") {
+            try await eventually("server up after a re-sent boot", timeout: .seconds(5)) {
                 let check = try await client.checkServerStatus(server.id, is: .up)
                 if check.ready { return true }
                 if try await client.bootFollowUp(check.server) { resent += 1 }
@@ -217,7 +218,7 @@ struct ConformanceTests {
             try await client.powerOn(server.id)
             // Booting reads `down`; the re-send is answered 409 (accepted): nothing more is sent after it.
             var answered409 = false
-            try await eventually("a re-sent boot") {
+            try await eventually("a re-sent boot", timeout: .seconds(5)) {
                 let server = try await client.getServer(server.id)
                 answered409 = try await client.bootFollowUp(server)
                 return answered409

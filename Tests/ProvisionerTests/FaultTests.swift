@@ -1,4 +1,5 @@
 import Foundation
+import KajiTesting
 import Provisioner
 import SakuraSimulator
 import Testing
@@ -98,7 +99,7 @@ struct FaultTests {
                 return
             }
             #expect(lost?.attempts == 1 && lost?.notDelivered == false)
-            try await eventually("server up") { try await client.checkServerStatus(server.id, is: .up).ready }
+            try await eventually("server up", timeout: .seconds(5)) { try await client.checkServerStatus(server.id, is: .up).ready }
             #expect(try await fetchState(simulator)["FaultsFired"]?.arrayValue?.count == 1)
         }
     }
@@ -135,7 +136,7 @@ struct FaultTests {
             let archive = try await client.findUbuntuArchive()
             let disk = try await client.createDisk(DiskSpec(name: "d", sourceArchiveID: archive.id))
             var failure: SakuraCloudError?
-            try await eventually("disk copy failed") {
+            try await eventually("disk copy failed", timeout: .seconds(5)) {
                 do {
                     _ = try await client.checkDiskAvailable(disk.id)
                     return false

@@ -1,4 +1,5 @@
 import Foundation
+import KajiTesting
 import Provisioner
 import SakuraSimulator
 import Testing
@@ -7,13 +8,13 @@ import Testing
 /// cluster workflows will: init, join, CNI, get nodes, readyz, backup, password patch, injected failures.
 @Suite("Simulated node tools over SSH", .timeLimit(.minutes(1)))
 struct NodeToolsTests {
-    @Test func initJoinGetNodesAndBackup() async throws {
+    @Test(.needsSSHD) func initJoinGetNodesAndBackup() async throws {
         let sshd = try TestSSHD.fromEnvironment()
         // A key of the cluster's own, installed by the disk edit as on real nodes.
         let clusterKey = SSHIdentity.generate()
         let ssh = SSHExecutor(
             configuration: SSHConfiguration(
-                identity: clusterKey, knownHosts: KnownHostsFile(path: temporaryPath("known_hosts")),
+                identity: clusterKey, knownHosts: KnownHostsFile(path: TestEnvironment.temporaryPath("known_hosts")),
                 connectTimeout: .seconds(2), connectAttempts: 2, connectRetryWait: .milliseconds(50)))
         let world = "test-\(UUID().uuidString.prefix(8))"
         let configuration = SakuraSimulatorConfiguration(
@@ -30,7 +31,7 @@ struct NodeToolsTests {
                              edit: DiskEdit(hostName: name, sshPublicKeys: [clusterKey.publicKeyLine]),
                              bootAtAvailable: true),
                     operation: OperationTag(run: world, step: "disk:\(name)"))
-                try await eventually("\(name) up") { try await client.checkServerStatus(server.id, is: .up).ready }
+                try await eventually("\(name) up", timeout: .seconds(5)) { try await client.checkServerStatus(server.id, is: .up).ready }
                 nodes[name] = try await client.getServer(server.id).sshEndpoint()
             }
             let master1 = try #require(nodes["master-1"])

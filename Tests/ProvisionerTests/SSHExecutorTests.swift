@@ -2,6 +2,7 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
+import KajiTesting
 import NIOCore
 import NIOPosix
 import Provisioner
@@ -9,7 +10,7 @@ import Testing
 
 @Suite("SSH executor against a real sshd", .timeLimit(.minutes(1)))
 struct SSHExecutorTests {
-    @Test func exitCodesStdoutAndStderr() async throws {
+    @Test(.needsSSHD) func exitCodesStdoutAndStderr() async throws {
         let sshd = try TestSSHD.fromEnvironment()
         let ssh = try sshd.executor()
         let hello = try await ssh.run("echo hello", on: sshd.endpoint, deadline: .seconds(10))
@@ -30,7 +31,7 @@ struct SSHExecutorTests {
         }
     }
 
-    @Test func stdinReachesTheCommandWithoutTheCommandLine() async throws {
+    @Test(.needsSSHD) func stdinReachesTheCommandWithoutTheCommandLine() async throws {
         let sshd = try TestSSHD.fromEnvironment()
         let ssh = try sshd.executor()
         let result = try await ssh.run(
@@ -42,14 +43,14 @@ struct SSHExecutorTests {
         #expect(noInput.stdout == "done\n")
     }
 
-    @Test func largeOutputIsCapturedWhole() async throws {
+    @Test(.needsSSHD) func largeOutputIsCapturedWhole() async throws {
         let sshd = try TestSSHD.fromEnvironment()
         let ssh = try sshd.executor()
         let result = try await ssh.run("seq 1 50000", on: sshd.endpoint, deadline: .seconds(20))
         #expect(result.stdout.split(separator: "\n").count == 50000)
     }
 
-    @Test func deadlineClosesTheConnection() async throws {
+    @Test(.needsSSHD) func deadlineClosesTheConnection() async throws {
         let sshd = try TestSSHD.fromEnvironment()
         let ssh = try sshd.executor()
         let started = ContinuousClock.now
@@ -67,9 +68,9 @@ struct SSHExecutorTests {
         #expect(ContinuousClock.now - started < .seconds(30))
     }
 
-    @Test func hostKeyIsPinnedOnFirstContactAndAChangedKeyIsRejected() async throws {
+    @Test(.needsSSHD) func hostKeyIsPinnedOnFirstContactAndAChangedKeyIsRejected() async throws {
         let sshd = try TestSSHD.fromEnvironment()
-        let knownHosts = temporaryPath("known_hosts")
+        let knownHosts = TestEnvironment.temporaryPath("known_hosts")
         let ssh = try sshd.executor(knownHosts: knownHosts)
         _ = try await ssh.run("true", on: sshd.endpoint, deadline: .seconds(10))
         let pinned = try String(contentsOfFile: knownHosts, encoding: .utf8)
@@ -98,7 +99,7 @@ struct SSHExecutorTests {
         #expect(ContinuousClock.now - started < .seconds(5))
     }
 
-    @Test func deadNodeIsRetriedThenFailsCleanly() async throws {
+    @Test(.needsSSHD) func deadNodeIsRetriedThenFailsCleanly() async throws {
         let sshd = try TestSSHD.fromEnvironment()
         let ssh = try sshd.executor(connectAttempts: 3)
         let closedPort = try await Self.closedPort()
@@ -120,7 +121,7 @@ struct SSHExecutorTests {
         #expect(elapsed < .seconds(5))
     }
 
-    @Test func reachabilityIsASingleNonSleepingLook() async throws {
+    @Test(.needsSSHD) func reachabilityIsASingleNonSleepingLook() async throws {
         let sshd = try TestSSHD.fromEnvironment()
         // Five attempts 20 s apart: a look that retried would take at least 80 s; one look takes far less,
         // however loaded the machine (a connection to a closed port is refused at once).
@@ -132,18 +133,15 @@ struct SSHExecutorTests {
         #expect(ContinuousClock.now - started < .seconds(20), "a single look, no retry")
     }
 
-    @Test func refusedKeyIsAnAuthenticationError() async throws {
+    @Test(.needsSSHD) func refusedKeyIsAnAuthenticationError() async throws {
         let sshd = try TestSSHD.fromEnvironment()
-        let keyPath = temporaryPath("id_ed25519")
-        let generate = Process()
-        generate.executableURL = URL(fileURLWithPath: "/usr/bin/ssh-keygen")
-        generate.arguments = ["-q", "-t", "ed25519", "-N", "", "-f", keyPath]
-        try generate.run()
-        generate.waitUntilExit()
+        let keyPath = TestEnvironment.temporaryPath("id_ed25519")
+        let generate = try await ChildProcess.run("/usr/bin/ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", keyPath], timeout: .seconds(30))
+        #expect(generate.status == 0, "\(generate)")
         let stranger = SSHExecutor(
             configuration: SSHConfiguration(
                 identity: try SSHIdentity.load(privateKeyPath: keyPath),
-                knownHosts: KnownHostsFile(path: temporaryPath("known_hosts")), connectAttempts: 1))
+                knownHosts: KnownHostsFile(path: TestEnvironment.temporaryPath("known_hosts")), connectAttempts: 1))
         do {
             _ = try await stranger.run("true", on: sshd.endpoint, deadline: .seconds(10))
             Issue.record("expected an authentication failure")
@@ -152,40 +150,34 @@ struct SSHExecutorTests {
         }
     }
 
-    @Test func generatedKeysRoundTripThroughOpenSSHFiles() throws {
+    @Test func generatedKeysRoundTripThroughOpenSSHFiles() async throws {
         let identity = SSHIdentity.generate()
         let text = identity.openSSHPrivateKey(comment: "kaji-test")
         #expect(!"\(identity)".contains(text))
         let reread = try SSHIdentity(openSSHPrivateKey: text)
         #expect(reread.publicKeyLine == identity.publicKeyLine)
-        let path = temporaryPath("generated_ed25519")
+        let path = TestEnvironment.temporaryPath("generated_ed25519")
         try text.write(toFile: path, atomically: true, encoding: .utf8)
         try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
-        let keygen = Process()
-        let output = Pipe()
-        keygen.executableURL = URL(fileURLWithPath: "/usr/bin/ssh-keygen")
-        keygen.arguments = ["-y", "-f", path]
-        keygen.standardOutput = output
-        try keygen.run()
-        keygen.waitUntilExit()
-        let derived = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        #expect(keygen.terminationStatus == 0)
+        let keygen = try await ChildProcess.run("/usr/bin/ssh-keygen", ["-y", "-f", path], timeout: .seconds(30))
+        let derived = keygen.stdout
+        #expect(keygen.status == 0)
         #expect(derived.hasPrefix(identity.publicKeyLine))
     }
 
-    @Test func keyFilesAreCheckedAndNeverPrinted() throws {
+    @Test(.needsSSHD) func keyFilesAreCheckedAndNeverPrinted() throws {
         let sshd = try TestSSHD.fromEnvironment()
         let identity = try SSHIdentity.load(privateKeyPath: sshd.clientKey)
         let pub = try String(contentsOfFile: sshd.clientKey + ".pub", encoding: .utf8)
         #expect(pub.hasPrefix(identity.publicKeyLine))
         #expect("\(identity)".hasPrefix("SSHIdentity(SHA256:"))
-        let bogus = temporaryPath("bogus")
+        let bogus = TestEnvironment.temporaryPath("bogus")
         try "not a key".write(toFile: bogus, atomically: true, encoding: .utf8)
         #expect(throws: SSHError.self) { try SSHIdentity.load(privateKeyPath: bogus) }
         #expect(throws: SSHError.self) { try SSHIdentity.load(privateKeyPath: sshd.clientKey + ".missing") }
     }
 
-    @Test func aKilledCommandReportsItsSignalAndTheConnectionIsReused() async throws {
+    @Test(.needsSSHD) func aKilledCommandReportsItsSignalAndTheConnectionIsReused() async throws {
         let sshd = try TestSSHD.fromEnvironment()
         let ssh = try sshd.executor()
         let killed = try await ssh.run("kill -KILL $$", on: sshd.endpoint, deadline: .seconds(10))
@@ -201,7 +193,7 @@ struct SSHExecutorTests {
         #expect(after.stdout == "again\n")
     }
 
-    @Test func concurrentCommandsOnOneNode() async throws {
+    @Test(.needsSSHD) func concurrentCommandsOnOneNode() async throws {
         let sshd = try TestSSHD.fromEnvironment()
         let ssh = try sshd.executor()
         let results = try await withThrowingTaskGroup(of: String.self) { group in
@@ -218,7 +210,7 @@ struct SSHExecutorTests {
     /// so that no server started by a parallel test can take it: a connection to it is refused at once.
     static func closedPort() async throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw MissingSSHD() }
+        guard fd >= 0 else { throw KajiTestingError("no socket for a closed port: errno \(errno)") }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
@@ -227,7 +219,7 @@ struct SSHExecutorTests {
         let bound = withUnsafeMutablePointer(to: &address) { pointer in
             pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
         }
-        guard bound else { close(fd); throw MissingSSHD() }
+        guard bound else { close(fd); throw KajiTestingError("cannot bind a loopback port: errno \(errno)") }
         return Int(UInt16(bigEndian: address.sin_port))
     }
 }

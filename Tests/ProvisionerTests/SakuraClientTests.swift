@@ -1,4 +1,5 @@
 import Foundation
+import KajiTesting
 import Provisioner
 import SakuraSimulator
 import Testing
@@ -101,7 +102,7 @@ struct SakuraClientTests {
             #expect(copying?.code == "disk_is_copying")
 
             simulator.advance(seconds: 1)
-            try await eventually("disk available") { try await client.checkDiskAvailable(disk.id).ready }
+            try await eventually("disk available", timeout: .seconds(5)) { try await client.checkDiskAvailable(disk.id).ready }
             try await client.configureDisk(disk.id, DiskEdit(hostName: "prod-master-01", userIPAddress: "192.168.100.11"))
             try await client.detachDisk(disk.id)
             try await client.attachDisk(disk.id, toServer: server.id)
@@ -118,7 +119,7 @@ struct SakuraClientTests {
             let check = try await client.checkServerStatus(server.id, is: .up)
             #expect(!check.ready && check.server.status == .down)
             simulator.advance(seconds: 1)
-            try await eventually("server up") { try await client.checkServerStatus(server.id, is: .up).ready }
+            try await eventually("server up", timeout: .seconds(5)) { try await client.checkServerStatus(server.id, is: .up).ready }
             let booted = try await client.getServer(server.id)
             #expect(booted.hostName == "prod-master-01")
             #expect(booted.interfaces[0].userIPAddress == "192.168.100.11")
@@ -133,7 +134,7 @@ struct SakuraClientTests {
             try await client.powerOff(server.id)
             #expect(try await client.getServer(server.id).status == .cleaning)
             simulator.advance(seconds: 1)
-            try await eventually("server down") { try await client.checkServerStatus(server.id, is: .down).ready }
+            try await eventually("server down", timeout: .seconds(5)) { try await client.checkServerStatus(server.id, is: .down).ready }
             #expect(try await client.deleteServer(server.id, withDisks: [disk.id]))
             #expect(try await client.deleteServer(server.id) == false)
             #expect(try await client.deleteSwitch(switchID))

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import KajiTesting
 import NIOCore
 import NIOHTTP1
 import Provisioner
@@ -123,13 +124,13 @@ struct SimulatorTests {
             let deleting = await expectCloudError { _ = try await client.deleteDisk(disk.id) }
             #expect(deleting?.code == "disk_is_copying")
             simulator.advance(seconds: 1)
-            try await eventually("disk available") { try await client.checkDiskAvailable(disk.id).ready }
+            try await eventually("disk available", timeout: .seconds(5)) { try await client.checkDiskAvailable(disk.id).ready }
             try await client.attachDisk(disk.id, toServer: server.id)
             let twice = await expectCloudError { try await client.attachDisk(disk.id, toServer: server.id) }
             #expect(twice?.code == "res_already_connected")
             try await client.powerOn(server.id)
             simulator.advance(seconds: 1)
-            try await eventually("up") { try await client.checkServerStatus(server.id, is: .up).ready }
+            try await eventually("up", timeout: .seconds(5)) { try await client.checkServerStatus(server.id, is: .up).ready }
             let addNIC = await expectCloudError { _ = try await client.createInterface(serverID: server.id) }
             #expect(addNIC?.code == "server_power_must_be_down")
             try await client.powerOff(server.id, force: true)

@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import KajiTesting
 import Testing
 @testable import Workflows
 
@@ -16,7 +17,7 @@ struct ApplyTests {
     }
 
     /// Seeds the inventory with the demo cluster as `ready` with `workers` workers.
-    static func seed(_ db: ManifestTestDB, workers: Int, state: String = "ready") async throws {
+    static func seed(_ db: TestDatabase, workers: Int, state: String = "ready") async throws {
         var spec = try demoSpec()
         spec.workers.replicas = workers
         let now = Date()
@@ -55,9 +56,9 @@ struct ApplyTests {
         #expect(missing.stderr.contains("-f /nonexistent/cluster.yaml: no such file"))
     }
 
-    @Test("no bad manifest enqueues anything through kaji apply")
+    @Test("no bad manifest enqueues anything through kaji apply", .needsDatabase)
     func badManifestsEnqueueNothing() async throws {
-        try await ManifestTestDB.with { db in
+        try await TestDatabase.with { db in
             for bad in BadManifest.cases {
                 let path = try ManifestRepo.writeTemp(try bad.yaml())
                 let result = try await ManifestCLI.run(["apply", "-f", path] + db.cliArguments)
@@ -69,9 +70,9 @@ struct ApplyTests {
         }
     }
 
-    @Test("applying the same manifest twice enqueues one provision run")
+    @Test("applying the same manifest twice enqueues one provision run", .needsDatabase)
     func applyTwice() async throws {
-        try await ManifestTestDB.with { db in
+        try await TestDatabase.with { db in
             let path = ManifestRepo.root.appendingPathComponent("examples/demo.yaml").path
             let first = try await ManifestCLI.run(["apply", "-f", path] + db.cliArguments)
             #expect(first.status == 0, "\(first)")
@@ -111,9 +112,9 @@ struct ApplyTests {
         }
     }
 
-    @Test("more workers than the inventory has enqueues one scale-out")
+    @Test("more workers than the inventory has enqueues one scale-out", .needsDatabase)
     func scaleOut() async throws {
-        try await ManifestTestDB.with { db in
+        try await TestDatabase.with { db in
             try await Self.seed(db, workers: 2)
             let path = try ManifestRepo.writeTemp(try Self.demoYAML(workers: 4))
             for _ in 0..<2 {
@@ -128,9 +129,9 @@ struct ApplyTests {
         }
     }
 
-    @Test("fewer workers than the inventory has is refused, naming the field")
+    @Test("fewer workers than the inventory has is refused, naming the field", .needsDatabase)
     func shrinkRefused() async throws {
-        try await ManifestTestDB.with { db in
+        try await TestDatabase.with { db in
             try await Self.seed(db, workers: 4)
             let path = try ManifestRepo.writeTemp(try Self.demoYAML(workers: 2))
             let result = try await ManifestCLI.run(["apply", "-f", path] + db.cliArguments)
@@ -140,9 +141,9 @@ struct ApplyTests {
         }
     }
 
-    @Test("other changes to an existing cluster are refused, naming each field")
+    @Test("other changes to an existing cluster are refused, naming each field", .needsDatabase)
     func immutableRefused() async throws {
-        try await ManifestTestDB.with { db in
+        try await TestDatabase.with { db in
             try await Self.seed(db, workers: 2)
             let yaml = try ManifestRepo.example("demo.yaml").replacingOccurrences(of: "zone: is1a", with: "zone: is1b")
                 .replacingOccurrences(of: "  plan: {cpu: 2, memoryGB: 4}\n  diskGB: 20\nowners", with: "  plan: {cpu: 4, memoryGB: 8}\n  diskGB: 20\nowners")
@@ -157,9 +158,9 @@ struct ApplyTests {
         }
     }
 
-    @Test("the same manifest as the inventory: nothing to do")
+    @Test("the same manifest as the inventory: nothing to do", .needsDatabase)
     func nothingToDo() async throws {
-        try await ManifestTestDB.with { db in
+        try await TestDatabase.with { db in
             try await Self.seed(db, workers: 2)
             let result = try await ManifestCLI.run(["apply", "-f", ManifestRepo.root.appendingPathComponent("examples/demo.yaml").path] + db.cliArguments)
             #expect(result.status == 0, "\(result)")
@@ -168,9 +169,9 @@ struct ApplyTests {
         }
     }
 
-    @Test("--dry-run prints the plan of steps and enqueues nothing")
+    @Test("--dry-run prints the plan of steps and enqueues nothing", .needsDatabase)
     func dryRun() async throws {
-        try await ManifestTestDB.with { db in
+        try await TestDatabase.with { db in
             let path = ManifestRepo.root.appendingPathComponent("examples/demo.yaml").path
             let result = try await ManifestCLI.run(["apply", "-f", path, "--dry-run"] + db.cliArguments)
             #expect(result.status == 0, "\(result)")
@@ -203,9 +204,9 @@ struct ApplyTests {
         }
     }
 
-    @Test("a different manifest while the cluster's provisioning is unfinished is refused")
+    @Test("a different manifest while the cluster's provisioning is unfinished is refused", .needsDatabase)
     func changedWhileProvisioning() async throws {
-        try await ManifestTestDB.with { db in
+        try await TestDatabase.with { db in
             let first = try await ManifestCLI.run(["apply", "-f", ManifestRepo.root.appendingPathComponent("examples/demo.yaml").path] + db.cliArguments)
             #expect(first.status == 0, "\(first)")
             let id = try #require(try await db.store.listRuns(state: nil, kind: nil, limit: 5).first?.id.uuidString.lowercased())
@@ -216,9 +217,9 @@ struct ApplyTests {
         }
     }
 
-    @Test("a changed velero.schedule replaces the backup schedule; a dry run registers none")
+    @Test("a changed velero.schedule replaces the backup schedule; a dry run registers none", .needsDatabase)
     func scheduleFollowsManifest() async throws {
-        try await ManifestTestDB.with { db in
+        try await TestDatabase.with { db in
             let demo = ManifestRepo.root.appendingPathComponent("examples/demo.yaml").path
             let dry = try await ManifestCLI.run(["apply", "-f", demo, "--dry-run"] + db.cliArguments)
             #expect(dry.stdout.contains("nightly backup: schedule backup:demo (not registered: dry run)"), "\(dry)")
@@ -236,9 +237,9 @@ struct ApplyTests {
         }
     }
 
-    @Test("kaji clusters and kaji cluster show read the inventory")
+    @Test("kaji clusters and kaji cluster show read the inventory", .needsDatabase)
     func clustersAndShow() async throws {
-        try await ManifestTestDB.with { db in
+        try await TestDatabase.with { db in
             let empty = try await ManifestCLI.run(["clusters"] + db.cliArguments)
             #expect(empty.status == 0, "\(empty)")
             #expect(empty.stdout.hasPrefix("no clusters"))

@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import KajiTesting
 import Provisioner
 import Testing
 @testable import Workflows
@@ -29,7 +30,7 @@ struct BackupTests {
         return world["restores"] as? [String: [String: Any]] ?? [:]
     }
 
-    @Test func completedBackupSucceedsWithItemCountsUnderADefaultName() async throws {
+    @Test(.needsDatabaseAndSSHD) func completedBackupSucceedsWithItemCountsUnderADefaultName() async throws {
         try await F.with { env in
             let ssh = try F.ssh(env)
             let cluster = try await F.seedCluster(env, ssh: ssh)
@@ -59,7 +60,7 @@ struct BackupTests {
         }
     }
 
-    @Test func partiallyFailedBackupFailsTheRunWithVelerosMessages() async throws {
+    @Test(.needsDatabaseAndSSHD) func partiallyFailedBackupFailsTheRunWithVelerosMessages() async throws {
         try await F.with { env in
             let ssh = try F.ssh(env)
             let cluster = try await F.seedCluster(env, ssh: ssh)
@@ -82,7 +83,7 @@ struct BackupTests {
         }
     }
 
-    @Test func failedBackupFailsTheRunWithTheFailureReason() async throws {
+    @Test(.needsDatabaseAndSSHD) func failedBackupFailsTheRunWithTheFailureReason() async throws {
         try await F.with { env in
             let ssh = try F.ssh(env)
             let cluster = try await F.seedCluster(env, ssh: ssh)
@@ -105,7 +106,7 @@ struct BackupTests {
 
     /// A backup still running after `--wait` returned: the run waits durably (no slot) and finishes once the
     /// phase is final, having created one backup.
-    @Test func inProgressBackupIsPolledDurablyUntilCompleted() async throws {
+    @Test(.needsDatabaseAndSSHD) func inProgressBackupIsPolledDurablyUntilCompleted() async throws {
         try await F.with { env in
             let ssh = try F.ssh(env)
             let cluster = try await F.seedCluster(env, ssh: ssh)
@@ -113,7 +114,7 @@ struct BackupTests {
             let registry = Self.registry(F.services(env, ssh: ssh))
             let pool = F.startPool(env, registry)
             let id = try await F.enqueue(env, registry, kind: "cluster.backup", input: BackupInput(cluster: cluster.name, name: "slow-1"))
-            try await F.eventually("the run waits on backup-phase") {
+            try await eventually("the run waits on backup-phase", timeout: .seconds(60)) {
                 let detail = try await env.store.runDetail(id: id)
                 return detail?.run.state == .waiting && detail?.steps.contains { $0.name == "backup-phase" && ($0.wait ?? "").contains("slow-1 is InProgress") } == true
             }
@@ -130,7 +131,7 @@ struct BackupTests {
     /// The state a crash leaves behind (the backup exists, its step result was never stored): the run adopts
     /// the backup it made instead of creating a second one. A backup of that name made by anybody else is
     /// refused.
-    @Test func aRunAdoptsItsOwnBackupAndRefusesSomeoneElses() async throws {
+    @Test(.needsDatabaseAndSSHD) func aRunAdoptsItsOwnBackupAndRefusesSomeoneElses() async throws {
         try await F.with { env in
             let ssh = try F.ssh(env)
             let cluster = try await F.seedCluster(env, ssh: ssh)
@@ -159,7 +160,7 @@ struct BackupTests {
 
     /// The manifest's nightly schedule (`ClusterBackupSchedule`, registered by `kaji apply`) enqueues
     /// `{"cluster": NAME}`; a tick makes one backup under the default name, with the cluster's key.
-    @Test func theManifestsScheduleRunsThisWorkflow() async throws {
+    @Test(.needsDatabaseAndSSHD) func theManifestsScheduleRunsThisWorkflow() async throws {
         try await F.with { env in
             let ssh = try F.ssh(env)
             let cluster = try await F.seedCluster(env, ssh: ssh)
@@ -182,7 +183,7 @@ struct BackupTests {
         }
     }
 
-    @Test func unknownClusterFailsAtOnceNamingTheField() async throws {
+    @Test(.needsDatabaseAndSSHD) func unknownClusterFailsAtOnceNamingTheField() async throws {
         try await F.with { env in
             let ssh = try F.ssh(env)
             let registry = Self.registry(F.services(env, ssh: ssh))
@@ -196,7 +197,7 @@ struct BackupTests {
         }
     }
 
-    @Test func restoreFromABackupCompletes() async throws {
+    @Test(.needsDatabaseAndSSHD) func restoreFromABackupCompletes() async throws {
         try await F.with { env in
             let ssh = try F.ssh(env)
             let cluster = try await F.seedCluster(env, ssh: ssh)
@@ -219,7 +220,7 @@ struct BackupTests {
         }
     }
 
-    @Test func failedRestoreAndMissingBackupFailTheRun() async throws {
+    @Test(.needsDatabaseAndSSHD) func failedRestoreAndMissingBackupFailTheRun() async throws {
         try await F.with { env in
             let ssh = try F.ssh(env)
             let cluster = try await F.seedCluster(env, ssh: ssh)

@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import KajiTesting
 import Provisioner
 import SakuraSimulator
 import Testing
@@ -7,7 +8,7 @@ import Testing
 
 /// The cluster workflows against the simulator's SAKURA Cloud rules (tag limits, numeric IDs, the disk
 /// edit on NIC 0, the SDK's boot protocol), end to end.
-@Suite("Cluster workflows on the stricter simulator", .serialized, .timeLimit(.minutes(3)))
+@Suite("Cluster workflows on the stricter simulator", .serialized, .timeLimit(.minutes(3)), .needsDatabaseAndSSHD)
 struct CloudConformanceTests {
     @Test("a cluster named with 40 characters provisions and deletes: every tag within 10 × 32 characters, the private address on NIC 0, boots retried as the SDK does")
     func fortyCharacterClusterName() async throws {

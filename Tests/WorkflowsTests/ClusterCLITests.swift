@@ -1,20 +1,21 @@
 import Engine
 import Foundation
+import KajiTesting
 import PostgresNIO
 import Testing
 @testable import Workflows
 
 /// `kaji enqueue` and `kaji signal` as real processes on a schema of their own (issue 9, item 4).
-@Suite("kaji enqueue and signal: cluster concurrency keys, approval payloads", .timeLimit(.minutes(3)))
+@Suite("kaji enqueue and signal: cluster concurrency keys, approval payloads", .timeLimit(.minutes(3)), .needsDatabase)
 struct ClusterCLITests {
-    func count(_ db: ManifestTestDB, _ query: PostgresQuery) async throws -> Int {
+    func count(_ db: TestDatabase, _ query: PostgresQuery) async throws -> Int {
         for try await n in try await db.store.client.query(query, logger: db.store.logger).decode(Int.self) { return n }
         return 0
     }
 
     @Test("kaji enqueue of a cluster kind takes cluster:NAME, as kaji apply does; a different --concurrency-key is refused naming it")
     func enqueueTakesTheClusterKey() async throws {
-        try await ManifestTestDB.with { db in
+        try await TestDatabase.with { db in
             let backup = try await ManifestCLI.run(["enqueue", ClusterKinds.backup, "--input", #"{"cluster": "prod-a"}"#, "--json"] + db.cliArguments)
             #expect(backup.status == 0, "\(backup)")
             let spec = testClusterSpec(name: "prod-b", masters: 1, workers: 1)
@@ -41,7 +42,7 @@ struct ClusterCLITests {
 
     @Test("a signal named approval whose payload is not an approval is refused at kaji signal (exit 2, naming the field) and not stored")
     func approvalSignalMustBeAnApproval() async throws {
-        try await ManifestTestDB.with { db in
+        try await TestDatabase.with { db in
             var registry = WorkflowRegistry()
             registry.register(DiagWorkflow())
             let run = try await KajiClient(store: db.store, catalog: registry.catalog).enqueue(EnqueueRequest(kind: "diag.steps", actor: "test")).id

@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import KajiTesting
 import Provisioner
 import Testing
 import Worker
@@ -7,7 +8,7 @@ import Worker
 
 /// Cluster side effects that are safe to repeat or undo (issue 9, item 5), end to end on real PostgreSQL,
 /// the simulator over HTTP and the real sshd with the simulated node tools.
-@Suite("Cluster hardening: join secrets, scale-out undo, fenced inventory", .serialized, .timeLimit(.minutes(4)))
+@Suite("Cluster hardening: join secrets, scale-out undo, fenced inventory", .serialized, .timeLimit(.minutes(4)), .needsDatabaseAndSSHD)
 struct ClusterHardeningTests {
     /// The world's `commands.log`: every session's command line and every node tool's argv.
     static func commandLog(_ env: ClusterTestEnvironment) throws -> String {
@@ -200,10 +201,7 @@ struct ClusterHardeningTests {
         ClusterNode(name: name, role: .worker, serverID: "1", address: "192.168.100.99", sshHost: "127.0.0.1", sshPort: 22, sshUser: "root")
     }
 
-    static func startPool(_ env: ClusterTestEnvironment, registry: WorkflowRegistry) -> ClusterTestPool {
-        let configuration = WorkerConfiguration(concurrency: 4, leaseSeconds: 30, pollInterval: .milliseconds(100),
-                                                rescueInterval: .milliseconds(300), drainTimeout: .seconds(5), inlineRetryLimit: .seconds(2))
-        let pool = WorkerPool(configuration: configuration, store: env.store, registry: registry, logger: env.logger)
-        return ClusterTestPool(pool: pool, task: Task { try await pool.run() })
+    static func startPool(_ env: ClusterTestEnvironment, registry: WorkflowRegistry) -> PoolHandle {
+        env.database.startPool(registry, pollInterval: .milliseconds(100))
     }
 }

@@ -8,7 +8,7 @@ import Testing
 /// PostgreSQL restarted (`pg_ctl restart -m fast`: every connection cut with 57P01) in the middle of the
 /// cluster workflows, on a server of the test's own. The runs go on where they stopped: nothing is created
 /// twice, nothing fails, nothing is undone.
-@Suite("Cluster workflows through a PostgreSQL restart", .serialized, .timeLimit(.minutes(5)))
+@Suite("Cluster workflows through a PostgreSQL restart", .serialized, .timeLimit(.minutes(5)), .needsDatabaseAndSSHD)
 struct DatabaseRestartTests {
     static func expectNothingFailed(_ env: ClusterTestEnvironment, _ id: UUID) async throws {
         let events = try await env.store.auditEvents(runID: id)
@@ -19,7 +19,7 @@ struct DatabaseRestartTests {
     /// Waits for the run to finish while the server may still be coming back (queries fail meanwhile).
     static func waitThroughOutage(_ env: ClusterTestEnvironment, _ id: UUID) async throws -> RunSummary {
         var last: RunSummary?
-        try await clusterEventually("run \(id) finishes", timeout: .seconds(150)) {
+        try await eventually("run \(id) finishes", timeout: .seconds(150)) {
             last = try? await env.store.run(id: id)
             return last?.state.isFinished ?? false
         }
@@ -34,7 +34,7 @@ struct DatabaseRestartTests {
                 let pool = env.startPool()
                 let spec = testClusterSpec(name: "pg-restart")
                 let provision = try await env.enqueueApproved(kind: ClusterKinds.provision, input: ProvisionInput(spec: spec))
-                try await clusterEventually("some servers exist", timeout: .seconds(60)) { try await env.resources("Servers").count >= 2 }
+                try await eventually("some servers exist", timeout: .seconds(60)) { try await env.resources("Servers").count >= 2 }
                 try await server.restartFast()
                 let run = try await Self.waitThroughOutage(env, provision)
                 #expect(run.state == .succeeded, "\(run.lastError ?? "")")
@@ -49,7 +49,7 @@ struct DatabaseRestartTests {
                 bigger.workers.replicas = 4
                 let scale = try await env.client.enqueue(EnqueueRequest(kind: ClusterKinds.scaleOut, input: try KajiJSON.string(ScaleOutInput(spec: bigger)),
                                                                         concurrencyKey: bigger.concurrencyKey, actor: "cli:alice@host")).id
-                try await clusterEventually("a new server exists", timeout: .seconds(60)) { try await env.resources("Servers").count >= 6 }
+                try await eventually("a new server exists", timeout: .seconds(60)) { try await env.resources("Servers").count >= 6 }
                 try await server.restartFast()
                 let scaled = try await Self.waitThroughOutage(env, scale)
                 try await pool.stop()
@@ -81,13 +81,13 @@ struct DatabaseRestartTests {
                 let registry = BackupTests.registry(F.services(env, ssh: ssh))
                 let pool = F.startPool(env, registry)
                 let id = try await F.enqueue(env, registry, kind: "cluster.backup", input: BackupInput(cluster: cluster.name, name: "restart-1"))
-                try await F.eventually("the run waits on backup-phase") {
+                try await eventually("the run waits on backup-phase", timeout: .seconds(60)) {
                     let detail = try await env.store.runDetail(id: id)
                     return detail?.steps.contains { $0.name == "backup-phase" && ($0.wait ?? "").contains("restart-1 is InProgress") } == true
                 }
                 try await server.restartFast()
                 try await F.simNode(ssh, cluster, "backup-phase restart-1 Completed")
-                try await F.eventually("the backup run finishes", timeout: .seconds(150)) {
+                try await eventually("the backup run finishes", timeout: .seconds(150)) {
                     (try? await env.store.run(id: id))??.state.isFinished ?? false
                 }
                 let detail = try await F.waitForFinish(env, id, timeout: .seconds(30))

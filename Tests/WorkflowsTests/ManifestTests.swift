@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import KajiTesting
 import Testing
 @testable import Workflows
 
@@ -22,7 +23,7 @@ struct BadManifest: Sendable, CustomStringConvertible {
         var text = try ManifestRepo.example("demo.yaml")
         for (old, new) in replacements {
             let count = text.components(separatedBy: old).count - 1
-            guard count == 1 else { throw ManifestTestError("\(name): '\(old)' occurs \(count) times in demo.yaml") }
+            guard count == 1 else { throw KajiTestingError("\(name): '\(old)' occurs \(count) times in demo.yaml") }
             text = text.replacingOccurrences(of: old, with: new)
         }
         return text

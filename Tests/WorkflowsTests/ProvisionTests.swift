@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import KajiTesting
 import Provisioner
 import SakuraSimulator
 import Testing
@@ -7,7 +8,7 @@ import Testing
 
 /// End to end: real PostgreSQL, the simulator over HTTP, the real sshd with the simulated node tools, an
 /// in-process worker pool.
-@Suite("Cluster provision, scale-out and delete, end to end", .serialized, .timeLimit(.minutes(3)))
+@Suite("Cluster provision, scale-out and delete, end to end", .serialized, .timeLimit(.minutes(3)), .needsDatabaseAndSSHD)
 struct ProvisionTests {
     /// Checks the cloud and the simulated cluster hold exactly the cluster `name` with these nodes.
     func expectComplete(_ env: ClusterTestEnvironment, name: String, masters: Int, workers: Int, sourceLocation: SourceLocation = #_sourceLocation) async throws {
@@ -118,7 +119,7 @@ struct ProvisionTests {
             let first = env.startCrashablePool(leaseSeconds: 2, id: "pool-1")
             let id = try await env.enqueueApproved(kind: ClusterKinds.provision, input: ProvisionInput(spec: spec))
             // Crash the first pool while servers are being made (some created, not all steps done).
-            try await clusterEventually("some servers exist") { try await env.resources("Servers").count >= 2 }
+            try await eventually("some servers exist") { try await env.resources("Servers").count >= 2 }
             await first.crash()
             let stateAfterCrash = try #require(try await env.store.run(id: id))
             #expect(!stateAfterCrash.state.isFinished)
@@ -265,7 +266,7 @@ struct ProvisionTests {
             let pool = env.startPool()
             let spec = testClusterSpec(name: "undo-a", masters: 1, workers: 2)
             let id = try await env.enqueueApproved(kind: ClusterKinds.provision, input: ProvisionInput(spec: spec))
-            try await clusterEventually("servers exist") { try await env.resources("Servers").count >= 2 }
+            try await eventually("servers exist") { try await env.resources("Servers").count >= 2 }
             _ = try await env.client.cancel(runID: id, reason: "wrong plan", actor: "cli:carol@host")
             // Well before the pool's 30 s lease could run out: the cancel is handled, not rescued.
             let run = try await env.waitForFinish(id, timeout: .seconds(15))

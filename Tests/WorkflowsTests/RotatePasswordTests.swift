@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import KajiTesting
 import Provisioner
 import Synchronization
 import Testing
@@ -54,7 +55,7 @@ struct RotatePasswordTests {
         #expect(!logs.contains(password), "the password is in the logs", sourceLocation: sourceLocation)
     }
 
-    @Test func rotationSetsAWorkingPasswordKeptOnlyEncrypted() async throws {
+    @Test(.needsDatabaseAndSSHD) func rotationSetsAWorkingPasswordKeptOnlyEncrypted() async throws {
         try await F.with { env in
             let ssh = try F.ssh(env)
             let cluster = try await F.seedCluster(env, ssh: ssh)
@@ -106,7 +107,7 @@ struct RotatePasswordTests {
 
     /// A login that fails after the patch: the attempt fails with a message free of the password, the retry
     /// rotates again with a new password (kept encrypted too), and only the last one works.
-    @Test func aFailedVerificationRotatesAgainAndLeaksNeitherPassword() async throws {
+    @Test(.needsDatabaseAndSSHD) func aFailedVerificationRotatesAgainAndLeaksNeitherPassword() async throws {
         try await F.with { env in
             let ssh = try F.ssh(env)
             let cluster = try await F.seedCluster(env, ssh: ssh)

@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import KajiTesting
 import Logging
 import PostgresNIO
 import Provisioner
@@ -19,65 +20,33 @@ enum BackupFixtures {
 
     /// The test environment: PostgreSQL from KAJI_TEST_DATABASE_URL, sshd from scripts/start-sshd.sh.
     struct Env: Sendable {
-        let config: DatabaseConfig
-        let store: RunStore
-        let logger: Logger
+        let database: TestDatabase
         let logs: LogCapture
-        let sshdPort: Int
-        let clientKey: String
+        let sshd: TestSSHD
 
+        var config: DatabaseConfig { database.config }
+        var store: RunStore { database.store }
+        var logger: Logger { database.logger }
         var client: GuardedClient { store.client }
-    }
-
-    static var databaseURL: String {
-        get throws {
-            guard let url = ProcessInfo.processInfo.environment["KAJI_TEST_DATABASE_URL"], !url.isEmpty else {
-                throw SetupError("KAJI_TEST_DATABASE_URL is not set: run the tests with scripts/test.sh, which starts a private PostgreSQL")
-            }
-            return url
-        }
+        var sshdPort: Int { sshd.port }
+        var clientKey: String { sshd.clientKey }
     }
 
     /// Runs `body` with a fresh migrated schema and a captured logger (trace level); drops the schema after.
     /// - Parameter url: another PostgreSQL server than the suite's (a test's private one).
     static func with<T: Sendable>(databaseURL url: String? = nil, _ body: @Sendable (Env) async throws -> T) async throws -> T {
-        let environment = ProcessInfo.processInfo.environment
-        guard let portText = environment["KAJI_TEST_SSHD_PORT"], let port = Int(portText), let key = environment["KAJI_TEST_SSH_KEY"] else {
-            throw SetupError("KAJI_TEST_SSHD_PORT and KAJI_TEST_SSH_KEY are not set: run through scripts/test.sh or eval \"$(scripts/start-sshd.sh DIR)\"")
-        }
-        var config = try DatabaseConfig(url: url ?? databaseURL, schema: "t_bk_\(UInt64.random(in: 0...UInt64.max) % 1_000_000_000_000)")
-        config.maxConnections = 10
+        let sshd = try TestSSHD.fromEnvironment()
         let logs = LogCapture()
         var logger = Logger(label: "kaji.test.backup") { label in logs.handler(label: label) }
         logger.logLevel = .trace
-        var quiet = Logger(label: "kaji.test.migrate")
-        quiet.logLevel = .critical
-        let migrator = Migrator(config: config, logger: quiet)
-        try await migrator.migrate()
-        let client = PostgresClient(configuration: config.clientConfiguration(), backgroundLogger: quiet)
-        let env = Env(config: config, store: RunStore(client: client, config: config, logger: logger), logger: logger, logs: logs,
-                      sshdPort: port, clientKey: key)
-        let result: Result<T, any Error> = await withTaskGroup(of: Void.self) { group in
-            group.addTask { await client.run() }
-            let result: Result<T, any Error>
-            do { result = .success(try await body(env)) } catch { result = .failure(error) }
-            group.cancelAll()
-            return result
+        return try await TestDatabase.with(url: url, storeLogger: logger) { db in
+            try await body(Env(database: db, logs: logs, sshd: sshd))
         }
-        try? await migrator.dropSchema()
-        return try result.get()
     }
 
     /// An SSH executor with the test client key and a fresh known-hosts file; it logs through `logger`.
     static func ssh(_ env: Env) throws -> SSHExecutor {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kaji-bk-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        return SSHExecutor(
-            configuration: SSHConfiguration(
-                identity: try SSHIdentity.load(privateKeyPath: env.clientKey),
-                knownHosts: KnownHostsFile(path: directory.appendingPathComponent("known_hosts").path),
-                connectTimeout: .seconds(2), connectAttempts: 3, connectRetryWait: .milliseconds(50)),
-            logger: env.logger)
+        try env.sshd.executor(logger: env.logger)
     }
 
     /// Services whose cloud client is never called (these workflows only use SSH and the inventory).
@@ -172,21 +141,8 @@ enum BackupFixtures {
         return try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
     }
 
-    /// An in-process worker pool until `stop()`.
-    struct Pool: Sendable {
-        let pool: WorkerPool
-        let task: Task<Void, any Error>
-        func stop() async throws {
-            pool.shutdown()
-            try await task.value
-        }
-    }
-
-    static func startPool(_ env: Env, _ registry: WorkflowRegistry, concurrency: Int = 4) -> Pool {
-        let configuration = WorkerConfiguration(concurrency: concurrency, leaseSeconds: 30, pollInterval: .milliseconds(100),
-                                                rescueInterval: .milliseconds(300), drainTimeout: .seconds(5), inlineRetryLimit: .seconds(2))
-        let pool = WorkerPool(configuration: configuration, store: env.store, registry: registry, logger: env.logger)
-        return Pool(pool: pool, task: Task { try await pool.run() })
+    static func startPool(_ env: Env, _ registry: WorkflowRegistry, concurrency: Int = 4) -> PoolHandle {
+        env.database.startPool(registry, concurrency: concurrency, pollInterval: .milliseconds(100))
     }
 
     static func enqueue(_ env: Env, _ registry: WorkflowRegistry, kind: String, input: some Encodable) async throws -> UUID {
@@ -195,21 +151,9 @@ enum BackupFixtures {
             .enqueue(EnqueueRequest(kind: kind, input: json, actor: "test:backup")).id
     }
 
-    /// Waits until `condition` holds (polled every 25 ms), failing after `timeout`.
-    static func eventually(_ what: String, timeout: Duration = .seconds(60), _ condition: () async throws -> Bool) async throws {
-        let deadline = ContinuousClock.now + timeout
-        while true {
-            if try await condition() { return }
-            if ContinuousClock.now >= deadline { throw SetupError("timed out after \(timeout) waiting until \(what)") }
-            try await Task.sleep(for: .milliseconds(25))
-        }
-    }
-
     @discardableResult
     static func waitForFinish(_ env: Env, _ id: UUID, timeout: Duration = .seconds(60)) async throws -> RunDetail {
-        try await eventually("run \(id) finishes", timeout: timeout) {
-            try await env.store.run(id: id)?.state.isFinished ?? false
-        }
+        try await env.database.waitForFinish(id, timeout: timeout)
         return try #require(try await env.store.runDetail(id: id))
     }
 
@@ -231,29 +175,9 @@ enum BackupFixtures {
 
     /// `kaji show RUN --json` from the built executable.
     static func kajiShowJSON(_ env: Env, _ id: UUID) async throws -> String {
-        let binary: String = try {
-            if let path = ProcessInfo.processInfo.environment["KAJI_BIN"], FileManager.default.isExecutableFile(atPath: path) { return path }
-            let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            let candidate = root.appendingPathComponent(".build/debug/kaji").path
-            guard FileManager.default.isExecutableFile(atPath: candidate) else { throw SetupError("kaji executable not found: set KAJI_BIN") }
-            return candidate
-        }()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["show", id.uuidString, "--json", "--database-url", try databaseURL, "--schema", env.config.schema]
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        let errors = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw SetupError("kaji show exited \(process.terminationStatus): \(String(decoding: errors, as: UTF8.self))")
-        }
-        return String(decoding: data, as: UTF8.self)
+        let result = try await KajiProcess.run(["show", id.uuidString, "--json"] + env.database.cliArguments)
+        guard result.status == 0 else { throw SetupError("kaji show exited \(result.status): \(result.stderr)") }
+        return result.stdout
     }
 }
 

@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import KajiTesting
 import Logging
 import PostgresNIO
 import Provisioner
@@ -15,76 +16,63 @@ import Worker
 ///
 /// (Names are prefixed so this file merges with other helpers of the WorkflowsTests target.)
 struct ClusterTestEnvironment: Sendable {
-    let store: RunStore
-    let config: DatabaseConfig
-    let logger: Logger
+    /// The test's schema (`KAJI_TEST_DATABASE_URL` or a private server).
+    let database: TestDatabase
+    var store: RunStore { database.store }
+    var config: DatabaseConfig { database.config }
+    var logger: Logger { database.logger }
     let simulator: SakuraSimulator
     let services: ClusterServices
     let settings: ClusterWorkflowSettings
     let registry: WorkflowRegistry
     /// The simulated nodes' world (their kubeadm state lives in `$KAJI_SIM_STATE/<world>/`).
     let world: String
-    let sshd: ClusterTestSSHD
+    let sshd: TestSSHD
 
     var client: KajiClient { KajiClient(store: store, catalog: registry.catalog) }
 
     /// Runs `body` in a fresh environment and tears it down afterwards (schema dropped, simulator stopped).
     /// - Parameter databaseURL: another PostgreSQL server than the suite's (a test's private one).
     static func with<T: Sendable>(faults: [FaultRule] = [], databaseURL: String? = nil, _ body: @Sendable (ClusterTestEnvironment) async throws -> T) async throws -> T {
-        let environment = ProcessInfo.processInfo.environment
-        guard let url = databaseURL ?? environment["KAJI_TEST_DATABASE_URL"], !url.isEmpty else {
-            throw ClusterTestError("KAJI_TEST_DATABASE_URL is not set: run the tests with scripts/test.sh, or eval \"$(scripts/start-pg.sh DIR)\"")
-        }
-        let sshd = try ClusterTestSSHD.fromEnvironment()
-        var config = try DatabaseConfig(url: url, schema: "t_\(UInt64.random(in: 0...UInt64.max) % 1_000_000_000_000)")
-        config.maxConnections = 20
-        var logger = Logger(label: "kaji.test")
-        logger.logLevel = environment["KAJI_TEST_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .critical
-        let migrator = Migrator(config: config, logger: logger)
-        try await migrator.migrate()
-        let world = "wf-\(UUID().uuidString.prefix(8).lowercased())"
-        let simulator = try await SakuraSimulator.start(SakuraSimulatorConfiguration(
-            profile: .unit, faults: faults, seed: UInt64.random(in: 1...1_000_000),
-            nodes: SimulatedNodes.fromEnvironment(environment, world: world)))
-        let cloud = SakuraCloudClient(
-            configuration: SakuraCloudConfiguration(
-                baseURL: simulator.baseURL, zone: "is1a",
-                credentials: SakuraCloudCredentials(accessToken: "kaji-sim-token", accessTokenSecret: "kaji-sim-secret"),
-                requestTimeout: .seconds(5), retry: SakuraRetryPolicy(maxRetries: 6, minWait: .milliseconds(10), maxWait: .milliseconds(200)),
-                rateLimiter: SakuraRateLimiter(requestsPerSecond: 0), powerGate: InProcessPowerGate(),
-                power: SakuraPowerPolicy(bootRetrySpan: .milliseconds(200), initialRequestTimeout: .seconds(30))),
-            logger: logger)
-        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("kaji-wf-\(world)").path
-        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
-        let ssh = SSHExecutor(configuration: SSHConfiguration(
-            identity: try SSHIdentity.load(privateKeyPath: sshd.clientKey), knownHosts: KnownHostsFile(path: scratch + "/known_hosts"),
-            connectTimeout: .seconds(2), connectAttempts: 2, connectRetryWait: .milliseconds(50)), logger: logger)
-        let settings = ClusterWorkflowSettings(
-            pollInterval: .milliseconds(200), diskTimeout: .seconds(60), bootTimeout: .seconds(60), sshTimeout: .seconds(60),
-            readyTimeout: .seconds(60), shutdownTimeout: .seconds(60),
-            cloudRetry: RetryPolicy(maxAttempts: 10, initialDelay: .milliseconds(100), maxDelay: .milliseconds(500)),
-            nodeRetry: RetryPolicy(maxAttempts: 5, initialDelay: .milliseconds(100), maxDelay: .milliseconds(500)),
-            sshUser: "root", nodeCommandDeadline: .seconds(30), manifestDirectory: scratch + "/manifests",
-            cniManifest: "kube-flannel.yml", ownerKeysFile: scratch + "/owner_authorized_keys")
-        let pg = PostgresClient(configuration: config.clientConfiguration(), backgroundLogger: logger)
-        let result: Result<T, any Error> = await withTaskGroup(of: Void.self) { group in
-            group.addTask { await pg.run() }
-            let store = RunStore(client: pg, config: config, logger: logger)
-            let services = ClusterServices(cloud: cloud, ssh: ssh, inventory: ClusterInventory(store: store), logger: logger)
+        let sshd = try TestSSHD.fromEnvironment()
+        return try await TestDatabase.with(url: databaseURL, maxConnections: 20) { db in
+            let logger = db.logger
+            let world = "wf-\(UUID().uuidString.prefix(8).lowercased())"
+            let simulator = try await SakuraSimulator.start(SakuraSimulatorConfiguration(
+                profile: .unit, faults: faults, seed: UInt64.random(in: 1...1_000_000),
+                nodes: SimulatedNodes.fromEnvironment(TestEnvironment.variables, world: world)))
+            let cloud = TestSimulator.client(
+                of: simulator, accessToken: "kaji-sim-token", accessTokenSecret: "kaji-sim-secret",
+                retry: SakuraRetryPolicy(maxRetries: 6, minWait: .milliseconds(10), maxWait: .milliseconds(200)), requestTimeout: .seconds(5),
+                power: SakuraPowerPolicy(bootRetrySpan: .milliseconds(200), initialRequestTimeout: .seconds(30)), logger: logger)
+            let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("kaji-wf-\(world)").path
+            try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+            let ssh: SSHExecutor
+            do {
+                ssh = try sshd.executor(connectAttempts: 2, knownHosts: scratch + "/known_hosts", logger: logger)
+            } catch {
+                await simulator.stop()
+                throw error
+            }
+            let settings = ClusterWorkflowSettings(
+                pollInterval: .milliseconds(200), diskTimeout: .seconds(60), bootTimeout: .seconds(60), sshTimeout: .seconds(60),
+                readyTimeout: .seconds(60), shutdownTimeout: .seconds(60),
+                cloudRetry: RetryPolicy(maxAttempts: 10, initialDelay: .milliseconds(100), maxDelay: .milliseconds(500)),
+                nodeRetry: RetryPolicy(maxAttempts: 5, initialDelay: .milliseconds(100), maxDelay: .milliseconds(500)),
+                sshUser: "root", nodeCommandDeadline: .seconds(30), manifestDirectory: scratch + "/manifests",
+                cniManifest: "kube-flannel.yml", ownerKeysFile: scratch + "/owner_authorized_keys")
+            let services = ClusterServices(cloud: cloud, ssh: ssh, inventory: ClusterInventory(store: db.store), logger: logger)
             var registry = WorkflowRegistry()
             registerClusterWorkflows(into: &registry, services: services, settings: settings)
-            let env = ClusterTestEnvironment(store: store, config: config, logger: logger, simulator: simulator, services: services, settings: settings,
+            let env = ClusterTestEnvironment(database: db, simulator: simulator, services: services, settings: settings,
                                              registry: registry, world: world, sshd: sshd)
             let result: Result<T, any Error>
             do { result = .success(try await body(env)) } catch { result = .failure(error) }
-            group.cancelAll()
-            return result
+            await ssh.closeConnections()
+            await simulator.stop()
+            try? FileManager.default.removeItem(atPath: scratch)
+            return try result.get()
         }
-        await ssh.closeConnections()
-        await simulator.stop()
-        try? await migrator.dropSchema()
-        try? FileManager.default.removeItem(atPath: scratch)
-        return try result.get()
     }
 
     /// A worker pool with a database client of its own, to be crashed: `crash()` closes that client's
@@ -98,25 +86,14 @@ struct ClusterTestEnvironment: Sendable {
     }
 
     /// An in-process worker pool running until stopped.
-    func startPool(concurrency: Int = 4, leaseSeconds: Double = 30, id: String? = nil, store: RunStore? = nil) -> ClusterTestPool {
-        let store = store ?? self.store
-        var configuration = WorkerConfiguration(concurrency: concurrency, leaseSeconds: leaseSeconds, pollInterval: .milliseconds(100),
-                                                rescueInterval: .milliseconds(300), drainTimeout: .seconds(5), inlineRetryLimit: .seconds(2))
-        if let id { configuration.id = id }
-        let pool = WorkerPool(configuration: configuration, store: store, registry: registry, logger: logger)
-        return ClusterTestPool(pool: pool, task: Task { try await pool.run() })
+    func startPool(concurrency: Int = 4, leaseSeconds: Double = 30, id: String? = nil, store: RunStore? = nil) -> PoolHandle {
+        database.startPool(registry, concurrency: concurrency, leaseSeconds: leaseSeconds, pollInterval: .milliseconds(100), id: id, store: store)
     }
 
     /// Waits until the run is finished, or throws after `timeout`.
     @discardableResult
     func waitForFinish(_ id: UUID, timeout: Duration = .seconds(60)) async throws -> RunSummary {
-        var last: RunSummary?
-        try await clusterEventually("run \(id) finishes", timeout: timeout) {
-            last = try await store.run(id: id)
-            return last?.state.isFinished ?? false
-        }
-        guard let last else { throw ClusterTestError("run \(id) vanished") }
-        return last
+        try await database.waitForFinish(id, timeout: timeout)
     }
 
     /// Enqueues as `requester`, waits until the run waits for its approval, approves it as `approver`.
@@ -128,7 +105,7 @@ struct ClusterTestEnvironment: Sendable {
     }
 
     func waitForApproval(_ id: UUID) async throws {
-        try await clusterEventually("run \(id) waits for its approval") {
+        try await eventually("run \(id) waits for its approval") {
             try await scalarInt("SELECT count(*)::int8 FROM steps WHERE run_id = \(id) AND name = 'approval' AND state = 'waiting'") == 1
         }
     }
@@ -151,8 +128,7 @@ struct ClusterTestEnvironment: Sendable {
     }
 
     func scalarInt(_ query: PostgresQuery) async throws -> Int {
-        for try await value in try await store.client.query(query, logger: logger).decode(Int.self) { return value }
-        return 0
+        try await database.scalarInt(query)
     }
 }
 
@@ -173,35 +149,8 @@ struct SimulatedCluster: Decodable {
     var nodes: [Node]
 }
 
-/// The loopback sshd of scripts/start-sshd.sh.
-struct ClusterTestSSHD: Sendable {
-    var port: Int
-    var clientKey: String
-    var directory: String
-    var simState: String
-
-    static func fromEnvironment() throws -> ClusterTestSSHD {
-        let environment = ProcessInfo.processInfo.environment
-        guard let port = environment["KAJI_TEST_SSHD_PORT"].flatMap(Int.init), let key = environment["KAJI_TEST_SSH_KEY"],
-              let directory = environment["KAJI_TEST_SSHD_DIR"], let state = environment["KAJI_SIM_STATE"] else {
-            throw ClusterTestError("KAJI_TEST_SSHD_PORT, KAJI_TEST_SSH_KEY, KAJI_TEST_SSHD_DIR and KAJI_SIM_STATE are not set: run the tests with scripts/test.sh, or eval \"$(scripts/start-sshd.sh DIR)\"")
-        }
-        return ClusterTestSSHD(port: port, clientKey: key, directory: directory, simState: state)
-    }
-}
-
-struct ClusterTestPool: Sendable {
-    let pool: WorkerPool
-    let task: Task<Void, any Error>
-
-    func stop() async throws {
-        pool.shutdown()
-        try await task.value
-    }
-}
-
 struct CrashablePool: Sendable {
-    let pool: ClusterTestPool
+    let pool: PoolHandle
     let connections: Task<Void, Never>
 
     func crash() async {
@@ -209,23 +158,6 @@ struct CrashablePool: Sendable {
         pool.task.cancel()
         _ = try? await pool.task.value
         await connections.value
-    }
-}
-
-struct ClusterTestError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}
-
-/// Polls `condition` every 25 ms until it holds, failing after `timeout`.
-func clusterEventually(_ what: String, timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async throws {
-    let deadline = ContinuousClock.now + timeout
-    while true {
-        if try await condition() { return }
-        if ContinuousClock.now >= deadline {
-            throw ClusterTestError("timed out after \(timeout) waiting until \(what)")
-        }
-        try await Task.sleep(for: .milliseconds(25))
     }
 }
 

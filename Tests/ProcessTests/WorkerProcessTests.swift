@@ -1,10 +1,11 @@
 import Engine
 import Foundation
+import KajiTesting
 import Testing
 
 /// Tests with real `kaji worker` processes.
-@Suite("Worker processes", .timeLimit(.minutes(5)))
-struct ProcessTests {
+@Suite("Worker processes", .timeLimit(.minutes(5)), .needsDatabase)
+struct WorkerProcessTests {
     static func diagLog() -> String {
         FileManager.default.temporaryDirectory.appendingPathComponent("kaji-diag-\(UUID().uuidString).log").path
     }

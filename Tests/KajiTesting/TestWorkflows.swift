@@ -2,22 +2,26 @@ import Engine
 import Foundation
 import Synchronization
 
+// Workflows of the engine tests, in the kit because the engine tests and the process tests both use them.
+
 /// Counts how often each step body ran, in this process.
-final class ExecutionCounter: Sendable {
+package final class ExecutionCounter: Sendable {
     private let counts = Mutex<[String: Int]>([:])
-    func hit(_ key: String) { counts.withLock { $0[key, default: 0] += 1 } }
-    func count(_ key: String) -> Int { counts.withLock { $0[key] ?? 0 } }
+    package init() {}
+    package func hit(_ key: String) { counts.withLock { $0[key, default: 0] += 1 } }
+    package func count(_ key: String) -> Int { counts.withLock { $0[key] ?? 0 } }
 }
 
 /// Step A, then step B that fails (one attempt per step) on the run's first attempt: the run is retried and B
 /// succeeds, A must not run again.
-struct ResumeWorkflow: Workflow {
-    static let kind = "test.resume"
-    static var retryPolicy: RetryPolicy { RetryPolicy(maxAttempts: 2, initialDelay: .milliseconds(10)) }
-    struct Input: Codable, Sendable { var tag: String }
+package struct ResumeWorkflow: Workflow {
+    package static let kind = "test.resume"
+    package static var retryPolicy: RetryPolicy { RetryPolicy(maxAttempts: 2, initialDelay: .milliseconds(10)) }
+    package struct Input: Codable, Sendable { package var tag: String; package init(tag: String) { self.tag = tag } }
     let counter: ExecutionCounter
+    package init(counter: ExecutionCounter) { self.counter = counter }
 
-    func run(_ input: Input, context: WorkflowContext) async throws -> [String] {
+    package func run(_ input: Input, context: WorkflowContext) async throws -> [String] {
         let counter = self.counter
         let a = try await context.step("a") { _ in
             counter.hit("\(input.tag)/a")
@@ -34,10 +38,11 @@ struct ResumeWorkflow: Workflow {
 }
 
 /// Uses the same step name twice.
-struct DuplicateStepWorkflow: Workflow {
-    static let kind = "test.duplicate"
-    struct Input: Codable, Sendable {}
-    func run(_ input: Input, context: WorkflowContext) async throws -> NoOutput {
+package struct DuplicateStepWorkflow: Workflow {
+    package static let kind = "test.duplicate"
+    package init() {}
+    package struct Input: Codable, Sendable { package init() {} }
+    package func run(_ input: Input, context: WorkflowContext) async throws -> NoOutput {
         _ = try await context.step("same") { _ in 1 }
         _ = try await context.step("same") { _ in 2 }
         return NoOutput()
@@ -45,10 +50,11 @@ struct DuplicateStepWorkflow: Workflow {
 }
 
 /// Fans out `width` steps in a task group.
-struct FanOutWorkflow: Workflow {
-    static let kind = "test.fanout"
-    struct Input: Codable, Sendable { var width: Int }
-    func run(_ input: Input, context: WorkflowContext) async throws -> [Int] {
+package struct FanOutWorkflow: Workflow {
+    package static let kind = "test.fanout"
+    package init() {}
+    package struct Input: Codable, Sendable { package var width: Int; package init(width: Int) { self.width = width } }
+    package func run(_ input: Input, context: WorkflowContext) async throws -> [Int] {
         try await withThrowingTaskGroup(of: Int.self) { group in
             for i in 0..<input.width {
                 group.addTask {
@@ -66,11 +72,12 @@ struct FanOutWorkflow: Workflow {
 }
 
 /// A step that always fails: retryable or not.
-struct FailingWorkflow: Workflow {
-    static let kind = "test.failing"
-    struct Input: Codable, Sendable { var retryable: Bool; var attempts: Int }
+package struct FailingWorkflow: Workflow {
+    package static let kind = "test.failing"
+    package struct Input: Codable, Sendable { package var retryable: Bool; package var attempts: Int; package init(retryable: Bool, attempts: Int) { self.retryable = retryable; self.attempts = attempts } }
     let counter: ExecutionCounter
-    func run(_ input: Input, context: WorkflowContext) async throws -> NoOutput {
+    package init(counter: ExecutionCounter) { self.counter = counter }
+    package func run(_ input: Input, context: WorkflowContext) async throws -> NoOutput {
         let counter = self.counter
         _ = try await context.step("first") { step in
             counter.hit("\(step.runID)/first")
@@ -85,10 +92,11 @@ struct FailingWorkflow: Workflow {
 }
 
 /// Waits for an approval by someone other than the requester, then does one step.
-struct ApprovalWorkflow: Workflow {
-    static let kind = "test.approval"
-    struct Input: Codable, Sendable {}
-    func run(_ input: Input, context: WorkflowContext) async throws -> Approval {
+package struct ApprovalWorkflow: Workflow {
+    package static let kind = "test.approval"
+    package init() {}
+    package struct Input: Codable, Sendable { package init() {} }
+    package func run(_ input: Input, context: WorkflowContext) async throws -> Approval {
         let approval = try await context.waitForApproval()
         _ = try await context.step("after-approval") { _ in "done" }
         return approval
@@ -96,11 +104,12 @@ struct ApprovalWorkflow: Workflow {
 }
 
 /// Polls a counter until it reaches `target`; never done when `target` is 0.
-struct PollWorkflow: Workflow {
-    static let kind = "test.poll"
-    struct Input: Codable, Sendable { var target: Int; var everyMillis: Int; var timeoutMillis: Int }
+package struct PollWorkflow: Workflow {
+    package static let kind = "test.poll"
+    package struct Input: Codable, Sendable { package var target: Int; package var everyMillis: Int; package var timeoutMillis: Int; package init(target: Int, everyMillis: Int, timeoutMillis: Int) { self.target = target; self.everyMillis = everyMillis; self.timeoutMillis = timeoutMillis } }
     let counter: ExecutionCounter
-    func run(_ input: Input, context: WorkflowContext) async throws -> Int {
+    package init(counter: ExecutionCounter) { self.counter = counter }
+    package func run(_ input: Input, context: WorkflowContext) async throws -> Int {
         let counter = self.counter, runID = context.runID
         return try await context.waitUntil("disk-ready", every: .milliseconds(input.everyMillis), timeout: .milliseconds(input.timeoutMillis)) {
             counter.hit("\(runID)/poll")
@@ -113,11 +122,12 @@ struct PollWorkflow: Workflow {
 
 /// Creates something, then fails for good (or waits for a signal to be cancelled); its compensation
 /// undoes what was created, once.
-struct CompensatingTestWorkflow: CompensatingWorkflow {
-    static let kind = "test.compensating"
-    struct Input: Codable, Sendable { var failAfterCreate: Bool; var blockMillis: Int }
+package struct CompensatingTestWorkflow: CompensatingWorkflow {
+    package static let kind = "test.compensating"
+    package struct Input: Codable, Sendable { package var failAfterCreate: Bool; package var blockMillis: Int; package init(failAfterCreate: Bool, blockMillis: Int) { self.failAfterCreate = failAfterCreate; self.blockMillis = blockMillis } }
     let counter: ExecutionCounter
-    func run(_ input: Input, context: WorkflowContext) async throws -> NoOutput {
+    package init(counter: ExecutionCounter) { self.counter = counter }
+    package func run(_ input: Input, context: WorkflowContext) async throws -> NoOutput {
         let counter = self.counter, runID = context.runID
         _ = try await context.step("create") { _ in
             counter.hit("\(runID)/create")
@@ -131,7 +141,7 @@ struct CompensatingTestWorkflow: CompensatingWorkflow {
         return NoOutput()
     }
 
-    func compensate(_ input: Input, context: WorkflowContext) async throws {
+    package func compensate(_ input: Input, context: WorkflowContext) async throws {
         let counter = self.counter, runID = context.runID
         if let created = try context.result(of: "create", as: String.self) {
             _ = try await context.step("undo:create") { _ in
@@ -142,7 +152,7 @@ struct CompensatingTestWorkflow: CompensatingWorkflow {
     }
 }
 
-func testRegistry(counter: ExecutionCounter = ExecutionCounter()) -> WorkflowRegistry {
+package func testRegistry(counter: ExecutionCounter = ExecutionCounter()) -> WorkflowRegistry {
     var registry = WorkflowRegistry()
     registry.register(ApprovalWorkflow())
     registry.register(PollWorkflow(counter: counter))

@@ -5,7 +5,7 @@ import Testing
 
 /// Faults injected into real processes: a worker stopped with SIGSTOP, a PostgreSQL restarted or crashed
 /// under running work.
-@Suite("Faults in real processes", .timeLimit(.minutes(6)))
+@Suite("Faults in real processes", .timeLimit(.minutes(6)), .needsDatabase)
 struct FaultProcessTests {
     /// The step rows of a run that are running, as the test waits for a step to be under way.
     static func running(_ db: TestDatabase, _ id: UUID, step: String) async throws -> Bool {
@@ -15,7 +15,7 @@ struct FaultProcessTests {
     @Test("a worker stopped (SIGSTOP) for less than its lease keeps its run: epoch 1, no lease.expired, the step runs once")
     func shortStopKeepsTheRun() async throws {
         try await TestDatabase.with { db in
-            let log = ProcessTests.diagLog()
+            let log = WorkerProcessTests.diagLog()
             defer { try? FileManager.default.removeItem(atPath: log) }
             // Lease 9 s: renewed every 3 s, held by the worker's own clock for 7.5 s after each renewal; other
             // workers may take it 4.5 s (the grace) after it runs out. The stop lasts 2 s.
@@ -33,7 +33,7 @@ struct FaultProcessTests {
             let events = try await db.store.auditEvents(runID: r.id)
             #expect(!events.contains { $0.type == "lease.expired" })
             #expect(events.last { $0.type == "step.succeeded" }?.worker == "paused")
-            #expect(ProcessTests.executions(log).count == 1)
+            #expect(WorkerProcessTests.executions(log).count == 1)
         }
     }
 
@@ -68,7 +68,7 @@ struct FaultProcessTests {
     @Test("PostgreSQL restarted (pg_ctl restart -m fast) under a running workflow: the run succeeds, finished steps do not run again, nothing fails")
     func databaseRestartMidRun() async throws {
         try await TestDatabase.withPrivateServer { db, server in
-            let log = ProcessTests.diagLog()
+            let log = WorkerProcessTests.diagLog()
             defer { try? FileManager.default.removeItem(atPath: log) }
             let r = try await db.client(testRegistry()).enqueue(EnqueueRequest(kind: "diag.steps", input: #"{"steps": 6, "stepMillis": 400}"#, actor: "test"))
             let worker = try db.spawnWorker(leaseSeconds: 6, environment: ["KAJI_DIAG_LOG": log], id: "survivor")
@@ -82,7 +82,7 @@ struct FaultProcessTests {
             let exit = try await worker.wait(timeout: .seconds(30))
             #expect(run.state == .succeeded, "\(run.lastError ?? "")")
             #expect(run.attempt == 1)
-            let lines = ProcessTests.executions(log)
+            let lines = WorkerProcessTests.executions(log)
             for step in doneBefore { #expect(lines.filter { $0[1] == step }.count == 1, "\(step) finished before the restart") }
             #expect(lines.count <= 7, "at most the interrupted step runs twice")
             let events = try await db.store.auditEvents(runID: r.id)

@@ -1,10 +1,11 @@
 import Engine
 import Foundation
+import KajiTesting
 import Testing
 
 @Suite("kaji demo", .timeLimit(.minutes(3)))
 struct DemoTests {
-    @Test("the demo runs diag workflows on worker processes and prints each run's step history")
+    @Test("the demo runs diag workflows on worker processes and prints each run's step history", .needsDatabase)
     func demoOnGivenDatabase() async throws {
         try await TestDatabase.with(migrate: false) { db in
             let result = try await KajiProcess.run(["demo", "--workflow", "diag", "--runs", "3", "--steps", "2"] + db.cliArguments, timeout: .seconds(120))
@@ -19,7 +20,7 @@ struct DemoTests {
         }
     }
 
-    @Test("the cluster demo provisions examples/demo.yaml on the simulator with worker processes, approved by a second user")
+    @Test("the cluster demo provisions examples/demo.yaml on the simulator with worker processes, approved by a second user", .needsDatabase)
     func clusterDemo() async throws {
         try await TestDatabase.with(migrate: false) { db in
             let result = try await KajiProcess.run(["demo"] + db.cliArguments, timeout: .seconds(240))

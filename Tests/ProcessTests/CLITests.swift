@@ -1,10 +1,11 @@
 import Engine
 import Foundation
+import KajiTesting
 import Testing
 
 @Suite("The kaji CLI", .timeLimit(.minutes(3)))
 struct CLITests {
-    @Test("enqueue, runs and show print the documented JSON")
+    @Test("enqueue, runs and show print the documented JSON", .needsDatabase)
     func jsonInterface() async throws {
         try await TestDatabase.with { db in
             let enqueued = try await KajiProcess.run(["enqueue", "diag.steps", "--input", #"{"steps": 2}"#, "--json"] + db.cliArguments)
@@ -44,7 +45,7 @@ struct CLITests {
         }
     }
 
-    @Test("bad input gets a clear error naming what is wrong, exit 2, and changes nothing")
+    @Test("bad input gets a clear error naming what is wrong, exit 2, and changes nothing", .needsDatabase)
     func badInput() async throws {
         try await TestDatabase.with { db in
             _ = try await db.client(testRegistry()).enqueue(EnqueueRequest(kind: "diag.steps", actor: "test"))
@@ -91,7 +92,7 @@ struct CLITests {
         }
     }
 
-    @Test("kaji watch follows a run to its end: exit 0 on success, 1 on failure")
+    @Test("kaji watch follows a run to its end: exit 0 on success, 1 on failure", .needsDatabase)
     func watch() async throws {
         try await TestDatabase.with { db in
             let client = db.client(testRegistry())
@@ -111,6 +112,23 @@ struct CLITests {
             let unknown = try await KajiProcess.run(["watch", UUID().uuidString] + db.cliArguments)
             #expect(unknown.status == 1)
             #expect(unknown.stderr.contains("no run with id"))
+        }
+    }
+
+    @Test("the CLI says --queue, --payload and --limit for the client's field errors (exit 2), nothing enqueued", .needsDatabase)
+    func doorErrorsNameFlags() async throws {
+        try await TestDatabase.with { db in
+            let client = db.client(testRegistry())
+            let run = try await client.enqueue(EnqueueRequest(kind: "diag.steps", actor: "test"))
+            let queue = try await KajiProcess.run(["enqueue", "diag.steps", "--queue", "a b"] + db.cliArguments)
+            #expect(queue.status == 2)
+            #expect(queue.stderr.contains("error: --queue 'a b' is not valid"), "\(queue.stderr)")
+            let reason = try await KajiProcess.run(["signal", run.id.uuidString, "approval", "--payload", #"{"approved": false}"#] + db.cliArguments)
+            #expect(reason.status == 2)
+            #expect(reason.stderr.contains("error: --payload field 'reason' is required"), "\(reason.stderr)")
+            let limit = try await KajiProcess.run(["runs", "--limit", "0"] + db.cliArguments)
+            #expect(limit.status == 2 && limit.stderr.contains("--limit 0 is out of range (1...10000)"), "\(limit.stderr)")
+            #expect(try await client.runs().count == 1)
         }
     }
 
