@@ -97,10 +97,27 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The HTTP API (`kaji serve`): routes that call KajiClient and ClusterService, bearer-token roles,
+        // its OpenAPI document.
+        .target(
+            name: "Server",
+            dependencies: [
+                "Engine",
+                "Workflows",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            resources: [.copy("openapi.yaml")]
+        ),
         .executableTarget(
             name: "KajiCLI",
             dependencies: [
                 "Engine",
+                "Server",
                 "Worker",
                 "Workflows",
                 "Provisioner",
@@ -146,6 +163,21 @@ let package = Package(
                 "Provisioner",
                 "SakuraSimulator",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+            ]
+        ),
+        // The HTTP API over real HTTP against a `kaji serve` process.
+        .testTarget(
+            name: "ServerTests",
+            dependencies: [
+                "Server",
+                "Engine",
+                "KajiMigrations",
+                "Worker",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(

@@ -57,6 +57,7 @@ struct Kaji: AsyncParsableCommand {
             WorkerCommand.self, DemoCommand.self, BenchCommand.self,
             ScheduleCommand.self, SecretCommand.self, AuditCommand.self, PruneCommand.self,
             ValidateCommand.self, ApplyCommand.self, ClustersCommand.self, ClusterCommand.self,
+            TokenCommand.self, ServeCommand.self,
         ]
     )
 }
