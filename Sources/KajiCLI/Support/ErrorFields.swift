@@ -26,6 +26,8 @@ enum ErrorFields {
         "workflows": "--workflows",
         "steps": "--steps",
         "rate": "--rate",
+        "role": "--role",
+        "expires": "--expires",
     ]
 
     /// The error's message with its leading field named as the CLI names it.
