@@ -180,34 +180,3 @@ enum BackupFixtures {
         return result.stdout
     }
 }
-
-extension BackupFixtures {
-    /// Collects every log line (message and metadata) in memory.
-    final class LogCapture: Sendable {
-        private let lines = Mutex<[String]>([])
-
-        var text: String { lines.withLock { $0.joined(separator: "\n") } }
-
-        func append(_ line: String) { lines.withLock { $0.append(line) } }
-
-        func handler(label: String) -> LogHandler { CapturingLogHandler(label: label, capture: self) }
-    }
-
-    struct CapturingLogHandler: LogHandler {
-        let label: String
-        let capture: LogCapture
-        var metadata: Logger.Metadata = [:]
-        var logLevel: Logger.Level = .trace
-
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { metadata[key] }
-            set { metadata[key] = newValue }
-        }
-
-        func log(level: Logger.Level, message: Logger.Message, metadata explicit: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
-            let all = self.metadata.merging(explicit ?? [:]) { $1 }
-            let meta = all.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-            capture.append("\(level) \(label): \(message) \(meta)")
-        }
-    }
-}
