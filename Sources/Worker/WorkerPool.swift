@@ -344,18 +344,15 @@ public final class WorkerPool: Service, Sendable {
         if let connection { Task { try? await connection.close() } }
     }
 
-    /// Of the executions a renewal did not renew, those that lost their run. A renewal misses every run that
-    /// finished, suspended or was released while it ran (the row is no longer `running` under this lease),
-    /// so a run is lost only if its row moved to a later epoch (or is `running` under someone else); when the
-    /// row cannot be read now, the next renewal decides.
+    /// Of the executions a renewal did not renew, those that lost their run (`RunStore.takenOver`: a
+    /// renewal also misses every run that just finished, suspended or was released). One query for all of
+    /// them; when it cannot be answered now, the next renewal decides.
     private func lost(_ missing: [Active]) async -> [Active] {
-        var lost: [Active] = []
-        for entry in missing where state.withLock({ $0.active[ExecutionKey(run: entry.run.id, epoch: entry.run.epoch)] != nil }) {
-            let store = self.store, id = entry.run.id
-            guard let read = try? await withDeadline(Self.databaseCallLimit, { try await store.run(id: id) }), let row = read else { continue }
-            if row.epoch != entry.run.epoch || (row.state == .running && row.leaseOwner != configuration.id) { lost.append(entry) }
-        }
-        return lost
+        let current = missing.filter { entry in state.withLock { $0.active[ExecutionKey(run: entry.run.id, epoch: entry.run.epoch)] != nil } }
+        guard !current.isEmpty else { return [] }
+        let store = self.store, worker = configuration.id, leases = current.map(\.lease)
+        guard let taken = try? await withDeadline(Self.databaseCallLimit, { try await store.takenOver(worker: worker, leases: leases) }) else { return [] }
+        return current.filter { taken.contains($0.lease) }
     }
 
     /// One renewal, bounded on this side too (a server that stopped answering does not time statements

@@ -129,6 +129,26 @@ struct HardeningTests {
         }
     }
 
+    @Test("a statement on a connection that has closed fails at once (ConnectionLost) instead of hanging")
+    func statementOnClosedConnection() async throws {
+        try await TestDatabase.with { db in
+            let connection = try await db.config.connect(logger: db.logger)
+            try await connection.close()
+            // Unguarded, postgres-nio drops a query written to a closed connection and never answers it.
+            let outcome = try await withDeadline(.seconds(20)) { () -> String in
+                do {
+                    _ = try await connection.guardedQuery("SELECT 1", logger: db.logger)
+                    return "answered"
+                } catch is ConnectionLost {
+                    return "lost"
+                } catch {
+                    return "other: \(error)"
+                }
+            }
+            #expect(outcome == "lost")
+        }
+    }
+
     @Test("fences check owner and claim token: a claim undone by a crash hands the same epoch to another worker, never the same fence")
     func sameEpochDifferentToken() async throws {
         try await TestDatabase.with { db in
@@ -150,6 +170,9 @@ struct HardeningTests {
             #expect(try await db.store.holdsLease(LeaseToken(runID: r.id, epoch: second.epoch, worker: "a", token: second.token)) == false)
             #expect(try await db.store.recordStepSucceeded(b, step: "step-1", attempt: 1, result: #""b""#, startedAt: Date()))
             #expect(try await db.store.holdsLease(b))
+            // What a worker's renewal asks when it missed a run: a's run was taken over, b's was not.
+            #expect(try await db.store.takenOver(worker: "a", leases: [a]) == [a])
+            #expect(try await db.store.takenOver(worker: "b", leases: [b]).isEmpty)
             #expect(try await db.store.loadSteps(runID: r.id)["step-1"]?.result == #""b""#)
         }
     }

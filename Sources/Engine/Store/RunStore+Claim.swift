@@ -25,8 +25,7 @@ extension RunStore {
 
     /// Renews the leases of the runs this worker holds, and its heartbeat, in one statement (on the
     /// worker's own connection when given, so that renewals never queue behind other work).
-    /// Returns the leases still this worker's (any other was lost: expired and taken), each with whether a
-    /// cancel was requested (the fallback when the cancel notification was missed). A lease that ran out
+    /// Returns the leases still this worker's, each with whether a cancel was requested (the fallback when the cancel notification was missed). A lease that ran out
     /// but was not taken yet (the rescuer waits a grace period) is renewed.
     package func renewLeases(worker: String, leases: [LeaseToken], leaseSeconds: Double, on connection: PostgresConnection? = nil) async throws -> [LeaseToken: Bool] {
         let ids = leases.map(\.runID)
@@ -54,6 +53,24 @@ extension RunStore {
             kept[LeaseToken(runID: id, epoch: epoch, worker: worker, token: token)] = cancelling
         }
         return kept
+    }
+
+    /// Of `leases` (ones a renewal did not renew), those whose run was taken over: its row moved to a later
+    /// epoch, or it runs under another owner or claim token. A renewal also misses every run that finished,
+    /// suspended or was released while it ran; those are not returned. One statement for all of them.
+    package func takenOver(worker: String, leases: [LeaseToken]) async throws -> Set<LeaseToken> {
+        let query: PostgresQuery = """
+            SELECT h.id, h.epoch, h.token
+            FROM unnest(\(leases.map(\.runID))::uuid[], \(leases.map(\.epoch))::bigint[], \(leases.map(\.token))::uuid[]) AS h(id, epoch, token)
+            JOIN runs AS r ON r.id = h.id
+            WHERE r.epoch > h.epoch
+               OR (r.state = 'running' AND (r.lease_owner IS DISTINCT FROM \(worker) OR r.claim_token IS DISTINCT FROM h.token))
+            """
+        var taken: Set<LeaseToken> = []
+        for try await (id, epoch, token) in try await client.query(query, logger: logger).decode((UUID, Int64, UUID).self) {
+            taken.insert(LeaseToken(runID: id, epoch: epoch, worker: worker, token: token))
+        }
+        return taken
     }
 
     /// Opens the connection a worker renews its leases and heartbeat on: its own, outside the pool, with
