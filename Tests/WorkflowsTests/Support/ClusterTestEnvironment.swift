@@ -96,8 +96,9 @@ struct ClusterTestEnvironment: Sendable {
         try await database.waitForFinish(id, timeout: timeout)
     }
 
-    /// Enqueues as `requester`, waits until the run waits for its approval, approves it as `approver`.
-    func enqueueApproved(kind: String, input: some Encodable & Sendable, requester: String = "cli:alice@host", approver: String = "cli:bob@host") async throws -> UUID {
+    /// Enqueues as `requester`, waits until the run waits for its approval, approves it as `approver` (an
+    /// authenticated principal: the database-direct CLI's approval does not count for provision and delete).
+    func enqueueApproved(kind: String, input: some Encodable & Sendable, requester: String = "cli:alice@host", approver: String = "token:bob") async throws -> UUID {
         let id = try await client.enqueue(EnqueueRequest(kind: kind, input: try KajiJSON.string(input), actor: requester)).id
         try await waitForApproval(id)
         try await client.decide(runID: id, approved: true, reason: "looks right", sender: approver)
