@@ -199,6 +199,7 @@ let package = Package(
                 "Engine",
                 "KajiMigrations",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
     ],

@@ -37,7 +37,7 @@ struct DemoSimulator {
         var arguments = ["--port", "0", "--token", token, "--secret", secret, "--profile", "unit", "--world", world]
         if sshd.port > 0 { arguments += ["--ssh-port", "\(sshd.port)"] }
         if let dir = sshd.environment["KAJI_TEST_SSHD_DIR"] { arguments += ["--authorized-keys", dir + "/authorized_keys"] }
-        FileManager.default.createFile(atPath: log, contents: nil)
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
         let output = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
         defer { try? output.close() }
         let process = Process()
