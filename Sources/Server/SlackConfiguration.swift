@@ -18,7 +18,8 @@ public struct SlackConfiguration: Sendable {
     /// How often the runs started from Slack are read for progress (default 2 s).
     public var pollInterval: Duration
     /// How long a command may work before its HTTP answer says the result follows (default 2.5 s: Slack
-    /// shows an error after 3 s). The work goes on; its answer is then posted to the `response_url`.
+    /// shows an error after 3 s). The work goes on; its answer is then posted to the `response_url`. Zero:
+    /// every command is answered at once and its result posted.
     public var answerDeadline: Duration
 
     /// - Parameters: see the properties for each default.
@@ -46,6 +47,8 @@ public struct SlackConfiguration: Sendable {
     ///   overrides it, e.g. from `kaji serve --slack-manifests`)
     /// - `KAJI_SLACK_WEBHOOK_URL`: the incoming webhook (default none)
     /// - `KAJI_SLACK_POLL_MS`: the progress poll interval in milliseconds (default 2000, 50...60000)
+    /// - `KAJI_SLACK_ANSWER_MS`: how long a command may work before its answer says the result follows
+    ///   (default 2500, 0...2900; 0 answers at once and posts every result to the `response_url`)
     public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment,
                                        manifestDirectory: String? = nil) throws -> SlackConfiguration? {
         var secret = environment["KAJI_SLACK_SIGNING_SECRET"] ?? ""
@@ -87,6 +90,12 @@ public struct SlackConfiguration: Sendable {
                 throw KajiError(.invalidArgument, "KAJI_SLACK_POLL_MS '\(text)' must be milliseconds in 50...60000", field: "KAJI_SLACK_POLL_MS")
             }
             configuration.pollInterval = .milliseconds(millis)
+        }
+        if let text = environment["KAJI_SLACK_ANSWER_MS"], !text.isEmpty {
+            guard let millis = Int(text), (0...2900).contains(millis) else {
+                throw KajiError(.invalidArgument, "KAJI_SLACK_ANSWER_MS '\(text)' must be milliseconds in 0...2900 (Slack waits 3 s for an answer)", field: "KAJI_SLACK_ANSWER_MS")
+            }
+            configuration.answerDeadline = .milliseconds(millis)
         }
         return configuration
     }

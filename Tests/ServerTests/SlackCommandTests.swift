@@ -128,6 +128,30 @@ struct SlackCommandTests {
         }
     }
 
+    @Test("a command that outlasts its answer deadline is answered at once, and its answer follows on the response_url")
+    func lateAnswer() async throws {
+        try await SlackListener.with { listener in
+            try await TestDatabase.with { db in
+                // A deadline of zero: every command outlasts it.
+                let env = SlackServe.environment(users: Self.users, extra: ["KAJI_SLACK_MANIFESTS": Self.manifests, "KAJI_SLACK_ANSWER_MS": "0"])
+                try await SlackServe.with(db, environment: env) { serve in
+                    let reply = try await serve.command("apply demo", user: "UOPS", trigger: "t-late", responseURL: listener.url("late"))
+                    #expect(reply.status == 200)
+                    #expect(reply.text == "working on /kaji apply; the answer follows here", "\(reply.body)")
+                    try await eventually("the answer is posted") { !listener.posts("late").isEmpty }
+                    let answer = listener.posts("late")[0]
+                    #expect(answer.object["response_type"] as? String == "ephemeral")
+                    let run = try #require(SlackTest.runID(in: answer.text), "\(answer.json)")
+                    #expect(answer.text.contains("enqueued cluster.provision run \(run.uuidString.lowercased())"))
+                    // Its repeat gets the answer kept for it.
+                    let again = try await serve.command("apply demo", user: "UOPS", trigger: "t-late", responseURL: listener.url("late"))
+                    #expect(again.text == answer.text, "\(again.body)")
+                    #expect(try await db.scalarInt("SELECT count(*)::int8 FROM runs") == 1)
+                }
+            }
+        }
+    }
+
     @Test("scale, backup, restore and rotate enqueue their operations through the cluster service; bad names and unknown clusters enqueue nothing")
     func operations() async throws {
         try await TestDatabase.with { db in
