@@ -6,7 +6,7 @@ import Testing
 @testable import Workflows
 
 /// `/kaji` slash commands over real HTTP against a `kaji serve` process on real PostgreSQL.
-@Suite("kaji serve: Slack slash commands over HTTP", .needsDatabase, .timeLimit(.minutes(3)))
+@Suite("kaji serve: Slack slash commands over HTTP", .serialized, .needsDatabase, .timeLimit(.minutes(3)))
 struct SlackCommandTests {
     /// The repository's examples/ folder: a checkout of manifests (demo.yaml names cluster demo).
     static let manifests = TestEnvironment.repositoryRoot.appendingPathComponent("examples").path

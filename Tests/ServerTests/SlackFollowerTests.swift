@@ -8,7 +8,7 @@ import Testing
 /// to a local listener standing in for Slack's `response_url` and incoming webhook. The runs are the test
 /// kit's `test.approval` (it waits for an approval by someone other than its requester), run by an
 /// in-process worker pool.
-@Suite("kaji serve: Slack progress, approval buttons and outcomes", .needsDatabase, .timeLimit(.minutes(3)))
+@Suite("kaji serve: Slack progress, approval buttons and outcomes", .serialized, .needsDatabase, .timeLimit(.minutes(3)))
 struct SlackFollowerTests {
     static let users = ["UREQ": "approver", "UAPP": "approver", "UOPS": "operator"]
     static let requester = "slack:T1/UREQ"
