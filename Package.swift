@@ -105,6 +105,7 @@ let package = Package(
                 "Engine",
                 "Workflows",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -171,6 +172,10 @@ let package = Package(
             dependencies: [
                 "Server",
                 "Engine",
+                "KajiTesting",
+                "Workflows",
+                "SakuraSimulator",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 "KajiMigrations",
                 "Worker",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
