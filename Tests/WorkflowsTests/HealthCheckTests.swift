@@ -336,4 +336,42 @@ struct HealthCheckTests {
             #expect(etcd?["ok"]?.boolValue == false && etcd?["detail"]?.stringValue == "failed: reason withheld")
         }
     }
+
+    @Test("kaji worker configured from its environment checks the clusters it provisioned; the metrics text passes promtool")
+    func workerProcess() async throws {
+        try await ClusterTestEnvironment.with { env in
+            let scratch = (env.settings.manifestDirectory as NSString).deletingLastPathComponent
+            let overrides = try #require(env.simulator.apiServerOverridesFile)
+            let environment = [
+                "SAKURACLOUD_ACCESS_TOKEN": "kaji-sim-token", "SAKURACLOUD_ACCESS_TOKEN_SECRET": "kaji-sim-secret", "SAKURACLOUD_ZONE": "is1a",
+                "KAJI_SAKURA_BASE_URL": env.simulator.baseURL, "KAJI_SAKURA_RPS": "0", "KAJI_SSH_KEY": env.sshd.clientKey,
+                "KAJI_SSH_KNOWN_HOSTS": scratch + "/worker_known_hosts", "KAJI_NODE_SSH_USER": "root", "KAJI_CLUSTER_POLL_MS": "200",
+                "KAJI_KUBE_MANIFEST_DIR": env.settings.manifestDirectory, "KAJI_CNI_MANIFEST": "kube-flannel.yml",
+                "KAJI_OWNER_KEYS_FILE": env.settings.ownerKeysFile, "KAJI_API_ENDPOINT_OVERRIDES": overrides,
+                "KAJI_HEALTH_TIMEOUT_MS": "3000", "KAJI_LOG_LEVEL": "info",
+            ]
+            let worker = try KajiProcess(["worker"] + env.database.cliArguments + ["--id", "hc-proc", "--concurrency", "4"], environment: environment)
+            var spec = testClusterSpec(name: "hc-p", masters: 1, workers: 0)
+            spec.healthCheck = .init(interval: "1s")
+            let id = try await env.enqueueApproved(kind: ClusterKinds.provision, input: ProvisionInput(spec: spec))
+            let run = try await env.waitForFinish(id, timeout: .seconds(120))
+            #expect(run.state == .succeeded, "\(run.lastError ?? "")")
+            try await eventually("the worker process stored a passing check of hc-p", timeout: .seconds(60)) {
+                try await latest(env, "hc-p")?.latest.passed == true
+            }
+            #expect(try await latest(env, "hc-p")?.latest.checkedBy == "worker:hc-proc")
+            let ended = try await worker.terminate()
+            #expect(ended.status == 0, "SIGTERM drains the pool and stops the checker: \(ended)")
+
+            let metrics = try await ClusterHealthMetrics.render(client: env.client)
+            #expect(metrics.contains("kaji_cluster_apiserver_up{cluster=\"hc-p\"} 1\n"))
+            let promtool = "/usr/bin/promtool"
+            if FileManager.default.isExecutableFile(atPath: promtool) {
+                let file = TestEnvironment.temporaryPath("metrics.txt")
+                try metrics.write(toFile: file, atomically: true, encoding: .utf8)
+                let checked = try await ChildProcess.run("/bin/sh", ["-c", "\(promtool) check metrics < \(file)"], timeout: .seconds(30))
+                #expect(checked.status == 0, "promtool check metrics: \(checked)")
+            }
+        }
+    }
 }

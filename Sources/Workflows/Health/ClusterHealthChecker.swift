@@ -22,7 +22,6 @@ public final class ClusterHealthChecker: Service, Sendable {
     let client: KajiClient
     let inventory: ClusterInventory
     let settings: ClusterHealthSettings
-    let probe: APIServerProbe
     let logger: Logger
     /// The last status this checker saw per cluster (to log changes once).
     private let seen = Mutex<[String: String]>([:])
@@ -31,7 +30,6 @@ public final class ClusterHealthChecker: Service, Sendable {
         self.client = client
         self.inventory = inventory
         self.settings = settings
-        self.probe = APIServerProbe(connectTimeout: min(settings.timeout, .seconds(5)))
         self.logger = logger
     }
 
@@ -39,6 +37,8 @@ public final class ClusterHealthChecker: Service, Sendable {
     /// unrecorded; their claims lapse with their leases); then closes its HTTP client. Database errors are
     /// logged and the next look tried later: the checker never stops the worker.
     public func run() async throws {
+        // Made here, so that it is shut down by whoever made it (an HTTP client must be).
+        let probe = APIServerProbe(connectTimeout: min(settings.timeout, .seconds(5)))
         await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
                 var pause = self.settings.maxPause
@@ -46,7 +46,7 @@ public final class ClusterHealthChecker: Service, Sendable {
                     do {
                         let (claims, shortest) = try await self.claimDue()
                         for claim in claims {
-                            group.addTask { await self.check(claim) }
+                            group.addTask { await self.check(claim, probe: probe) }
                         }
                         pause = Self.pause(shortest: shortest, maxPause: self.settings.maxPause)
                     } catch where !Task.isCancelled {
@@ -81,7 +81,7 @@ public final class ClusterHealthChecker: Service, Sendable {
     }
 
     /// Probes one claimed cluster and records the result under the claim.
-    func check(_ claim: ClusterHealthClaim) async {
+    func check(_ claim: ClusterHealthClaim, probe: APIServerProbe) async {
         let result = await probe.readyz(endpoint: claim.apiEndpoint ?? "", caPEM: claim.caCertificate, timeout: settings.timeout,
                                         overrides: settings.overrides)
         // Cancelled (shutting down): the probe's failure says nothing about the cluster.
