@@ -150,7 +150,7 @@ struct ManifestTests {
             "manifest: is empty: expected a Cluster manifest starting with 'apiVersion: kaji/v1' and 'kind: Cluster'",
         ])
         #expect(ClusterManifest.check(yaml: "- a\n- b\n").problems.map(\.description) == [
-            #"manifest: must be a mapping of fields (apiVersion, kind, name, zone, kubernetesVersion, network, masters, workers, owners, velero), got a list (line 1)"#,
+            #"manifest: must be a mapping of fields (apiVersion, kind, name, zone, kubernetesVersion, network, masters, workers, owners, velero, healthCheck), got a list (line 1)"#,
         ])
     }
 

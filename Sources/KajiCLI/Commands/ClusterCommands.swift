@@ -176,7 +176,7 @@ struct ClusterCommand: AsyncParsableCommand {
 
 struct ClusterShowCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "show", abstract: "Show a cluster from the inventory: its state, manifest and nodes.",
+        commandName: "show", abstract: "Show a cluster from the inventory: its state, manifest, nodes and API health.",
         discussion: "Example: kaji cluster show prod-a --json")
 
     @Argument(help: "Cluster name, e.g. prod-a.")
@@ -196,11 +196,11 @@ struct ClusterShowCommand: AsyncParsableCommand {
         let config = try global.databaseConfig()
         try await KajiClient.requireCurrentSchema(config, logger: CLILogging.logger())
         let name = name
-        let record = try await config.withClusters { clusters in
-            try await clusters.cluster(named: name)
+        let (record, health) = try await config.withClusters { clusters in
+            (try await clusters.cluster(named: name), try await clusters.health(of: name))  // API health: ClusterHealth+Display
         }
         if global.json {
-            try Output.json(record)
+            try Output.json(ClusterRecordWithHealth(record: record, health: health))
             return
         }
         let spec = record.spec
@@ -216,7 +216,7 @@ struct ClusterShowCommand: AsyncParsableCommand {
             ("last run", record.lastRunID?.uuidString.lowercased() ?? "-"),
             ("created", Output.time(record.createdAt)), ("updated", Output.time(record.updatedAt)),
         ]
-        for (label, value) in rows { print(label.padding(toLength: 15, withPad: " ", startingAt: 0) + value) }
+        for (label, value) in rows + ClusterHealthDisplay.rows(health, time: Output.time) { print(label.padding(toLength: 15, withPad: " ", startingAt: 0) + value) }
         guard !record.nodes.isEmpty else { return }
         print("")
         Output.table(["NODE", "ROLE", "ADDRESS", "SERVER", "DISK", "SSH"], record.nodes.map { node in

@@ -65,6 +65,8 @@ struct ClusterDemo {
             "KAJI_NODE_SSH_USER": "root", "KAJI_CLUSTER_POLL_MS": "200",
             "KAJI_KUBE_MANIFEST_DIR": scratch + "/manifests", "KAJI_CNI_MANIFEST": "kube-flannel.yml",
             "KAJI_OWNER_KEYS_FILE": scratch + "/owner_authorized_keys",
+            // The API health checker dials each cluster's kube-apiserver stand-in, not its (unroutable) VIP.
+            "KAJI_API_ENDPOINT_OVERRIDES": "\(sshd.environment["KAJI_SIM_STATE"] ?? scratch)/\(world)/apiservers.json",
             "KAJI_SECRET_KEY": Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString(),
         ]
         var processes: [Process] = []
