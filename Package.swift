@@ -142,7 +142,8 @@ let package = Package(
             ]
         ),
         // The test kit of every test target: a migrated schema per test, worker pools, `eventually`, `kaji`
-        // processes, private PostgreSQL servers, the test sshd, the simulator, the engine's test workflows.
+        // processes, private PostgreSQL servers, the test sshd, the simulator, the engine's test workflows, the
+        // cluster test environment and the manifest, backup, audit and retention fixtures.
         .target(
             name: "KajiTesting",
             dependencies: [
@@ -150,6 +151,7 @@ let package = Package(
                 "Worker",
                 "Provisioner",
                 "SakuraSimulator",
+                "Workflows",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -209,13 +211,16 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
-        // Tests that run the built `kaji` executable as processes: the CLI, worker processes, faults, the demo.
+        // Tests that run the built executables (`kaji`, `sakura-sim`) as processes: the CLI, worker processes,
+        // faults, the demo, cluster workflows in workers, kaji apply/audit/prune, TLS to PostgreSQL.
         .testTarget(
             name: "ProcessTests",
             dependencies: [
                 "KajiTesting",
                 "Engine",
                 "KajiMigrations",
+                "Provisioner",
+                "Workflows",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
