@@ -189,42 +189,10 @@ struct HealthCheckStoreTests {
 struct HealthCheckTests {
     static let vipEndpoint = "192.168.100.10:6443"
 
-    /// Provisions cluster `name` (1 master, health checked every second), returns its inventory record.
-    func provision(_ env: ClusterTestEnvironment, name: String) async throws -> ClusterRecord {
-        var spec = testClusterSpec(name: name, masters: 1, workers: 0)
-        spec.healthCheck = .init(interval: "1s")
-        let pool = env.startPool()
-        let id = try await env.enqueueApproved(kind: ClusterKinds.provision, input: ProvisionInput(spec: spec))
-        let run = try await env.waitForFinish(id, timeout: .seconds(120))
-        try await pool.stop()
-        #expect(run.state == .succeeded, "\(run.lastError ?? "")")
-        return try #require(try await env.services.inventory.get(name))
-    }
-
-    /// Two checkers, as two workers would run them, until `body` returns.
-    func withCheckers<T: Sendable>(_ env: ClusterTestEnvironment, _ body: () async throws -> T) async throws -> T {
-        let overrides = try #require(env.simulator.apiServerOverridesFile, "the simulator knows the node state (KAJI_SIM_STATE)")
-        let tasks = ["worker:hc-1", "worker:hc-2"].map { checker in
-            let settings = ClusterHealthSettings(checker: checker, zone: "is1a", timeout: .seconds(3), retention: .seconds(3600),
-                                                 overrides: .file(overrides), maxPause: .milliseconds(500))
-            let service = ClusterHealthChecker(client: env.client, inventory: env.services.inventory, settings: settings, logger: env.logger)
-            return Task { try await service.run() }
-        }
-        let result: Result<T, any Error>
-        do { result = .success(try await body()) } catch { result = .failure(error) }
-        for task in tasks { task.cancel() }
-        for task in tasks { _ = try? await task.value }
-        return try result.get()
-    }
-
-    func latest(_ env: ClusterTestEnvironment, _ name: String) async throws -> ClusterHealth? {
-        try await env.client.clusterHealth(cluster: name)
-    }
-
     @Test("a provisioned cluster: CA pinned from admin.conf, up 1 with every check ok; etcd broken and healed; down; a wrong CA")
     func endToEnd() async throws {
         try await ClusterTestEnvironment.with { env in
-            let record = try await provision(env, name: "hc-a")
+            let record = try await env.provisionHealthChecked(name: "hc-a")
             #expect(record.state == "ready")
             let standIn = try #require(env.simulator.apiServer(Self.vipEndpoint), "kubeadm init registered the VIP with the simulator")
             let pinned = try await env.services.inventory.pinnedCA("hc-a")
@@ -236,12 +204,12 @@ struct HealthCheckTests {
 
             let clock = ContinuousClock()
             let started = clock.now
-            try await withCheckers(env) {
+            try await env.withHealthCheckers {
                 // 1. Healthy: up 1, every check ok.
                 try await eventually("hc-a is checked and up", timeout: .seconds(60)) {
-                    try await latest(env, "hc-a")?.latest.passed == true
+                    try await env.latestHealth("hc-a")?.latest.passed == true
                 }
-                let healthy = try #require(try await latest(env, "hc-a"))
+                let healthy = try #require(try await env.latestHealth("hc-a"))
                 #expect(healthy.latest.up && healthy.latest.httpStatus == 200 && healthy.status == "up")
                 #expect(healthy.latest.checks.map(\.name) == SakuraSimulator.apiServerReadyzChecks && healthy.latest.checks.allSatisfy { $0.ok })
                 #expect(healthy.latest.checks.contains { $0.name == "etcd" && $0.detail == "ok" })
@@ -252,9 +220,9 @@ struct HealthCheckTests {
                 // 2. etcd broken through the simulator's switch: the stored check goes to failed.
                 try env.simulator.setAPICheck("etcd", failing: true)
                 try await eventually("etcd is stored as failed", timeout: .seconds(60)) {
-                    try await latest(env, "hc-a")?.latest.checks.first { $0.name == "etcd" }?.ok == false
+                    try await env.latestHealth("hc-a")?.latest.checks.first { $0.name == "etcd" }?.ok == false
                 }
-                let broken = try #require(try await latest(env, "hc-a"))
+                let broken = try #require(try await env.latestHealth("hc-a"))
                 #expect(broken.latest.up && !broken.latest.passed && broken.latest.httpStatus == 500)
                 #expect(broken.latest.checks.first { $0.name == "etcd" }?.detail == "failed: reason withheld")
                 #expect(broken.latest.checks.filter { !$0.ok }.map(\.name) == ["etcd"])
@@ -266,16 +234,18 @@ struct HealthCheckTests {
                 // 3. Healed: it returns.
                 try env.simulator.setAPICheck("etcd", failing: false)
                 try await eventually("etcd is stored as ok again", timeout: .seconds(60)) {
-                    try await latest(env, "hc-a")?.latest.passed == true
+                    try await env.latestHealth("hc-a")?.latest.passed == true
                 }
-                #expect(try await latest(env, "hc-a")?.previousStatus == "failing: etcd")
+                #expect(try await env.latestHealth("hc-a")?.previousStatus == "failing: etcd")
 
                 // 4. The endpoint down: up 0 with a connect reason; back up, up 1.
                 try await env.simulator.setAPIServer(.down, endpoint: Self.vipEndpoint)
-                try await eventually("hc-a is stored as down", timeout: .seconds(60)) {
-                    try await latest(env, "hc-a")?.latest.up == false
+                // A check in flight while the stand-in shuts down may time out first; once it is down, every
+                // check is refused.
+                try await eventually("hc-a is stored as down with a connect reason", timeout: .seconds(60)) {
+                    try await env.latestHealth("hc-a")?.latest.failure == .connect
                 }
-                let down = try #require(try await latest(env, "hc-a"))
+                let down = try #require(try await env.latestHealth("hc-a"))
                 #expect(down.latest.failure == .connect, "\(down.latest.reason ?? "")")
                 #expect(down.latest.reason?.contains("connection refused") == true, "\(down.latest.reason ?? "")")
                 #expect(down.latest.checks.isEmpty && down.status == "down: connect")
@@ -283,16 +253,16 @@ struct HealthCheckTests {
                 #expect(metrics.contains("kaji_cluster_apiserver_up{cluster=\"hc-a\"} 0\n"))
                 try await env.simulator.setAPIServer(.up, endpoint: Self.vipEndpoint)
                 try await eventually("hc-a is up again", timeout: .seconds(60)) {
-                    try await latest(env, "hc-a")?.latest.passed == true
+                    try await env.latestHealth("hc-a")?.latest.passed == true
                 }
 
                 // 5. A wrong CA pinned (another cluster's): up 0 with a TLS reason.
                 let other = try await env.simulator.registerAPIServer(endpoint: "10.99.0.10:6443")
                 try await env.services.inventory.pinCA("hc-a", pem: other.caCertificate)
                 try await eventually("hc-a is stored as down for TLS", timeout: .seconds(60)) {
-                    try await latest(env, "hc-a")?.latest.failure == .tls
+                    try await env.latestHealth("hc-a")?.latest.failure == .tls
                 }
-                let tls = try #require(try await latest(env, "hc-a"))
+                let tls = try #require(try await env.latestHealth("hc-a"))
                 #expect(!tls.latest.up && tls.latest.reason?.hasPrefix("tls: ") == true, "\(tls.latest.reason ?? "")")
                 #expect(tls.status == "down: tls")
             }
@@ -303,75 +273,6 @@ struct HealthCheckTests {
             #expect(!history.isEmpty)
             #expect(Set(history.map(\.checkedBy)).isSubset(of: ["worker:hc-1", "worker:hc-2"]))
             #expect(history.count <= Int(elapsed.components.seconds) + 2, "\(history.count) results in \(elapsed): a duplicate check")
-        }
-    }
-
-    @Test("kaji cluster show prints the latest result and the last change, in text and --json")
-    func clusterShow() async throws {
-        try await ClusterTestEnvironment.with { env in
-            _ = try await provision(env, name: "hc-b")
-            try await withCheckers(env) {
-                try await eventually("hc-b is checked and up", timeout: .seconds(60)) {
-                    try await latest(env, "hc-b")?.status == "up"
-                }
-                try env.simulator.setAPICheck("etcd", failing: true)
-                try await eventually("etcd is stored as failed", timeout: .seconds(60)) {
-                    try await latest(env, "hc-b")?.status == "failing: etcd"
-                }
-            }
-            let text = try await ManifestCLI.run(["cluster", "show", "hc-b"] + env.database.cliArguments)
-            #expect(text.status == 0, "\(text)")
-            #expect(text.stdout.contains("api health     up, failing: etcd (HTTP 500"), "\(text.stdout)")
-            #expect(text.stdout.contains("api reason     readyz check failed: etcd"), "\(text.stdout)")
-            #expect(text.stdout.contains("etcd failed: reason withheld"), "\(text.stdout)")
-            #expect(text.stdout.contains("api changed") && text.stdout.contains(": up → failing: etcd"), "\(text.stdout)")
-            let json = try await ManifestCLI.run(["cluster", "show", "hc-b", "--json"] + env.database.cliArguments)
-            #expect(json.status == 0, "\(json)")
-            let document = try JSONValue.parse(Data(json.stdout.utf8))
-            #expect(document["name"]?.stringValue == "hc-b")
-            #expect(document["health"]?["status"]?.stringValue == "failing: etcd")
-            #expect(document["health"]?["previousStatus"]?.stringValue == "up")
-            #expect(document["health"]?["latest"]?["up"]?.boolValue == true)
-            let etcd = document["health"]?["latest"]?["checks"]?.arrayValue?.first { $0["name"]?.stringValue == "etcd" }
-            #expect(etcd?["ok"]?.boolValue == false && etcd?["detail"]?.stringValue == "failed: reason withheld")
-        }
-    }
-
-    @Test("kaji worker configured from its environment checks the clusters it provisioned; the metrics text passes promtool")
-    func workerProcess() async throws {
-        try await ClusterTestEnvironment.with { env in
-            let scratch = (env.settings.manifestDirectory as NSString).deletingLastPathComponent
-            let overrides = try #require(env.simulator.apiServerOverridesFile)
-            let environment = [
-                "SAKURACLOUD_ACCESS_TOKEN": "kaji-sim-token", "SAKURACLOUD_ACCESS_TOKEN_SECRET": "kaji-sim-secret", "SAKURACLOUD_ZONE": "is1a",
-                "KAJI_SAKURA_BASE_URL": env.simulator.baseURL, "KAJI_SAKURA_RPS": "0", "KAJI_SSH_KEY": env.sshd.clientKey,
-                "KAJI_SSH_KNOWN_HOSTS": scratch + "/worker_known_hosts", "KAJI_NODE_SSH_USER": "root", "KAJI_CLUSTER_POLL_MS": "200",
-                "KAJI_KUBE_MANIFEST_DIR": env.settings.manifestDirectory, "KAJI_CNI_MANIFEST": "kube-flannel.yml",
-                "KAJI_OWNER_KEYS_FILE": env.settings.ownerKeysFile, "KAJI_API_ENDPOINT_OVERRIDES": overrides,
-                "KAJI_HEALTH_TIMEOUT_MS": "3000", "KAJI_LOG_LEVEL": "info",
-            ]
-            let worker = try KajiProcess(["worker"] + env.database.cliArguments + ["--id", "hc-proc", "--concurrency", "4"], environment: environment)
-            var spec = testClusterSpec(name: "hc-p", masters: 1, workers: 0)
-            spec.healthCheck = .init(interval: "1s")
-            let id = try await env.enqueueApproved(kind: ClusterKinds.provision, input: ProvisionInput(spec: spec))
-            let run = try await env.waitForFinish(id, timeout: .seconds(120))
-            #expect(run.state == .succeeded, "\(run.lastError ?? "")")
-            try await eventually("the worker process stored a passing check of hc-p", timeout: .seconds(60)) {
-                try await latest(env, "hc-p")?.latest.passed == true
-            }
-            #expect(try await latest(env, "hc-p")?.latest.checkedBy == "worker:hc-proc")
-            let ended = try await worker.terminate()
-            #expect(ended.status == 0, "SIGTERM drains the pool and stops the checker: \(ended)")
-
-            let metrics = try await ClusterHealthMetrics.render(client: env.client)
-            #expect(metrics.contains("kaji_cluster_apiserver_up{cluster=\"hc-p\"} 1\n"))
-            let promtool = "/usr/bin/promtool"
-            if FileManager.default.isExecutableFile(atPath: promtool) {
-                let file = TestEnvironment.temporaryPath("metrics.txt")
-                try metrics.write(toFile: file, atomically: true, encoding: .utf8)
-                let checked = try await ChildProcess.run("/bin/sh", ["-c", "\(promtool) check metrics < \(file)"], timeout: .seconds(30))
-                #expect(checked.status == 0, "promtool check metrics: \(checked)")
-            }
         }
     }
 }
