@@ -140,6 +140,9 @@ let package = Package(
                 "SakuraSimulator",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             path: "Tests/KajiTesting"
         ),
@@ -169,6 +172,7 @@ let package = Package(
         .testTarget(
             name: "ServerTests",
             dependencies: [
+                "KajiTesting",
                 "Server",
                 "Engine",
                 "KajiMigrations",
