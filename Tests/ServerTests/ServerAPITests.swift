@@ -82,8 +82,9 @@ struct ServerAPITests {
 
             let list = try await fx.call(.GET, "/api/v1/runs?state=pending&limit=10", token: op)
             #expect(list.status == 200)
-            let runs = try #require(list.json as? [[String: Any]])
+            let runs = try #require(list.object["items"] as? [[String: Any]])
             #expect(runs.count == 1)
+            #expect(list.object["nextCursor"] is NSNull, "one page: \(list.body)")
             #expect(runs.first?["state"] as? String == "pending")
 
             let show = try await fx.call(.GET, "/api/v1/runs/\(id)", token: op)
@@ -107,7 +108,7 @@ struct ServerAPITests {
 
             let audit = try await fx.call(.GET, "/api/v1/audit?actor=token:ci-bot", token: op)
             #expect(audit.status == 200)
-            #expect(((audit.json as? [[String: Any]]) ?? []).contains { $0["type"] as? String == "run.cancelled" })
+            #expect(((audit.object["items"] as? [[String: Any]]) ?? []).contains { $0["type"] as? String == "run.cancelled" })
             let verify = try await fx.call(.POST, "/api/v1/audit/verify", token: op)
             #expect(verify.object["ok"] as? Bool == true, "\(verify.body)")
         }

@@ -20,11 +20,17 @@ extension RunStore {
         return nil
     }
 
-    /// The newest runs first (ids are time-ordered UUIDv7), optionally filtered by state and kind.
-    package func listRuns(state: RunState? = nil, kind: String? = nil, limit: Int = 50) async throws -> [RunSummary] {
+    /// The newest runs first (ids are time-ordered UUIDv7), optionally filtered by state, kind, queue,
+    /// concurrency key and the actor who enqueued them; with `before`, only runs whose id sorts below it (the
+    /// next page of a walk: the order is the ids', so pages never repeat or skip a run that existed when the
+    /// walk began, however many runs are enqueued meanwhile).
+    package func listRuns(state: RunState? = nil, kind: String? = nil, queue: String? = nil, concurrencyKey: String? = nil,
+                          actor: String? = nil, before: UUID? = nil, limit: Int = 50) async throws -> [RunSummary] {
         let query: PostgresQuery = """
             SELECT \(unescaped: Self.runColumns) FROM runs
             WHERE (\(state?.rawValue)::text IS NULL OR state = \(state?.rawValue)) AND (\(kind)::text IS NULL OR kind = \(kind))
+              AND (\(queue)::text IS NULL OR queue = \(queue)) AND (\(concurrencyKey)::text IS NULL OR concurrency_key = \(concurrencyKey))
+              AND (\(actor)::text IS NULL OR actor = \(actor)) AND (\(before)::uuid IS NULL OR id < \(before))
             ORDER BY id DESC LIMIT \(limit)
             """
         var runs: [RunSummary] = []
