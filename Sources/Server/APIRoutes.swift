@@ -108,6 +108,9 @@ enum APIRoutes {
         APIRoute(method: .get, path: prefix + "/runs/{id}", role: .viewer) { server, call in
             JSONBody.response(.ok, RunDocument(try await server.client.run(id: try call.runID())))
         },
+        APIRoute(method: .get, path: prefix + "/runs/{id}/events", role: .viewer) { server, call in
+            try await RunEventStream.response(server, call)
+        },
         APIRoute(method: .post, path: prefix + "/runs/{id}/cancel", role: .operator) { server, call in
             let body = try call.json(ReasonBody.self, fields: ReasonBody.fields)
             let id = try call.runID()
