@@ -154,6 +154,9 @@ let package = Package(
                 "Workflows",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             path: "Tests/KajiTesting"
         ),
@@ -184,6 +187,7 @@ let package = Package(
         .testTarget(
             name: "ServerTests",
             dependencies: [
+                "KajiTesting",
                 "Server",
                 "Engine",
                 "KajiTesting",

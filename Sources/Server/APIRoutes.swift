@@ -100,12 +100,16 @@ enum APIRoutes {
             return JSONBody.response(.ok, results)
         },
         APIRoute(method: .get, path: prefix + "/runs", role: .viewer) { server, call in
-            let query = RunQuery(state: try call.query("state").map { try RunState.parse($0) }, kind: try call.query("kind"),
+            let query = RunQuery(state: try call.query("state").map { try RunState.parse($0) }, kind: try call.query("kind"), queue: try call.query("queue"),
+                                 concurrencyKey: try call.query("concurrencyKey"), actor: try call.query("actor"), cursor: try call.query("cursor"),
                                  limit: try call.query("limit", default: 50))
-            return JSONBody.response(.ok, try await server.client.runs(query))
+            return JSONBody.response(.ok, try await server.client.runPage(query))
         },
         APIRoute(method: .get, path: prefix + "/runs/{id}", role: .viewer) { server, call in
             JSONBody.response(.ok, RunDocument(try await server.client.run(id: try call.runID())))
+        },
+        APIRoute(method: .get, path: prefix + "/runs/{id}/events", role: .viewer) { server, call in
+            try await RunEventStream.response(server, call)
         },
         APIRoute(method: .post, path: prefix + "/runs/{id}/cancel", role: .operator) { server, call in
             let body = try call.json(ReasonBody.self, fields: ReasonBody.fields)
@@ -177,7 +181,7 @@ enum APIRoutes {
                 guard let date = KajiJSON.parseDate(since) else { throw KajiError(.invalidArgument, "since '\(since)' is not an ISO 8601 time", field: "since") }
                 filter.since = date
             }
-            return JSONBody.response(.ok, try await server.client.auditEvents(filter).map(AuditEventDocument.init))
+            return JSONBody.response(.ok, try await server.client.auditPage(filter, cursor: try call.query("cursor")))
         },
         APIRoute(method: .post, path: prefix + "/audit/verify", role: .viewer) { server, call in
             let head = try call.query("expectHead").map { try AuditHead.parse($0) }

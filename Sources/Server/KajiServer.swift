@@ -20,6 +20,9 @@ public struct KajiServer: Sendable {
     /// Slack's signing secret and users; nil when not configured (the Slack routes then answer 503).
     let slack: SlackConfiguration?
     let logger: Logger
+    /// How long the server keeps one event stream (`GET /api/v1/runs/{id}/events`) open before closing it;
+    /// clients reconnect with their last event id (default 15 minutes).
+    public var eventStreamLimit: Duration = .seconds(15 * 60)
 
     /// - Parameters:
     ///   - keys: the secret keyring (default nil: the secret routes answer that none is configured).

@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import KajiTesting
 import Logging
 import NIOHTTP1
 import Server
@@ -15,7 +16,7 @@ struct ServerApprovalWorkflow: Workflow {
     }
 }
 
-@Suite("kaji serve: the HTTP API", .timeLimit(.minutes(3)))
+@Suite("kaji serve: the HTTP API", .needsDatabase, .timeLimit(.minutes(3)))
 struct ServerAPITests {
     @Test("a role × route table: no token 401, a role below the route's 403, the route's role gets past auth")
     func roleTable() async throws {
@@ -81,8 +82,9 @@ struct ServerAPITests {
 
             let list = try await fx.call(.GET, "/api/v1/runs?state=pending&limit=10", token: op)
             #expect(list.status == 200)
-            let runs = try #require(list.json as? [[String: Any]])
+            let runs = try #require(list.object["items"] as? [[String: Any]])
             #expect(runs.count == 1)
+            #expect(list.object["nextCursor"] is NSNull, "one page: \(list.body)")
             #expect(runs.first?["state"] as? String == "pending")
 
             let show = try await fx.call(.GET, "/api/v1/runs/\(id)", token: op)
@@ -106,7 +108,7 @@ struct ServerAPITests {
 
             let audit = try await fx.call(.GET, "/api/v1/audit?actor=token:ci-bot", token: op)
             #expect(audit.status == 200)
-            #expect(((audit.json as? [[String: Any]]) ?? []).contains { $0["type"] as? String == "run.cancelled" })
+            #expect(((audit.object["items"] as? [[String: Any]]) ?? []).contains { $0["type"] as? String == "run.cancelled" })
             let verify = try await fx.call(.POST, "/api/v1/audit/verify", token: op)
             #expect(verify.object["ok"] as? Bool == true, "\(verify.body)")
         }
@@ -198,7 +200,7 @@ struct ServerAPITests {
             defer { pool.shutdown() }
             let deadline = ContinuousClock.now + .seconds(30)
             while try await fx.client.runSummary(id: run.id).state != .waiting {
-                guard ContinuousClock.now < deadline else { throw ServerTestError("the run did not wait for approval") }
+                guard ContinuousClock.now < deadline else { throw KajiTestingError("the run did not wait for approval") }
                 try await Task.sleep(for: .milliseconds(50))
             }
             let own = try await fx.call(.POST, "/api/v1/runs/\(run.id)/approve", token: alice, body: "{}")
@@ -210,7 +212,7 @@ struct ServerAPITests {
             #expect(other.status == 200, "\(other.body)")
             #expect(other.object["sender"] as? String == "token:bob")
             while try await fx.client.runSummary(id: run.id).state != .succeeded {
-                guard ContinuousClock.now < deadline else { throw ServerTestError("the approved run did not finish") }
+                guard ContinuousClock.now < deadline else { throw KajiTestingError("the approved run did not finish") }
                 try await Task.sleep(for: .milliseconds(50))
             }
             let detail = try await fx.client.run(id: run.id)
@@ -241,20 +243,14 @@ struct ServerAPITests {
         }
     }
 
-    @Test("kaji serve drains and exits 0 on SIGTERM")
+    @Test("kaji serve drains and exits 0 on SIGTERM", .needsDatabase)
     func sigterm() async throws {
-        guard let url = ProcessInfo.processInfo.environment["KAJI_TEST_DATABASE_URL"] else { throw ServerTestError("KAJI_TEST_DATABASE_URL is not set") }
-        let config = try DatabaseConfig(url: url, schema: "s_term_\(UInt32.random(in: 0...UInt32.max))")
-        var logger = Logger(label: "kaji.server-test")
-        logger.logLevel = .critical
-        let migrator = Migrator(config: config, logger: logger)
-        try await migrator.migrate()
-        let server = try ServeProcess(["serve", "--listen", "127.0.0.1:0", "--database-url", url, "--schema", config.schema], environment: [:])
-        let base = try await server.waitForURL()
-        #expect(base.hasPrefix("http://127.0.0.1:"))
-        let status = server.stop()
-        try? await migrator.dropSchema()
-        #expect(status == 0, "stderr: \(server.stderr.suffix(1000))")
+        try await TestDatabase.with { db in
+            let server = try await KajiServe.start(on: db)
+            #expect(server.baseURL.hasPrefix("http://127.0.0.1:"))
+            let result = try await server.stop()
+            #expect(result.status == 0, "stderr: \(result.stderr.suffix(1000))")
+        }
     }
 }
 

@@ -1,19 +1,14 @@
 import Engine
 import Foundation
+import KajiTesting
 import NIOHTTP1
 import Testing
 
-@Suite("kaji token: create, list, revoke", .timeLimit(.minutes(3)))
+@Suite("kaji token: create, list, revoke", .needsDatabase, .timeLimit(.minutes(3)))
 struct TokenCLITests {
     /// Runs `kaji ARGS --database-url … --schema …` to completion.
-    func kaji(_ fx: ServeFixture, _ arguments: [String]) async throws -> (status: Int32, stdout: String, stderr: String) {
-        let process = try ServeProcess(arguments + ["--database-url", fx.databaseURL, "--schema", fx.config.schema], environment: [:])
-        let deadline = ContinuousClock.now + .seconds(60)
-        while process.process.isRunning {
-            guard ContinuousClock.now < deadline else { process.stop(); throw ServerTestError("kaji \(arguments) did not finish") }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        return (process.process.terminationStatus, process.stdout, process.stderr)
+    func kaji(_ fx: ServeFixture, _ arguments: [String]) async throws -> CommandResult {
+        try await KajiProcess.run(arguments + fx.db.cliArguments)
     }
 
     @Test("a token is printed once, works against kaji serve as token:NAME, is listed without its secret, and stops working when revoked")

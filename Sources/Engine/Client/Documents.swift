@@ -4,18 +4,31 @@ import Foundation
 // README's "JSON output". Each is built from the client's model of the same thing.
 
 /// Stored JSON text, re-emitted as JSON (not as a string); text that is not JSON becomes a string.
-public struct JSONFragment: Encodable, Sendable {
+public struct JSONFragment: Codable, Sendable, Equatable {
     public let value: JSONValue
 
     public init(_ text: String) {
         value = (try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))) ?? .string(text)
     }
 
+    public init(value: JSONValue) { self.value = value }
+
+    public init(from decoder: any Decoder) throws { value = try JSONValue(from: decoder) }
+
     public func encode(to encoder: any Encoder) throws { try value.encode(to: encoder) }
+
+    /// The value as one line of JSON with sorted keys (a string value as its text), the same whether it
+    /// came from the database or from a server's answer: what the CLI's human output prints.
+    public var text: String {
+        if case .string(let string) = value { return string }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? ""
+    }
 }
 
 /// A run with its steps and audit events: the `kaji show --json` document.
-public struct RunDocument: Encodable, Sendable {
+public struct RunDocument: Codable, Sendable {
     public let id: UUID
     public let kind: String
     public let state: RunState
@@ -40,7 +53,7 @@ public struct RunDocument: Encodable, Sendable {
     public let events: [Event]
 
     /// A step with its attempts.
-    public struct Step: Encodable, Sendable {
+    public struct Step: Codable, Sendable {
         public let name: String
         public let state: StepState
         public let attempts: Int
@@ -53,10 +66,16 @@ public struct RunDocument: Encodable, Sendable {
         public let result: JSONFragment?
         public let wait: JSONFragment?
         public let history: [StepAttemptRecord]
+
+        public init(_ s: StepRecord) {
+            name = s.name; state = s.state; attempts = s.attempts; epoch = s.epoch; worker = s.worker; startedAt = s.startedAt
+            finishedAt = s.finishedAt; durationMs = s.durationMs; error = s.error; result = s.result.map(JSONFragment.init)
+            wait = s.wait.map(JSONFragment.init); history = s.history
+        }
     }
 
     /// An audit event of the run.
-    public struct Event: Encodable, Sendable {
+    public struct Event: Codable, Sendable {
         public let id: Int64
         public let at: Date
         public let type: String
@@ -75,11 +94,7 @@ public struct RunDocument: Encodable, Sendable {
         cancelRequestedBy = d.run.cancelRequestedBy; cancelReason = d.run.cancelReason; createdAt = d.run.createdAt; runAt = d.run.runAt
         startedAt = d.run.startedAt; finishedAt = d.run.finishedAt; lastError = d.run.lastError
         input = JSONFragment(d.input); output = d.output.map(JSONFragment.init)
-        steps = d.steps.map { s in
-            Step(name: s.name, state: s.state, attempts: s.attempts, epoch: s.epoch, worker: s.worker, startedAt: s.startedAt,
-                 finishedAt: s.finishedAt, durationMs: s.durationMs, error: s.error, result: s.result.map(JSONFragment.init),
-                 wait: s.wait.map(JSONFragment.init), history: s.history)
-        }
+        steps = d.steps.map(Step.init)
         events = d.events.map { e in
             Event(id: e.id, at: e.at, type: e.type, actor: e.actor, step: e.step, attempt: e.attempt, epoch: e.epoch, worker: e.worker,
                   detail: e.detail.map(JSONFragment.init))
@@ -88,7 +103,7 @@ public struct RunDocument: Encodable, Sendable {
 }
 
 /// An audit event: the `kaji audit --json` document (the fields of `RunDocument.Event`, plus `runId`).
-public struct AuditEventDocument: Encodable, Sendable {
+public struct AuditEventDocument: Codable, Sendable {
     public let id: Int64
     public let at: Date
     public let runId: UUID?
@@ -107,7 +122,7 @@ public struct AuditEventDocument: Encodable, Sendable {
 }
 
 /// A schedule: the `kaji schedule … --json` document.
-public struct ScheduleDocument: Encodable, Sendable {
+public struct ScheduleDocument: Codable, Sendable {
     public let name: String
     public let cron: String
     public let timezone: String

@@ -21,11 +21,51 @@ public struct AuditHead: Sendable, Equatable {
     }
 }
 
+/// One page of audit events: the `GET /api/v1/audit` document. The page holds the newest events that
+/// match (older than the cursor's), oldest first as `kaji audit` prints them; `nextCursor` (nil when none
+/// are left) asks for the page of events before them: a walk goes back in time.
+public struct AuditPage: Sendable, Codable {
+    public var items: [AuditEventDocument]
+    public var nextCursor: String?
+
+    public init(items: [AuditEventDocument], nextCursor: String?) {
+        self.items = items
+        self.nextCursor = nextCursor
+    }
+
+    private enum CodingKeys: String, CodingKey { case items, nextCursor }
+
+    /// `nextCursor` is always there: null on the last page.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(items, forKey: .items)
+        try container.encode(nextCursor, forKey: .nextCursor)
+    }
+}
+
 extension KajiClient {
     /// Audit events, oldest first (the newest `filter.limit` of those matching; 1...100000, field `limit`).
     public func auditEvents(_ filter: AuditFilter) async throws -> [AuditEvent] {
         try Self.validate(filter.limit, in: 1...100_000, field: "limit")
         return try await store.auditEvents(filter)
+    }
+
+    /// One page of audit events (see `AuditPage`): those matching `filter` before `cursor` (a `nextCursor`;
+    /// default nil: the newest). Errors name `limit` or `cursor`.
+    public func auditPage(_ filter: AuditFilter, cursor: String? = nil) async throws -> AuditPage {
+        try Self.validate(filter.limit, in: 1...100_000, field: "limit")
+        var filter = filter
+        if let cursor { filter.before = try PageCursor.auditEventID(cursor) }
+        let limit = filter.limit
+        filter.limit = limit + 1
+        // Oldest first: the extra (oldest) event, if any, comes first.
+        var events = try await store.auditEvents(filter)
+        var next: String?
+        if events.count > limit {
+            events.removeFirst(events.count - limit)
+            next = events.first.map { PageCursor.before(auditEvent: $0.id) }
+        }
+        return AuditPage(items: events.map(AuditEventDocument.init), nextCursor: next)
     }
 
     /// Seals pending events into the hash chain, then checks every event against it; with `expectHead`,

@@ -6,18 +6,96 @@ public struct RunQuery: Sendable, Equatable {
     public var state: RunState?
     /// Only runs of this kind (default: any).
     public var kind: String?
+    /// Only runs of this queue (default: any).
+    public var queue: String?
+    /// Only runs carrying this concurrency key, e.g. `cluster:prod-a` (default: any).
+    public var concurrencyKey: String?
+    /// Only runs enqueued by this actor, e.g. `token:ci-bot` (default: any).
+    public var actor: String?
+    /// The `nextCursor` of the page before (default nil: the first page).
+    public var cursor: String?
     /// At most this many, newest first (default 50, 1...10000).
     public var limit: Int
 
-    public init(state: RunState? = nil, kind: String? = nil, limit: Int = 50) {
+    public init(state: RunState? = nil, kind: String? = nil, queue: String? = nil, concurrencyKey: String? = nil, actor: String? = nil,
+                cursor: String? = nil, limit: Int = 50) {
         self.state = state
         self.kind = kind
+        self.queue = queue
+        self.concurrencyKey = concurrencyKey
+        self.actor = actor
+        self.cursor = cursor
         self.limit = limit
     }
 
-    /// Checks the limit (field `limit`).
+    /// Checks the limit (field `limit`) and the cursor (field `cursor`).
     public func validate() throws {
         try KajiClient.validate(limit, in: 1...10_000, field: "limit")
+        if let cursor { _ = try PageCursor.runID(cursor) }
+    }
+}
+
+/// One page of runs, newest first: the `GET /api/v1/runs` document. `nextCursor` (nil on the last page)
+/// asks for the runs after these, with the same filters.
+public struct RunPage: Sendable, Codable {
+    public var items: [RunSummary]
+    public var nextCursor: String?
+
+    public init(items: [RunSummary], nextCursor: String?) {
+        self.items = items
+        self.nextCursor = nextCursor
+    }
+
+    private enum CodingKeys: String, CodingKey { case items, nextCursor }
+
+    /// `nextCursor` is always there: null on the last page.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(items, forKey: .items)
+        try container.encode(nextCursor, forKey: .nextCursor)
+    }
+}
+
+/// The opaque cursors of paged lists: base64url of `KIND:POSITION`, so that a client passes them back
+/// unchanged and a cursor of one list is refused by another.
+enum PageCursor {
+    static func make(_ kind: String, _ position: String) -> String {
+        Data("\(kind):\(position)".utf8).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+    }
+
+    static func position(_ cursor: String, kind: String, field: String) throws -> String {
+        var text = cursor.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        text += String(repeating: "=", count: (4 - text.count % 4) % 4)
+        guard cursor.count <= 200, let data = Data(base64Encoded: text), let decoded = String(data: data, encoding: .utf8),
+              decoded.hasPrefix(kind + ":") else {
+            throw KajiError(.invalidArgument, "\(field) '\(cursor.prefix(200))' is not a cursor of this list: pass the nextCursor of the page before", field: field)
+        }
+        return String(decoded.dropFirst(kind.count + 1))
+    }
+
+    /// The cursor after the run `id`.
+    static func after(run id: UUID) -> String { make("run", id.uuidString.lowercased()) }
+
+    /// The run id a runs cursor points after; `invalidArgument` (field `cursor`) for anything else.
+    static func runID(_ cursor: String) throws -> UUID {
+        let position = try position(cursor, kind: "run", field: "cursor")
+        guard let id = UUID(uuidString: position) else {
+            throw KajiError(.invalidArgument, "cursor '\(cursor.prefix(200))' is not a cursor of this list: pass the nextCursor of the page before", field: "cursor")
+        }
+        return id
+    }
+
+    /// The cursor before the audit event `id`.
+    static func before(auditEvent id: Int64) -> String { make("audit", String(id)) }
+
+    /// The audit event id an audit cursor points before; `invalidArgument` (field `cursor`) for anything else.
+    static func auditEventID(_ cursor: String) throws -> Int64 {
+        let position = try position(cursor, kind: "audit", field: "cursor")
+        guard let id = Int64(position), id > 0 else {
+            throw KajiError(.invalidArgument, "cursor '\(cursor.prefix(200))' is not a cursor of this list: pass the nextCursor of the page before", field: "cursor")
+        }
+        return id
     }
 }
 
@@ -51,10 +129,26 @@ public struct CancelReceipt: Sendable, Codable, Equatable {
 }
 
 extension KajiClient {
-    /// Runs, newest first.
+    /// Runs, newest first: the page `query.cursor` asks for (default the first).
     public func runs(_ query: RunQuery = RunQuery()) async throws -> [RunSummary] {
+        try await runPage(query).items
+    }
+
+    /// One page of runs, newest first (by id: run ids are time-ordered), with the cursor of the next page
+    /// when there are more. Walking the pages lists every run that existed when the walk began exactly once,
+    /// whatever is enqueued meanwhile. Errors name `limit` or `cursor`.
+    public func runPage(_ query: RunQuery) async throws -> RunPage {
         try query.validate()
-        return try await store.listRuns(state: query.state, kind: query.kind, limit: query.limit)
+        let before = try query.cursor.map { try PageCursor.runID($0) }
+        // One more than asked for tells whether a next page exists.
+        var runs = try await store.listRuns(state: query.state, kind: query.kind, queue: query.queue, concurrencyKey: query.concurrencyKey,
+                                            actor: query.actor, before: before, limit: query.limit + 1)
+        var next: String?
+        if runs.count > query.limit {
+            runs.removeLast(runs.count - query.limit)
+            next = runs.last.map { PageCursor.after(run: $0.id) }
+        }
+        return RunPage(items: runs, nextCursor: next)
     }
 
     /// One run's summary; throws `runNotFound` (field `run`) for an unknown id.

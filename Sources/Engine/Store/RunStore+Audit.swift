@@ -8,14 +8,17 @@ public struct AuditFilter: Sendable {
     public var type: String?
     /// Events at or after this time.
     public var since: Date?
+    /// Only events older than this id (the next page of a walk back in time; default: none).
+    public var before: Int64?
     /// At most this many, the newest (default 100).
     public var limit: Int
 
-    public init(runID: UUID? = nil, actor: String? = nil, type: String? = nil, since: Date? = nil, limit: Int = 100) {
+    public init(runID: UUID? = nil, actor: String? = nil, type: String? = nil, since: Date? = nil, before: Int64? = nil, limit: Int = 100) {
         self.runID = runID
         self.actor = actor
         self.type = type
         self.since = since
+        self.before = before
         self.limit = limit
     }
 }
@@ -242,6 +245,7 @@ extension RunStore {
               AND (\(filter.actor)::text IS NULL OR actor = \(filter.actor))
               AND (\(filter.type)::text IS NULL OR type = \(filter.type))
               AND (\(filter.since)::timestamptz IS NULL OR at >= \(filter.since))
+              AND (\(filter.before)::int8 IS NULL OR id < \(filter.before))
             ORDER BY id DESC LIMIT \(filter.limit)
             """, logger: logger)
         for try await (id, at, run, type, actor, step, attempt, epoch, worker, detail) in rows.decode((Int64, Date, UUID?, String, String, String?, Int?, Int64?, String?, String?).self) {

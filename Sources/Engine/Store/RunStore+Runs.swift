@@ -20,11 +20,17 @@ extension RunStore {
         return nil
     }
 
-    /// The newest runs first (ids are time-ordered UUIDv7), optionally filtered by state and kind.
-    package func listRuns(state: RunState? = nil, kind: String? = nil, limit: Int = 50) async throws -> [RunSummary] {
+    /// The newest runs first (ids are time-ordered UUIDv7), optionally filtered by state, kind, queue,
+    /// concurrency key and the actor who enqueued them; with `before`, only runs whose id sorts below it (the
+    /// next page of a walk: the order is the ids', so pages never repeat or skip a run that existed when the
+    /// walk began, however many runs are enqueued meanwhile).
+    package func listRuns(state: RunState? = nil, kind: String? = nil, queue: String? = nil, concurrencyKey: String? = nil,
+                          actor: String? = nil, before: UUID? = nil, limit: Int = 50) async throws -> [RunSummary] {
         let query: PostgresQuery = """
             SELECT \(unescaped: Self.runColumns) FROM runs
             WHERE (\(state?.rawValue)::text IS NULL OR state = \(state?.rawValue)) AND (\(kind)::text IS NULL OR kind = \(kind))
+              AND (\(queue)::text IS NULL OR queue = \(queue)) AND (\(concurrencyKey)::text IS NULL OR concurrency_key = \(concurrencyKey))
+              AND (\(actor)::text IS NULL OR actor = \(actor)) AND (\(before)::uuid IS NULL OR id < \(before))
             ORDER BY id DESC LIMIT \(limit)
             """
         var runs: [RunSummary] = []
@@ -50,10 +56,17 @@ extension RunStore {
             input = i
             output = o
         }
+        let steps = try await stepRecords(runID: id)
+        let events = try await auditEvents(runID: id)
+        return RunDetail(run: run, input: input, output: output, steps: steps, events: events)
+    }
+
+    /// The steps of a run with every attempt (only those named in `names` when given), by start time.
+    package func stepRecords(runID id: UUID, names: [String]? = nil) async throws -> [StepRecord] {
         var history: [String: [StepAttemptRecord]] = [:]
         let attemptRows = try await client.query("""
             SELECT step, attempt, epoch, worker, outcome, error, started_at, finished_at
-            FROM step_attempts WHERE run_id = \(id) ORDER BY started_at, attempt
+            FROM step_attempts WHERE run_id = \(id) AND (\(names)::text[] IS NULL OR step = ANY(\(names)::text[])) ORDER BY started_at, attempt
             """, logger: logger)
         for try await (step, attempt, epoch, worker, outcome, error, started, finished) in attemptRows.decode((String, Int, Int64, String?, String, String?, Date, Date).self) {
             history[step, default: []].append(StepAttemptRecord(attempt: attempt, epoch: epoch, worker: worker, attemptOutcome: try StepAttemptOutcome.stored(outcome, column: "step_attempts.outcome"), error: error,
@@ -62,7 +75,7 @@ extension RunStore {
         var steps: [StepRecord] = []
         let stepRows = try await client.query("""
             SELECT name, state, attempts, epoch, worker, started_at, finished_at, error, result::text, wait::text
-            FROM steps WHERE run_id = \(id) ORDER BY started_at NULLS LAST, name
+            FROM steps WHERE run_id = \(id) AND (\(names)::text[] IS NULL OR name = ANY(\(names)::text[])) ORDER BY started_at NULLS LAST, name
             """, logger: logger)
         for try await (name, state, attempts, epoch, worker, started, finished, error, result, wait) in stepRows.decode((String, String, Int, Int64, String?, Date?, Date?, String?, String?, String?).self) {
             let duration = started.flatMap { s in finished.map { $0.timeIntervalSince(s) * 1000 } }
@@ -70,8 +83,7 @@ extension RunStore {
                                     startedAt: started, finishedAt: finished, durationMs: duration, error: error, result: result, wait: wait,
                                     history: history[name] ?? []))
         }
-        let events = try await auditEvents(runID: id)
-        return RunDetail(run: run, input: input, output: output, steps: steps, events: events)
+        return steps
     }
 
     /// The unfinished runs (see `RunState.isFinished`) carrying concurrency key `key`, oldest first.

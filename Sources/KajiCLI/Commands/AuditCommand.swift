@@ -37,6 +37,9 @@ struct AuditList: AsyncParsableCommand {
     @Option(name: .long, help: "At most this many events (default 100, at most 100000).")
     var limit: Int = 100
 
+    @Option(name: .long, help: "The page before: the cursor printed (on stderr) above the page after it; give the same filters.")
+    var cursor: String?
+
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
@@ -51,10 +54,12 @@ struct AuditList: AsyncParsableCommand {
         }
         guard (1...100_000).contains(limit) else { throw KajiError(.invalidArgument, "--limit \(limit) is out of range (1...100000)") }
         let config = try global.databaseConfig()
-        let query = filter
-        let events = try await config.withClient { client in try await client.auditEvents(query) }
+        let query = filter, cursor = self.cursor
+        let page = try await config.withClient { client in try await client.auditPage(query, cursor: cursor) }
+        let events = page.items
+        defer { if let next = page.nextCursor { Output.info("older events: kaji audit --cursor \(next) (with the same filters)") } }
         if global.json {
-            try Output.json(events.map(AuditEventDocument.init))
+            try Output.json(events)
             return
         }
         if events.isEmpty {
@@ -62,7 +67,7 @@ struct AuditList: AsyncParsableCommand {
             return
         }
         Output.table(["ID", "AT", "TYPE", "ACTOR", "RUN", "STEP", "DETAIL"], events.map { e in
-            [String(e.id), Output.time(e.at), e.type, e.actor, e.runId?.uuidString ?? "-", e.step ?? "-", e.detail.map { String($0.prefix(100)) } ?? ""]
+            [String(e.id), Output.time(e.at), e.type, e.actor, e.runId?.uuidString ?? "-", e.step ?? "-", e.detail.map { String($0.text.prefix(100)) } ?? ""]
         })
     }
 }

@@ -28,6 +28,7 @@ enum ErrorFields {
         "rate": "--rate",
         "role": "--role",
         "expires": "--expires",
+        "cursor": "--cursor",
     ]
 
     /// The error's message with its leading field named as the CLI names it.
