@@ -37,6 +37,8 @@ struct DescribedFactory: MetricsFactory {
     let registry: PrometheusCollectorRegistry
     let help: [String: String]
     let buckets: [String: [Double]]
+    /// `buckets` as durations, for timers.
+    let durationBuckets: [String: [Duration]]
 
     /// Buckets of a histogram without a description (seconds).
     static let defaultBuckets: [Double] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
@@ -50,7 +52,12 @@ struct DescribedFactory: MetricsFactory {
         }
         self.help = help
         self.buckets = buckets
+        self.durationBuckets = buckets.mapValues { $0.map(Self.duration) }
     }
+
+    static func duration(_ seconds: Double) -> Duration { .nanoseconds(Int64((seconds * 1e9).rounded())) }
+
+    static let defaultDurationBuckets = defaultBuckets.map(duration)
 
     private func descriptor(_ label: String) -> MetricNameDescriptor {
         MetricNameDescriptor(metricName: label, unitName: "", helpText: help[label] ?? "")
@@ -76,8 +83,7 @@ struct DescribedFactory: MetricsFactory {
     }
 
     func makeTimer(label: String, dimensions: [(String, String)]) -> any TimerHandler {
-        let bounds = bucketList(label).map { Duration.nanoseconds(Int64(($0 * 1e9).rounded())) }
-        return registry.makeDurationHistogram(descriptor: descriptor(label), labels: dimensions, buckets: bounds)
+        registry.makeDurationHistogram(descriptor: descriptor(label), labels: dimensions, buckets: durationBuckets[label] ?? Self.defaultDurationBuckets)
     }
 
     func destroyCounter(_ handler: any CounterHandler) {

@@ -5,9 +5,12 @@ import Metrics
 /// claims, lease renewals, leases lost and runs rescued. All go through swift-metrics.
 public struct WorkerMetrics: Sendable {
     public let factory: any MetricsFactory
+    /// False for swift-metrics' no-op handler: then nothing is emitted at all.
+    let isEnabled: Bool
 
     public init(factory: any MetricsFactory) {
         self.factory = factory
+        self.isEnabled = !(factory is NOOPMetricsHandler)
     }
 
     public static let slots = "kaji_worker_slots"
@@ -37,29 +40,35 @@ public struct WorkerMetrics: Sendable {
     public static var all: [MetricDescription] { EngineMetrics.descriptions + descriptions }
 
     func slots(busy: Int, free: Int) {
+        guard isEnabled else { return }
         Gauge(label: Self.slots, dimensions: [("state", "busy")], factory: factory).record(busy)
         Gauge(label: Self.slots, dimensions: [("state", "free")], factory: factory).record(max(0, free))
     }
 
     func claimed(runs: Int, duration: Duration) {
+        guard isEnabled else { return }
         CoreMetrics.Timer(label: Self.claimDuration, factory: factory).recordNanoseconds(duration.wholeNanoseconds)
         if runs > 0 { Counter(label: Self.runsClaimed, factory: factory).increment(by: runs) }
     }
 
     func claimFailed(duration: Duration) {
+        guard isEnabled else { return }
         CoreMetrics.Timer(label: Self.claimDuration, factory: factory).recordNanoseconds(duration.wholeNanoseconds)
         Counter(label: Self.claimErrors, factory: factory).increment()
     }
 
     func renewalFailed() {
+        guard isEnabled else { return }
         Counter(label: Self.renewalFailures, factory: factory).increment()
     }
 
     func leaseLost(reason: String) {
+        guard isEnabled else { return }
         Counter(label: Self.leasesLost, dimensions: [("reason", reason)], factory: factory).increment()
     }
 
     func rescued(_ count: Int) {
+        guard isEnabled else { return }
         if count > 0 { Counter(label: Self.runsRescued, factory: factory).increment(by: count) }
     }
 }

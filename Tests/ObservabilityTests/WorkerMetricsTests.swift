@@ -19,10 +19,12 @@ struct WorkerMetricsTests {
         let endpoint: Task<Void, any Error>
         let url: String
 
-        static func start(_ db: TestDatabase, registry: WorkflowRegistry, concurrency: Int) async throws -> MeteredPool {
+        static func start(_ db: TestDatabase, registry: WorkflowRegistry, concurrency: Int, leaseSeconds: Double = 30,
+                          rescueGrace: Duration? = nil) async throws -> MeteredPool {
             let export = PrometheusExport(descriptions: WorkerMetrics.all)
-            let configuration = WorkerConfiguration(concurrency: concurrency, leaseSeconds: 30, pollInterval: .milliseconds(200),
-                                                    rescueInterval: .milliseconds(300), drainTimeout: .seconds(5), inlineRetryLimit: .seconds(2))
+            let configuration = WorkerConfiguration(concurrency: concurrency, leaseSeconds: leaseSeconds, pollInterval: .milliseconds(200),
+                                                    rescueInterval: .milliseconds(300), drainTimeout: .seconds(5), inlineRetryLimit: .seconds(2),
+                                                    rescueGrace: rescueGrace)
             let pool = WorkerPool(configuration: configuration, store: db.store, registry: registry, logger: db.logger,
                                   metrics: EngineMetrics(factory: export.factory))
             let handle = PoolHandle(pool: pool, task: Task { try await pool.run() })
@@ -112,6 +114,37 @@ struct WorkerMetricsTests {
             for family in Set(scrape.samples.map { Self.family(of: $0.name) }) { #expect(scrape.hasHelp(family), "no HELP/TYPE for \(family)") }
             let check = try await Promtool.checkMetrics(scrape.text)
             #expect(check.status == 0, "promtool check metrics: \(check)")
+            try await metered.stop()
+        }
+    }
+
+    @Test("a run whose worker died is rescued and counted; a run taken over by another worker counts as a lost lease")
+    func leasesLostAndRescued() async throws {
+        try await TestDatabase.with { db in
+            let registry = testRegistry()
+            let client = db.client(registry)
+            // A run claimed by a worker that never renews (it is gone): its lease runs out and this pool rescues it.
+            let orphan = try await client.enqueue(EnqueueRequest(kind: "diag.steps", input: #"{"steps": 1}"#, actor: "test"))
+            let ghost = try await db.store.claimRuns(worker: "ghost", queues: ["default"], limit: 1, leaseSeconds: 0.2)
+            #expect(ghost.map(\.id) == [orphan.id])
+            let metered = try await MeteredPool.start(db, registry: registry, concurrency: 2, leaseSeconds: 3, rescueGrace: .milliseconds(300))
+            try await db.waitForFinish(orphan.id)
+            try await eventually("the rescue is counted") {
+                try await HTTP.scrape(metered.url).value("kaji_runs_rescued_total") == 1
+            }
+            // A long step, then another owner takes the run (as a rescuer elsewhere would): the next renewal
+            // finds it gone and the pool stops it.
+            let long = try await client.enqueue(EnqueueRequest(kind: "diag.steps", input: #"{"steps": 1, "stepMillis": 20000}"#, actor: "test"))
+            try await eventually("the long run is running") { try await db.store.run(id: long.id)?.state == .running }
+            try await db.store.client.query("UPDATE runs SET epoch = epoch + 1, lease_owner = 'thief', claim_token = gen_random_uuid(), lease_expires_at = now() + interval '1 hour' WHERE id = \(long.id)",
+                                            logger: db.logger)
+            var scrape = try await HTTP.scrape(metered.url)
+            try await eventually("the lost lease is counted and its slot is free again") {
+                scrape = try await HTTP.scrape(metered.url)
+                return scrape.value("kaji_leases_lost_total", ["reason": "taken_over"]) == 1 && scrape.value("kaji_worker_slots", ["state": "busy"]) == 0
+            }
+            #expect(scrape.value("kaji_runs_finished_total", ["kind": "diag.steps", "outcome": "fenced"]) == 1)
+            #expect(scrape.value("kaji_leases_lost_total", ["reason": "not_renewed"]) == nil)
             try await metered.stop()
         }
     }

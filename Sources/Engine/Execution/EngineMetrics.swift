@@ -102,34 +102,40 @@ public struct EngineMetrics: Sendable {
         return name.isEmpty ? "unnamed" : String(name)
     }
 
-    // MARK: emitting
+    // MARK: emitting (nothing at all with the no-op factory)
 
     func kindLabel(_ kind: String) -> String { guardian.admit(kind, scope: "") }
 
     func familyLabel(kind: String, step: String) -> String { guardian.admit(Self.stepFamily(step), scope: kind) }
 
     func runStarted(kind: String) {
+        guard isEnabled else { return }
         Counter(label: Self.runsStarted, dimensions: [("kind", kindLabel(kind))], factory: factory).increment()
     }
 
     func runFinished(kind: String, outcome: RunOutcome) {
+        guard isEnabled else { return }
         Counter(label: Self.runsFinished, dimensions: [("kind", kindLabel(kind)), ("outcome", outcome.metricLabel)], factory: factory).increment()
     }
 
     func runDuration(kind: String, outcome: RunOutcome, seconds: Double) {
+        guard isEnabled else { return }
         CoreMetrics.Timer(label: Self.runDuration, dimensions: [("kind", kindLabel(kind)), ("outcome", outcome.metricLabel)], factory: factory)
             .recordNanoseconds(Int64(max(0, seconds) * 1e9))
     }
 
     func runRetried(kind: String) {
+        guard isEnabled else { return }
         Counter(label: Self.runRetries, dimensions: [("kind", kindLabel(kind))], factory: factory).increment()
     }
 
     func runSuspended(kind: String, waitingFor: String) {
+        guard isEnabled else { return }
         Counter(label: Self.runSuspensions, dimensions: [("kind", kindLabel(kind)), ("wait", waitingFor)], factory: factory).increment()
     }
 
     func stepAttempt(kind: String, step: String, succeeded: Bool, duration: Duration) {
+        guard isEnabled else { return }
         CoreMetrics.Timer(label: Self.stepDuration,
               dimensions: [("kind", kindLabel(kind)), ("family", familyLabel(kind: kind, step: step)), ("outcome", succeeded ? "succeeded" : "failed")],
               factory: factory)
@@ -137,10 +143,12 @@ public struct EngineMetrics: Sendable {
     }
 
     func stepRetried(kind: String, step: String) {
+        guard isEnabled else { return }
         Counter(label: Self.stepRetries, dimensions: [("kind", kindLabel(kind)), ("family", familyLabel(kind: kind, step: step))], factory: factory).increment()
     }
 
     func claimToStart(kind: String, duration: Duration) {
+        guard isEnabled else { return }
         CoreMetrics.Timer(label: Self.claimToStart, dimensions: [("kind", kindLabel(kind))], factory: factory).recordNanoseconds(duration.nanoseconds)
     }
 }
