@@ -26,6 +26,8 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // The only schema source: numbered SQL files, shipped as a resource bundle.
@@ -45,6 +47,7 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
         .target(
@@ -54,6 +57,26 @@ let package = Package(
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                "KajiMetrics",
+            ]
+        ),
+        // Prometheus export: a swift-prometheus registry behind a swift-metrics factory that knows each
+        // metric's HELP text and buckets, and the text format for values computed at scrape time.
+        .target(
+            name: "KajiMetrics",
+            dependencies: [
+                "Engine",
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
+        // `kaji slo rules`: sloth's prometheus/v1 SLO spec in, Prometheus recording and alerting rules out.
+        .target(
+            name: "SLO",
+            dependencies: [
+                "Engine",
+                .product(name: "Yams", package: "Yams"),
             ]
         ),
         // Adapters to the outside: SAKURA Cloud API client, SSH executor, node command builders/parsers.
@@ -122,6 +145,8 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                "KajiMetrics",
             ],
             resources: [.copy("openapi.yaml")]
         ),
@@ -134,6 +159,8 @@ let package = Package(
                 "Workflows",
                 "Provisioner",
                 "JSONCore",
+                "SLO",
+                "KajiMetrics",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
@@ -213,6 +240,23 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        // Metrics (a real worker pool and `kaji worker`/`kaji serve` over HTTP, promtool check metrics) and the
+        // SLO rules (promtool check rules, promtool test rules).
+        .testTarget(
+            name: "ObservabilityTests",
+            dependencies: [
+                "KajiTesting",
+                "Engine",
+                "Worker",
+                "KajiMetrics",
+                "Server",
+                "SLO",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // Tests that run the built executables (`kaji`, `sakura-sim`) as processes: the CLI, worker processes,

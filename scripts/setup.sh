@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Kaji's scripts need and is missing: PostgreSQL server binaries, OpenSSH server and client,
-# python3.
+# python3, promtool (Debian's prometheus package: the tests check metrics and SLO rules with it; apt does not
+# start its service, see policy-rc.d below).
 # Debian, as root. Safe to run again.
 set -euo pipefail
 need=()
@@ -8,6 +9,7 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
 command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
 [ -x /usr/bin/python3 ] || need+=(python3)   # the simulated node tools and the scripts' free-port probe
+command -v promtool >/dev/null 2>&1 || need+=(prometheus)   # promtool check metrics / check rules / test rules
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive

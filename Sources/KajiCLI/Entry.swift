@@ -58,6 +58,7 @@ struct Kaji: AsyncParsableCommand {
             ScheduleCommand.self, SecretCommand.self, AuditCommand.self, PruneCommand.self,
             ValidateCommand.self, ApplyCommand.self, ClustersCommand.self, ClusterCommand.self,
             TokenCommand.self, ServeCommand.self,
+            SLOCommand.self,
         ]
     )
 }

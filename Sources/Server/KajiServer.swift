@@ -39,6 +39,7 @@ public struct KajiServer: Sendable {
     /// bearer token of at least the route's role.
     public func router() -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
+        router.middlewares.add(HTTPMetricsMiddleware<BasicRequestContext>())
         router.middlewares.add(ErrorMiddleware<BasicRequestContext>(logger: logger))
         for route in APIRoutes.table {
             let server = self
@@ -51,6 +52,7 @@ public struct KajiServer: Sendable {
             }
         }
         SlackCommands(server: self, configuration: slack).register(on: router)
+        MetricsRoute(server: self).register(on: router)
         return router
     }
 

@@ -1,6 +1,8 @@
 import Engine
 import Foundation
+import KajiMetrics
 import Logging
+import Metrics
 import PostgresNIO
 import Synchronization
 
@@ -17,6 +19,9 @@ public struct EngineBench: Sendable {
     /// Keep the bench schema afterwards.
     public var keepSchema: Bool
     public var logger: Logger
+    /// Whether the pool records its metrics into a Prometheus registry, as `kaji worker --metrics-listen`
+    /// does (default: on, unless `KAJI_BENCH_METRICS=0`), so that the figures include their cost.
+    public var recordsMetrics: Bool = ProcessInfo.processInfo.environment["KAJI_BENCH_METRICS"] != "0"
 
     public init(config: DatabaseConfig, concurrency: Int, baseline: Double?, keepSchema: Bool, logger: Logger) {
         var config = config
@@ -88,7 +93,7 @@ public struct EngineBench: Sendable {
         }
         let enqueueSeconds = (clock.now - start).seconds
         let countdown = Countdown(jobs)
-        let drainSeconds = try await drainWithPool(store: store, registry: registry, concurrency: concurrency, countdown: countdown, logger: logger)
+        let drainSeconds = try await drainWithPool(store: store, registry: registry, concurrency: concurrency, countdown: countdown, metrics: self.metrics(), logger: logger)
         var out: [String: JSONValue] = [
             "bench": .string("queue"), "jobs": .number(Double(jobs)), "concurrency": .number(Double(concurrency)),
             "enqueue_per_s": .number(round2(Double(jobs) / enqueueSeconds)),
@@ -98,6 +103,7 @@ public struct EngineBench: Sendable {
             "empty_claim_ms": .number((emptyClaimMs * 1000).rounded() / 1000),
             "settings": .string(try await self.settings(store)),
             "rss_mb": .number(round2(residentMegabytes())),
+            "metrics": .bool(self.recordsMetrics),
         ]
         if let baseline, baseline > 0 {
             out["baseline_commits_per_s"] = .number(baseline)
@@ -124,7 +130,7 @@ public struct EngineBench: Sendable {
             left -= n
         }
         let countdown = Countdown(workflows)
-        let seconds = try await drainWithPool(store: store, registry: registry, concurrency: concurrency, countdown: countdown, logger: logger)
+        let seconds = try await drainWithPool(store: store, registry: registry, concurrency: concurrency, countdown: countdown, metrics: self.metrics(), logger: logger)
         let stepsPerSecond = Double(workflows * steps) / seconds
         var out: [String: JSONValue] = [
             "bench": .string("workflow"), "workflows": .number(Double(workflows)), "steps": .number(Double(steps)),
@@ -133,6 +139,7 @@ public struct EngineBench: Sendable {
             "steps_per_s": .number(round2(stepsPerSecond)),
             "failed": .number(Double(countdown.failures)),
             "settings": .string(try await self.settings(store)),
+            "metrics": .bool(self.recordsMetrics),
         ]
         if let baseline, baseline > 0 {
             out["baseline_commits_per_s"] = .number(baseline)
@@ -154,7 +161,8 @@ public struct EngineBench: Sendable {
         registry.register(LatencyWorkflow(recorder: recorder))
         let client = KajiClient(store: store, catalog: registry.catalog)
         let countdown = Countdown(jobs)
-        let pool = WorkerPool(configuration: WorkerConfiguration(concurrency: concurrency), store: store, registry: registry, logger: logger) { _, outcome in
+        let pool = WorkerPool(configuration: WorkerConfiguration(concurrency: concurrency), store: store, registry: registry, logger: logger,
+                              metrics: self.metrics()) { _, outcome in
             countdown.record(outcome)
         }
         let poolTask = Task { try await pool.run() }
@@ -187,8 +195,14 @@ public struct EngineBench: Sendable {
             "max_ms": .number(round2(latencies.last ?? 0)),
             "failed": .number(Double(countdown.failures)),
             "settings": .string(try await self.settings(store)),
+            "metrics": .bool(self.recordsMetrics),
         ]
         }
+    }
+
+    /// The pool's metrics: into a fresh Prometheus registry, or nowhere when `recordsMetrics` is off.
+    func metrics() -> EngineMetrics {
+        recordsMetrics ? EngineMetrics(factory: PrometheusExport(descriptions: WorkerMetrics.all).factory) : EngineMetrics(factory: NOOPMetricsHandler.instance)
     }
 }
 
@@ -239,9 +253,9 @@ struct NoopWorkflow: Workflow {
 }
 
 /// Runs a worker pool in this process until `countdown` reaches zero, then drains it. Returns seconds.
-func drainWithPool(store: RunStore, registry: WorkflowRegistry, concurrency: Int, countdown: Countdown, logger: Logger) async throws -> Double {
+func drainWithPool(store: RunStore, registry: WorkflowRegistry, concurrency: Int, countdown: Countdown, metrics: EngineMetrics, logger: Logger) async throws -> Double {
     let pool = WorkerPool(configuration: WorkerConfiguration(concurrency: concurrency, claimBatch: concurrency),
-                          store: store, registry: registry, logger: logger) { _, outcome in countdown.record(outcome) }
+                          store: store, registry: registry, logger: logger, metrics: metrics) { _, outcome in countdown.record(outcome) }
     let clock = ContinuousClock()
     let start = clock.now
     let poolTask = Task { try await pool.run() }

@@ -18,6 +18,8 @@ public final class WorkerPool: Service, Sendable {
     let onOutcome: OutcomeHandler?
     /// The kinds this pool can run: it claims no other.
     let kinds: [String]
+    /// Slots, claims, renewals, leases lost and rescues (the executor counts runs and steps).
+    let poolMetrics: WorkerMetrics
 
     /// One execution of a run: the same run claimed again under a newer epoch (after this pool's own
     /// execution lost it) is another entry, so neither can overwrite or remove the other.
@@ -51,13 +53,18 @@ public final class WorkerPool: Service, Sendable {
         for await _ in stopped.stream {}
     }
 
-    package init(configuration: WorkerConfiguration, store: RunStore, registry: WorkflowRegistry, logger: Logger, onOutcome: OutcomeHandler? = nil) {
+    /// - Parameter metrics: where the pool and its executor count runs, steps, slots and leases (default:
+    ///   `MetricsSystem.factory`, a no-op unless the process bootstrapped one).
+    package init(configuration: WorkerConfiguration, store: RunStore, registry: WorkflowRegistry, logger: Logger,
+                 metrics: EngineMetrics = EngineMetrics(), onOutcome: OutcomeHandler? = nil) {
         self.configuration = configuration
         self.store = store
         var logger = logger
         logger[metadataKey: "worker"] = "\(configuration.id)"
         self.logger = logger
-        self.executor = RunExecutor(store: store, registry: registry, worker: configuration.id, logger: logger, inlineRetryLimit: configuration.inlineRetryLimit)
+        self.executor = RunExecutor(store: store, registry: registry, worker: configuration.id, logger: logger, inlineRetryLimit: configuration.inlineRetryLimit,
+                                    metrics: metrics)
+        self.poolMetrics = WorkerMetrics(factory: metrics.factory)
         self.onOutcome = onOutcome
         self.kinds = registry.kinds
     }
@@ -80,6 +87,7 @@ public final class WorkerPool: Service, Sendable {
         try await store.registerWorker(id: configuration.id, host: ProcessInfo.processInfo.hostName, pid: Int(getpid()),
                                        queues: configuration.queues, concurrency: configuration.concurrency)
         logger.info("worker started", metadata: ["queues": "\(configuration.queues.joined(separator: ","))", "concurrency": "\(configuration.concurrency)"])
+        poolMetrics.slots(busy: 0, free: configuration.concurrency)
         wake.yield()
 
         let helpers = Task {
@@ -162,11 +170,14 @@ public final class WorkerPool: Service, Sendable {
                 throw KajiError(.databaseUnavailable, "the claim did not answer within \(Self.databaseCallLimit)")
             }
             claimed = runs
+            poolMetrics.claimed(runs: runs.count, duration: ContinuousClock.now - sentAt)
         } catch {
+            poolMetrics.claimFailed(duration: ContinuousClock.now - sentAt)
             logger.error("claiming failed; trying again", metadata: ["error": "\(DatabaseConfig.describe(error))"])
             try? await Task.sleep(for: .milliseconds(500))
         }
-        for run in claimed { start(run, leaseFrom: sentAt) }
+        let receivedAt = ContinuousClock.now
+        for run in claimed { start(run, leaseFrom: sentAt, receivedAt: receivedAt) }
         let wake = state.withLock { state -> AsyncStream<Void>.Continuation? in
             state.reserved -= limit
             state.claimsInFlight -= 1
@@ -184,26 +195,29 @@ public final class WorkerPool: Service, Sendable {
     /// While runs are active, claim only once this many slots are free (a quarter of the pool).
     private var claimThreshold: Int { max(1, min(configuration.claimBatch, configuration.concurrency / 4)) }
 
-    private func start(_ run: ClaimedRun, leaseFrom sentAt: ContinuousClock.Instant) {
+    private func start(_ run: ClaimedRun, leaseFrom sentAt: ContinuousClock.Instant, receivedAt: ContinuousClock.Instant) {
         let control = RunControl()
         control.leaseHeld(until: sentAt + configuration.leaseValidity)
         let key = ExecutionKey(run: run.id, epoch: run.epoch)
-        state.withLock { state in
+        let busy = state.withLock { state -> Int in
             // Claimed just as the drain began: give it back at its first step.
             if state.draining { control.stopAtNextStep() }
             let task = Task {
-                let outcome = await self.executor.execute(run, control: control)
+                let outcome = await self.executor.execute(run, control: control, claimedAt: receivedAt)
                 self.finished(key, run, outcome)
             }
             state.active[key] = Active(run: run, lease: LeaseToken(run, worker: configuration.id), task: task, control: control)
+            return state.active.count
         }
+        poolMetrics.slots(busy: busy, free: configuration.concurrency - busy)
     }
 
     private func finished(_ key: ExecutionKey, _ run: ClaimedRun, _ outcome: RunOutcome) {
-        let wake = state.withLock { state -> AsyncStream<Void>.Continuation? in
+        let (wake, busy) = state.withLock { state -> (AsyncStream<Void>.Continuation?, Int) in
             state.active[key] = nil
-            return state.wake
+            return (state.wake, state.active.count)
         }
+        poolMetrics.slots(busy: busy, free: configuration.concurrency - busy)
         onOutcome?(run, outcome)
         wake?.yield()
         // A run suspended until shortly (a poll, a short sleep, a step retry) would otherwise wait for the
@@ -326,6 +340,7 @@ public final class WorkerPool: Service, Sendable {
                 }
                 for entry in await lost(missing) {
                     logger.warning("lease lost; stopping the run here (another worker owns it now)", metadata: ["run": "\(entry.run.id)", "epoch": "\(entry.run.epoch)"])
+                    poolMetrics.leaseLost(reason: "taken_over")
                     entry.control.set(.leaseLost)
                     entry.task.cancel()
                 }
@@ -333,6 +348,7 @@ public final class WorkerPool: Service, Sendable {
             } catch {
                 if Task.isCancelled { break }
                 failures += 1
+                poolMetrics.renewalFailed()
                 if failures == 1 || failures % 20 == 0 {
                     logger.error("lease renewal failed; trying again on a fresh connection", metadata: ["failures": "\(failures)", "error": "\(DatabaseConfig.describe(error))"])
                 }
@@ -379,6 +395,7 @@ public final class WorkerPool: Service, Sendable {
             for entry in overdue {
                 logger.error("lease not renewed in time (database slow or unreachable); stopping the run's side effects before another worker may take it",
                              metadata: ["run": "\(entry.run.id)", "epoch": "\(entry.run.epoch)"])
+                poolMetrics.leaseLost(reason: "not_renewed")
                 entry.control.set(.leaseLost)
                 entry.task.cancel()
             }
@@ -415,6 +432,7 @@ public final class WorkerPool: Service, Sendable {
                     throw KajiError(.databaseUnavailable, "the rescue did not answer within \(Self.databaseCallLimit)")
                 }
                 if rescued > 0 { logger.warning("rescued runs whose lease expired", metadata: ["count": "\(rescued)"]) }
+                poolMetrics.rescued(rescued)
             } catch {
                 logger.error("rescue failed; will try again", metadata: ["error": "\(DatabaseConfig.describe(error))"])
             }

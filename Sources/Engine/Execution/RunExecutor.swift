@@ -78,24 +78,54 @@ public struct RunExecutor: Sendable {
     public let logger: Logger
     /// Step retries due sooner than this wait in place; later ones suspend the run (default 2 s).
     public var inlineRetryLimit: Duration
+    /// Where executions, steps, retries and suspensions are counted (default: `MetricsSystem.factory`).
+    public var metrics: EngineMetrics
 
-    package init(store: RunStore, registry: WorkflowRegistry, worker: String, logger: Logger, inlineRetryLimit: Duration = .seconds(2)) {
+    package init(store: RunStore, registry: WorkflowRegistry, worker: String, logger: Logger, inlineRetryLimit: Duration = .seconds(2),
+                 metrics: EngineMetrics = EngineMetrics()) {
         self.store = store
         self.registry = registry
         self.worker = worker
         self.logger = logger
         self.inlineRetryLimit = inlineRetryLimit
+        self.metrics = metrics
     }
 
     /// Executes one claimed run to its next resting point and records it.
-    public func execute(_ run: ClaimedRun, control: RunControl = RunControl()) async -> RunOutcome {
+    /// - Parameter claimedAt: when the claim returned the run, for claim-to-start latency (default nil: now).
+    public func execute(_ run: ClaimedRun, control: RunControl = RunControl(), claimedAt: ContinuousClock.Instant? = nil) async -> RunOutcome {
+        let claimedAt = claimedAt ?? ContinuousClock.now
+        metrics.runStarted(kind: run.kind)
+        let outcome = await executeOnce(run, control: control, claimedAt: claimedAt)
+        metrics.runFinished(kind: run.kind, outcome: outcome)
+        if outcome.endsRun { recordRunDuration(run, outcome: outcome, claimedAt: claimedAt) }
+        return outcome
+    }
+
+    /// A run that ended: its duration from its first start. A run first claimed by this execution (epoch 1)
+    /// started at the claim and cannot have waited for a signal; an older one's start and signal waits are
+    /// read from the database, in the background and only when metrics are recorded.
+    private func recordRunDuration(_ run: ClaimedRun, outcome: RunOutcome, claimedAt: ContinuousClock.Instant) {
+        if run.epoch == 1 {
+            metrics.runDuration(kind: run.kind, outcome: outcome, seconds: (ContinuousClock.now - claimedAt).seconds)
+            return
+        }
+        guard metrics.isEnabled else { return }
+        let store = self.store, metrics = self.metrics
+        Task {
+            guard let answer = try? await withDeadline(.seconds(5), { try await store.runActiveSeconds(id: run.id) }), let seconds = answer else { return }
+            metrics.runDuration(kind: run.kind, outcome: outcome, seconds: seconds)
+        }
+    }
+
+    private func executeOnce(_ run: ClaimedRun, control: RunControl, claimedAt: ContinuousClock.Instant) async -> RunOutcome {
         let lease = LeaseToken(run, worker: worker)
         var log = logger
         log[metadataKey: "run"] = "\(run.id)"
         log[metadataKey: "kind"] = "\(run.kind)"
         log[metadataKey: "worker"] = "\(worker)"
         do {
-            return try await executeRecording(run, lease: lease, control: control, logger: log)
+            return try await executeRecording(run, lease: lease, control: control, claimedAt: claimedAt, logger: log)
         } catch let error as KajiError where error.code == .leaseLost {
             log.warning("late write refused: lease lost", metadata: ["epoch": "\(run.epoch)", "error": "\(error.message)"])
             return .fenced
@@ -131,7 +161,7 @@ public struct RunExecutor: Sendable {
         return .abandoned(fault)
     }
 
-    private func executeRecording(_ run: ClaimedRun, lease: LeaseToken, control: RunControl, logger log: Logger) async throws -> RunOutcome {
+    private func executeRecording(_ run: ClaimedRun, lease: LeaseToken, control: RunControl, claimedAt: ContinuousClock.Instant, logger log: Logger) async throws -> RunOutcome {
         guard let entry = registry.entry(run.kind) else {
             let message = "no workflow of kind '\(run.kind)' is registered in this worker (known: \(registry.kinds.joined(separator: ", ")))"
             return try await fail(lease, message)
@@ -143,7 +173,8 @@ public struct RunExecutor: Sendable {
         // Epoch 1 is the first claim ever: no step can have been recorded yet.
         let checkpoints = run.epoch == 1 ? [:] : try await bounded({ [store] in try await store.loadSteps(runID: run.id) })
         let context = WorkflowContext(run: run, worker: worker, store: store, checkpoints: checkpoints, inlineRetryLimit: inlineRetryLimit,
-                                      control: control, logger: log)
+                                      control: control, metrics: metrics, logger: log)
+        metrics.claimToStart(kind: run.kind, duration: ContinuousClock.now - claimedAt)
         let result: Result<String, any Error>
         do {
             result = .success(try await entry.execute(run.input, context))
@@ -160,6 +191,7 @@ public struct RunExecutor: Sendable {
             return .succeeded
         case .failure(let error as RunSuspension):
             guard try await bounded({ [store] in try await store.suspendRun(lease, state: error.state, until: error.until, reason: error.reason, wakeups: run.wakeups) }) else { return .fenced }
+            metrics.runSuspended(kind: run.kind, waitingFor: error.metricWait)
             return .suspended(error.state, error.until)
         case .failure(let error as KajiError) where error.code == .leaseLost:
             throw error
@@ -192,6 +224,7 @@ public struct RunExecutor: Sendable {
                 let policy = entry.retryPolicy
                 let at = Date().addingTimeInterval(policy.delay(afterAttempt: run.attempt).seconds)
                 guard try await bounded({ [store] in try await store.scheduleRunRetry(lease, error: message, at: at) }) else { return .fenced }
+                metrics.runRetried(kind: run.kind)
                 log.info("run attempt failed; retrying", metadata: ["attempt": "\(run.attempt)", "error": "\(message)"])
                 return .retrying(at)
             }
@@ -209,11 +242,12 @@ public struct RunExecutor: Sendable {
             guard try await bounded({ [store] in try await store.beginCompensation(lease, error: error) }) else { return .fenced }
             let checkpoints = try await bounded({ [store] in try await store.loadSteps(runID: run.id) })
             let context = WorkflowContext(run: run, worker: worker, store: store, checkpoints: checkpoints, inlineRetryLimit: inlineRetryLimit,
-                                          control: control, compensating: true, logger: log)
+                                          control: control, compensating: true, metrics: metrics, logger: log)
             do {
                 try await compensate(run.input, context)
             } catch let suspension as RunSuspension {
                 guard try await bounded({ [store] in try await store.suspendRun(lease, state: suspension.state, until: suspension.until, reason: "compensation: \(suspension.reason)", wakeups: run.wakeups) }) else { return .fenced }
+                metrics.runSuspended(kind: run.kind, waitingFor: suspension.metricWait)
                 return .suspended(suspension.state, suspension.until)
             } catch let e as KajiError where e.code == .leaseLost {
                 throw e

@@ -6,14 +6,22 @@ public struct RunSuspension: Error, Sendable, CustomStringConvertible {
     public let until: Date
     public let state: RunState
     public let reason: String
+    /// What a `waiting` run waits for (nil: a step retry, or not said); the `wait` label of
+    /// `kaji_run_suspensions_total`.
+    public let wait: WaitKind?
 
-    public init(until: Date, state: RunState, reason: String) {
+    /// - Parameter wait: what the run waits for (default nil: a retry, or not said).
+    public init(until: Date, state: RunState, reason: String, wait: WaitKind? = nil) {
         self.until = until
         self.state = state
         self.reason = reason
+        self.wait = wait
     }
 
     public var description: String { "suspended until \(KajiJSON.format(until)): \(reason)" }
+
+    /// The `wait` label of `kaji_run_suspensions_total`: `sleep`, `signal`, `poll`, or `retry`.
+    var metricWait: String { state == .retrying ? "retry" : wait?.rawValue ?? "unknown" }
 }
 
 /// A step that failed after its last attempt, or with a non-retryable error.

@@ -78,7 +78,7 @@ extension WorkflowContext {
                 guard try await engine("recording a wait", { [self, record] in try await store.finishWait(lease, step: step, result: "null", wait: try record.json()) }) else { throw leaseLost(step) }
                 return
             }
-            throw RunSuspension(until: until, state: .waiting, reason: "\(step) until \(KajiJSON.format(until))")
+            throw RunSuspension(until: until, state: .waiting, reason: "\(step) until \(KajiJSON.format(until))", wait: .sleep)
         }
         let until = Date().addingTimeInterval(duration.seconds)
         let record = WaitRecord(kind: .sleep, until: until)
@@ -87,7 +87,7 @@ extension WorkflowContext {
             return
         }
         guard try await engine("recording a wait", { [self, record] in try await store.recordStepWaiting(lease, step: step, wait: try record.json()) }) else { throw leaseLost(step) }
-        throw RunSuspension(until: until, state: .waiting, reason: "\(step) until \(KajiJSON.format(until))")
+        throw RunSuspension(until: until, state: .waiting, reason: "\(step) until \(KajiJSON.format(until))", wait: .sleep)
     }
 
     /// Waits durably for the signal `name` (`kaji signal RUN NAME --payload JSON`) and returns its payload
@@ -167,7 +167,7 @@ extension WorkflowContext {
         }
         guard try await engine("recording a wait", { [self, record] in try await store.recordStepWaiting(lease, step: name, wait: try record.json()) }) else { throw leaseLost(name) }
         let next = min(now.addingTimeInterval(every.seconds), deadline)
-        throw RunSuspension(until: next, state: .waiting, reason: "\(name): \(observation)")
+        throw RunSuspension(until: next, state: .waiting, reason: "\(name): \(observation)", wait: .poll)
     }
 
     // MARK: helpers
@@ -190,7 +190,7 @@ extension WorkflowContext {
         if waiting == nil {
             guard try await engine("recording a wait", { [self, record] in try await store.recordStepWaiting(lease, step: step, wait: try record.json()) }) else { throw leaseLost(step) }
         }
-        throw RunSuspension(until: record.deadline ?? Self.farFuture, state: .waiting, reason: "waiting for signal '\(name)'")
+        throw RunSuspension(until: record.deadline ?? Self.farFuture, state: .waiting, reason: "waiting for signal '\(name)'", wait: .signal)
     }
 
     private func decodeSignal<Payload: Codable & Sendable>(_ delivery: SignalDelivery, as type: Payload.Type, step: String) throws -> ReceivedSignal<Payload> {

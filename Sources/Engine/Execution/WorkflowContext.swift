@@ -24,11 +24,15 @@ public final class WorkflowContext: Sendable {
     let wakeups: Int64
     /// Undo steps run even though the run is being cancelled.
     let compensating: Bool
+    /// Where step durations and retries are counted.
+    let metrics: EngineMetrics
     private let sequence = Mutex<Int>(0)
     private let usedNames = Mutex<Set<String>>([])
 
-    init(run: ClaimedRun, worker: String, store: RunStore, checkpoints: [String: StepCheckpoint], inlineRetryLimit: Duration, control: RunControl, compensating: Bool = false, logger: Logger) {
+    init(run: ClaimedRun, worker: String, store: RunStore, checkpoints: [String: StepCheckpoint], inlineRetryLimit: Duration, control: RunControl,
+         compensating: Bool = false, metrics: EngineMetrics = EngineMetrics(), logger: Logger) {
         self.control = control
+        self.metrics = metrics
         self.compensating = compensating
         self.runID = run.id
         self.kind = run.kind
@@ -86,8 +90,10 @@ public final class WorkflowContext: Sendable {
             let stepContext = StepContext(runID: runID, step: name, attempt: inBudget, totalAttempts: total, epoch: epoch,
                                           worker: worker, logger: stepLogger, lease: lease, store: store, control: control)
             let failure: any Error
+            let clockStart = ContinuousClock.now
             do {
                 let value = try await body(stepContext)
+                let bodyDuration = ContinuousClock.now - clockStart
                 let json: String
                 do {
                     json = try KajiJSON.string(value)
@@ -95,6 +101,7 @@ public final class WorkflowContext: Sendable {
                     throw WorkflowError("step '\(name)' returned a value that cannot be stored as JSON: \(error)", nonRetryable: true)
                 }
                 guard try await engine("recording the result of step '\(name)'", { [self, total] in try await store.recordStepSucceeded(lease, step: name, attempt: total, result: json, startedAt: startedAt) }) else { throw leaseLost(name) }
+                metrics.stepAttempt(kind: kind, step: name, succeeded: true, duration: bodyDuration)
                 return value
             } catch let error as KajiError where error.code == .leaseLost {
                 throw error
@@ -106,6 +113,7 @@ public final class WorkflowContext: Sendable {
                 if Task.isCancelled || error is CancellationError { throw error }
                 if let fault = control.engineFault { throw fault }
                 failure = error
+                metrics.stepAttempt(kind: kind, step: name, succeeded: false, duration: ContinuousClock.now - clockStart)
             }
             let message = failure.kajiDescription
             let retryable = failure.kajiIsRetryable && inBudget < retry.maxAttempts
@@ -119,6 +127,7 @@ public final class WorkflowContext: Sendable {
                 throw StepFailure(step: name, attempts: inBudget, message: message, isRetryable: failure.kajiIsRetryable)
             }
             stepLogger.info("step attempt failed, will retry", metadata: ["error": "\(message)", "delay_ms": "\(Int(delay.seconds * 1000))"])
+            metrics.stepRetried(kind: kind, step: name)
             if delay > inlineRetryLimit {
                 throw RunSuspension(until: retryAt, state: .retrying, reason: "step '\(name)' attempt \(inBudget) failed; next attempt at \(KajiJSON.format(retryAt))")
             }

@@ -1,8 +1,10 @@
 import ArgumentParser
 import Engine
 import Foundation
+import KajiMetrics
 import Logging
 import PostgresNIO
+import Server
 import ServiceLifecycle
 import Worker
 import Workflows
@@ -32,6 +34,15 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Worker id (default HOST:PID:RANDOM).")
     var id: String?
 
+    @Option(name: .long, help: ArgumentHelp(
+        "Serve this worker's metrics at http://HOST:PORT/metrics in the Prometheus text format (default: off).",
+        discussion: "HOST must be loopback (127.0.0.0/8, ::1, localhost) unless --metrics-allow-remote; port 0 picks a free one. The URL is printed on stdout.",
+        valueName: "host:port"))
+    var metricsListen: String?
+
+    @Flag(name: .long, help: "Let --metrics-listen bind an address beyond loopback (metrics name queues and kinds; put a proxy with TLS in front).")
+    var metricsAllowRemote = false
+
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
@@ -39,6 +50,17 @@ struct WorkerCommand: AsyncParsableCommand {
         guard leaseSeconds >= 1, leaseSeconds <= 3600 else { throw ValidationError("--lease-seconds \(leaseSeconds) is out of range (1...3600)") }
         guard drainSeconds >= 0, drainSeconds <= 3600 else { throw ValidationError("--drain-seconds \(drainSeconds) is out of range (0...3600)") }
         guard !parsedQueues.isEmpty else { throw ValidationError("--queues must name at least one queue") }
+        do {
+            _ = try metricsAddress()
+        } catch let error as KajiError {
+            throw ValidationError("--metrics-listen: \(error.message)")
+        }
+        if metricsAllowRemote && metricsListen == nil { throw ValidationError("--metrics-allow-remote needs --metrics-listen") }
+    }
+
+    /// Where to serve metrics, if anywhere.
+    func metricsAddress() throws -> MetricsListenAddress? {
+        try metricsListen.map { try MetricsListenAddress($0, allowNonLoopback: metricsAllowRemote, field: "metricsListen") }
     }
 
     var parsedQueues: [String] {
@@ -64,7 +86,10 @@ struct WorkerCommand: AsyncParsableCommand {
         } else {
             logger.info("SAKURACLOUD_ACCESS_TOKEN is not set: this worker leaves cluster runs to workers that can run them")
         }
-        let pool = WorkerPool(configuration: workerConfig, database: client, config: config, registry: registry, logger: logger)
+        // Metrics only when asked for: otherwise swift-metrics' no-op handler, which costs nothing.
+        let export = try metricsAddress().map { _ in PrometheusExport(descriptions: WorkerMetrics.all) }
+        let metrics = export.map { EngineMetrics(factory: $0.factory) } ?? EngineMetrics()
+        let pool = WorkerPool(configuration: workerConfig, database: client, config: config, registry: registry, logger: logger, metrics: metrics)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: client),
             .init(service: pool, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
@@ -74,6 +99,14 @@ struct WorkerCommand: AsyncParsableCommand {
             services.append(.init(service: ClusterHealthChecker(
                 client: KajiClient(postgres: client, config: config, catalog: BuiltinWorkflows.catalog, logger: logger),
                 inventory: ClusterInventory(client: client, logger: logger), settings: health, logger: logger)))
+        }
+        if let address = try metricsAddress(), let export {
+            let endpoint = MetricsEndpoint.application(address: address, logger: logger, render: { export.render() }) { port in
+                // One line on stdout, for people and for scripts that pass port 0.
+                let host = address.host.contains(":") ? "[\(address.host)]" : address.host
+                FileHandle.standardOutput.write(Data("kaji worker metrics on http://\(host):\(port)/metrics\n".utf8))
+            }
+            services.append(.init(service: endpoint, failureTerminationBehavior: .gracefullyShutdownGroup))
         }
         let group = ServiceGroup(
             configuration: .init(
