@@ -171,7 +171,13 @@ final class ProgressPrinter: Sendable {
             defer { seen.run = state }
             return seen.run != state
         }
-        if changed { print("\(elapsed) run \(state.rawValue)") }
+        if changed { emit("\(elapsed) run \(state.rawValue)") }
+    }
+
+    /// One line, written out at once: progress is live when stdout is a pipe or a file too.
+    private func emit(_ line: String) {
+        print(line)
+        fflush(nil)
     }
 
     func step(_ step: RunDocument.Step) {
@@ -184,7 +190,7 @@ final class ProgressPrinter: Sendable {
         if step.state == .succeeded, let ms = step.durationMs { line += " in \(Output.duration(ms: ms))" }
         if step.attempts > 1 { line += " (attempt \(step.attempts))" }
         if let error = step.error, step.state != .succeeded { line += ": \(error.prefix(100))" }
-        print(line)
+        emit(line)
     }
 
     /// A change as a follower of the run's events sees it.
