@@ -24,6 +24,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssh.git", from: "0.15.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
     ],
     targets: [
         // The only schema source: numbered SQL files, shipped as a resource bundle.
@@ -63,6 +65,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -73,6 +76,12 @@ let package = Package(
             dependencies: [
                 "JSONCore",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                // The kube-apiserver stand-ins: TLS with a CA made at run time.
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -95,6 +104,8 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                // The API health checker runs as a service of `kaji worker`.
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         // The HTTP API (`kaji serve`): routes that call KajiClient and ClusterService, bearer-token roles,
@@ -105,6 +116,7 @@ let package = Package(
                 "Engine",
                 "Workflows",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -130,7 +142,8 @@ let package = Package(
             ]
         ),
         // The test kit of every test target: a migrated schema per test, worker pools, `eventually`, `kaji`
-        // processes, private PostgreSQL servers, the test sshd, the simulator, the engine's test workflows.
+        // processes, private PostgreSQL servers, the test sshd, the simulator, the engine's test workflows, the
+        // cluster test environment and the manifest, backup, audit and retention fixtures.
         .target(
             name: "KajiTesting",
             dependencies: [
@@ -138,6 +151,7 @@ let package = Package(
                 "Worker",
                 "Provisioner",
                 "SakuraSimulator",
+                "Workflows",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -161,6 +175,7 @@ let package = Package(
             dependencies: [
                 "KajiTesting",
                 "Workflows",
+                "Server",
                 "Engine",
                 "Worker",
                 "Provisioner",
@@ -175,6 +190,10 @@ let package = Package(
                 "KajiTesting",
                 "Server",
                 "Engine",
+                "KajiTesting",
+                "Workflows",
+                "SakuraSimulator",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 "KajiMigrations",
                 "Worker",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
@@ -191,18 +210,23 @@ let package = Package(
                 "Provisioner",
                 "SakuraSimulator",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
-        // Tests that run the built `kaji` executable as processes: the CLI, worker processes, faults, the demo.
+        // Tests that run the built executables (`kaji`, `sakura-sim`) as processes: the CLI, worker processes,
+        // faults, the demo, cluster workflows in workers, kaji apply/audit/prune, TLS to PostgreSQL.
         .testTarget(
             name: "ProcessTests",
             dependencies: [
                 "KajiTesting",
                 "Engine",
                 "KajiMigrations",
+                "Provisioner",
+                "Workflows",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
     ],

@@ -11,7 +11,7 @@ struct SakuraSimCommand: AsyncParsableCommand {
         discussion: """
             Serves /cloud/zone/{zone}/api/cloud/1.1/… on loopback. Point a client at the printed URL instead of \
             https://secure.sakura.ad.jp. Admin: GET /_fake/state, POST /_fake/reset, POST /_fake/advance?seconds=N, \
-            POST /_fake/faults (body: fault rules).
+            POST /_fake/faults (body: fault rules), /_fake/apiservers (kube-apiserver stand-ins, see --node-state).
             Fault rules: METHOD PATH=KIND[,before|after][,times=N][,p=X][,retry-after=S][,zone=Z], separated by ';'. \
             KIND: busy, too_many_request, 429, locked, 500, timeout, reset, hang, copyfail, still_creating, dropped.
             Example: --faults 'POST /server=timeout,after;GET *=busy,p=0.1'
@@ -53,6 +53,11 @@ struct SakuraSimCommand: AsyncParsableCommand {
     @Option(help: "The sshd's authorized_keys file: disk edits' SSH keys are added to it.")
     var authorizedKeys: String?
 
+    @Option(help: ArgumentHelp(
+        "The simulated nodes' state directory (default: $KAJI_SIM_STATE, set by scripts/start-sshd.sh).",
+        discussion: "With it, each simulated cluster's `kubeadm init` gets a kube-apiserver stand-in (TLS on 127.0.0.1, /readyz and /livez); DIR/WORLD/apiservers.json maps each VIP:6443 to its loopback address (a worker's KAJI_API_ENDPOINT_OVERRIDES). Switches: POST /_fake/apiservers/fail?check=etcd, /heal, /down, /up, /hang."))
+    var nodeState: String?
+
     func validate() throws {
         guard SimulatorProfile.named(profile) != nil else {
             throw ValidationError("--profile must be unit or realistic, got `\(profile)`")
@@ -74,7 +79,8 @@ struct SakuraSimCommand: AsyncParsableCommand {
             profile: SimulatorProfile.named(profile) ?? .unit, faults: rules, seed: seed,
             clock: manualClock ? .manual : .wallClock,
             nodes: sshPort.map {
-                SimulatedNodes(host: sshHost, port: $0, world: world, authorizedKeysFile: authorizedKeys)
+                SimulatedNodes(host: sshHost, port: $0, world: world, authorizedKeysFile: authorizedKeys,
+                               stateDirectory: nodeState ?? ProcessInfo.processInfo.environment["KAJI_SIM_STATE"].flatMap { $0.isEmpty ? nil : $0 })
             })
         let simulator = try await SakuraSimulator.start(configuration)
         let line = "sakura-sim listening on \(simulator.baseURL) (profile \(profile), zones is1a is1b is1c tk1a tk1b tk1v)\n"

@@ -8,20 +8,24 @@ import ServiceLifecycle
 /// The paths are the real API's (`/cloud/zone/{zone}/api/cloud/1.1/…`), so a client only changes its base
 /// URL (``baseURL``). Administration, never faulted and without auth: `GET /_fake/state`,
 /// `POST /_fake/reset`, `POST /_fake/advance?seconds=N`, `POST /_fake/faults` (body: a ``FaultRule`` list),
-/// `DELETE /_fake/faults`.
+/// `DELETE /_fake/faults`, and the kube-apiserver stand-ins under `/_fake/apiservers` (see
+/// `SimulatedAPIServers.swift`).
 public final class SakuraSimulator: Sendable {
     /// The port the server listens on.
     public let port: Int
     /// The address the server listens on.
     public let host: String
     let store: SimStore
+    /// The kube-apiserver stand-ins of the simulated clusters (`SimulatedAPIServers.swift`).
+    let apiServers: SimAPIServers
     private let task: Task<Void, Never>
     private let group: ServiceGroup
 
-    private init(port: Int, host: String, store: SimStore, task: Task<Void, Never>, group: ServiceGroup) {
+    private init(port: Int, host: String, store: SimStore, apiServers: SimAPIServers, task: Task<Void, Never>, group: ServiceGroup) {
         self.port = port
         self.host = host
         self.store = store
+        self.apiServers = apiServers
         self.task = task
         self.group = group
     }
@@ -37,9 +41,10 @@ public final class SakuraSimulator: Sendable {
         let store = SimStore(configuration: configuration)
         var quiet = Logger(label: "sakura-sim")
         quiet.logLevel = .warning
+        let apiServers = SimAPIServers(worldDirectory: configuration.nodes?.worldDirectory, logger: logger ?? quiet)
         let (events, continuation) = AsyncStream<Result<Int, any Error>>.makeStream()
         let app = Application(
-            responder: SimResponder(store: store, configuration: configuration),
+            responder: SimResponder(store: store, configuration: configuration, apiServers: apiServers),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
             onServerRunning: { channel in
                 continuation.yield(.success(channel.localAddress?.port ?? 0))
@@ -59,7 +64,9 @@ public final class SakuraSimulator: Sendable {
         for await event in events {
             switch event {
             case .success(let port):
-                return SakuraSimulator(port: port, host: configuration.host, store: store, task: task, group: group)
+                let simulator = SakuraSimulator(port: port, host: configuration.host, store: store, apiServers: apiServers, task: task, group: group)
+                apiServers.publish(simulatorURL: simulator.baseURL)
+                return simulator
             case .failure(let error):
                 throw SakuraSimulatorError.couldNotListen(
                     host: configuration.host, port: configuration.port, reason: String(describing: error))
@@ -71,6 +78,7 @@ public final class SakuraSimulator: Sendable {
     /// Stops the server gracefully (open requests finish), cancelling it after 2 s, and waits until it has
     /// closed its socket.
     public func stop() async {
+        await apiServers.stopAll()
         await group.triggerGracefulShutdown()
         let task = self.task
         let watchdog = Task {

@@ -133,21 +133,33 @@ public struct SimulatedNodes: Sendable, Equatable {
     /// The sshd's `authorized_keys`; when set, the `SSHKeys` of every disk edit are added to it, as the
     /// real disk edit installs them on the node. Default nil.
     public var authorizedKeysFile: String?
+    /// The node tools' state directory (`$KAJI_SIM_STATE`); when set, the simulator tells the world's
+    /// simulated `kubeadm init` where to register its kube-apiserver stand-in (`<dir>/<world>/simulator.json`)
+    /// and keeps `<dir>/<world>/apiservers.json` (see ``SakuraSimulator/apiServerOverridesFile``). Default nil.
+    public var stateDirectory: String?
 
-    public init(host: String = "127.0.0.1", port: Int, world: String, authorizedKeysFile: String? = nil) {
+    public init(host: String = "127.0.0.1", port: Int, world: String, authorizedKeysFile: String? = nil, stateDirectory: String? = nil) {
         self.host = host
         self.port = port
         self.world = world
         self.authorizedKeysFile = authorizedKeysFile
+        self.stateDirectory = stateDirectory
+    }
+
+    /// `<stateDirectory>/<world>` (the node tools' world directory; `/` in a world name becomes `_`).
+    public var worldDirectory: String? {
+        stateDirectory.map { "\($0)/\(world.replacingOccurrences(of: "/", with: "_"))" }
     }
 }
 
 extension SimulatedNodes {
-    /// The test sshd that `scripts/start-sshd.sh` started, from `KAJI_TEST_SSHD_PORT` and
-    /// `KAJI_TEST_SSHD_DIR` (its `authorized_keys` receives disk-edit keys); nil when they are not set.
+    /// The test sshd that `scripts/start-sshd.sh` started, from `KAJI_TEST_SSHD_PORT`, `KAJI_TEST_SSHD_DIR`
+    /// (its `authorized_keys` receives disk-edit keys) and `KAJI_SIM_STATE` (the node state); nil when the
+    /// port is not set.
     public static func fromEnvironment(_ environment: [String: String], world: String) -> SimulatedNodes? {
         guard let port = environment["KAJI_TEST_SSHD_PORT"].flatMap(Int.init) else { return nil }
         let keys = environment["KAJI_TEST_SSHD_DIR"].map { $0 + "/authorized_keys" }
-        return SimulatedNodes(port: port, world: world, authorizedKeysFile: keys)
+        return SimulatedNodes(port: port, world: world, authorizedKeysFile: keys,
+                              stateDirectory: environment["KAJI_SIM_STATE"].flatMap { $0.isEmpty ? nil : $0 })
     }
 }

@@ -9,10 +9,12 @@ struct SimResponder: HTTPResponder {
 
     static let apiSuffix = ["api", "cloud", "1.1"]
     let store: SimStore
+    let apiServers: SimAPIServers
     let expectedAuthorization: String
 
-    init(store: SimStore, configuration: SakuraSimulatorConfiguration) {
+    init(store: SimStore, configuration: SakuraSimulatorConfiguration, apiServers: SimAPIServers) {
         self.store = store
+        self.apiServers = apiServers
         let credentials = "\(configuration.accessToken):\(configuration.accessTokenSecret)"
         expectedAuthorization = "Basic " + Data(credentials.utf8).base64EncodedString()
     }
@@ -98,8 +100,10 @@ struct SimResponder: HTTPResponder {
         case (.delete, ["faults"]):
             store.clearFaults()
             return json(200, ["is_ok": true])
+        case (_, let path) where path.first == "apiservers":
+            return try await apiServerAdmin(Array(path.dropFirst()), request: &request)
         default:
-            return json(404, ["is_ok": false, "error_msg": "unknown admin call; use GET /_fake/state, POST /_fake/reset, POST /_fake/advance?seconds=N, POST or DELETE /_fake/faults"])
+            return json(404, ["is_ok": false, "error_msg": "unknown admin call; use GET /_fake/state, POST /_fake/reset, POST /_fake/advance?seconds=N, POST or DELETE /_fake/faults, /_fake/apiservers"])
         }
     }
 

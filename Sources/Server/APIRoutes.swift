@@ -156,7 +156,9 @@ enum APIRoutes {
             JSONBody.response(.ok, try await server.clusters.clusters())
         },
         APIRoute(method: .get, path: prefix + "/clusters/{name}", role: .viewer) { server, call in
-            JSONBody.response(.ok, try await server.clusters.cluster(named: try call.path("name")))
+            let name = try call.path("name")
+            let record = try await server.clusters.cluster(named: name)
+            return JSONBody.response(.ok, ClusterRecordWithHealth(record: record, health: try await server.clusters.health(of: name)))
         },
         APIRoute(method: .post, path: prefix + "/manifests/validate", role: .viewer) { _, call in
             let (_, report) = ClusterService.validate(yaml: try APIRoutes.manifestText(call), file: "body")

@@ -1,75 +1,229 @@
+import AsyncHTTPClient
 import Engine
 import Foundation
 import Hummingbird
 import Logging
 import Workflows
 
-/// Slack's side of the server: the signing secret and who is who.
-public struct SlackConfiguration: Sendable {
-    /// The app's signing secret (never logged).
-    public var signingSecret: String
-    /// `TEAM/USER` → role; anyone else may only read (viewer).
-    public var roles: [String: APIRole]
-
-    public init(signingSecret: String, roles: [String: APIRole] = [:]) {
-        self.signingSecret = signingSecret
-        self.roles = roles
-    }
-
-    /// From `KAJI_SLACK_SIGNING_SECRET` and `KAJI_SLACK_USERS` (`TEAM/USER=role,…`, default none); nil
-    /// without a signing secret (the Slack routes then answer 503). Errors name the variable, never the secret.
-    public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws -> SlackConfiguration? {
-        guard let secret = environment["KAJI_SLACK_SIGNING_SECRET"], !secret.isEmpty else { return nil }
-        var roles: [String: APIRole] = [:]
-        for entry in (environment["KAJI_SLACK_USERS"] ?? "").split(separator: ",") {
-            let parts = entry.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-            guard parts.count == 2, parts[0].split(separator: "/").count == 2 else {
-                throw KajiError(.invalidArgument, "KAJI_SLACK_USERS entry '\(entry)' must be TEAM/USER=role", field: "KAJI_SLACK_USERS")
-            }
-            roles[parts[0]] = try APIRole.parse(parts[1], field: "KAJI_SLACK_USERS")
-        }
-        return SlackConfiguration(signingSecret: secret, roles: roles)
-    }
-}
-
-/// `/kaji` slash commands and the buttons of approval messages. Every request is checked against Slack's
-/// signature first: a bad one gets 401 and nothing of its body is read further or logged.
+/// `/kaji` slash commands (`POST /slack/commands`) and the buttons of approval messages
+/// (`POST /slack/interactions`). Every request is checked against Slack's signature first: a bad one gets
+/// 401, nothing is done and nothing of its body is logged or echoed.
+///
+/// A command is answered within Slack's 3 s with an ephemeral message naming the run it started; commands
+/// that change something are done once per `trigger_id` (a repeat gets the first answer); the runs they start
+/// are followed by `SlackFollower`, which posts progress and the outcome to the command's `response_url`.
 struct SlackCommands: Sendable {
     let server: KajiServer
     let configuration: SlackConfiguration?
 
-    static let usage = """
-        /kaji help | status RUN|CLUSTER | runs | approve RUN | reject RUN REASON… | cancel RUN
-        """
+    var client: KajiClient { server.client }
+    var logger: Logger { server.logger }
+
+    func poster(_ configuration: SlackConfiguration) -> SlackPoster {
+        SlackPoster(client: client, webhookURL: configuration.webhookURL, http: .shared, logger: logger)
+    }
 
     func register(on router: Router<BasicRequestContext>) {
         router.post("/slack/commands") { request, _ -> Response in
-            var request = request
-            let (form, principal) = try await verified(&request)
-            let text = (form["text"] ?? "").trimmingCharacters(in: .whitespaces)
-            return Self.ephemeral(await answer(text, principal: principal))
+            try await command(request)
         }
         router.post("/slack/interactions") { request, _ -> Response in
-            var request = request
-            let (form, _) = try await verified(&request)
-            guard let payload = form["payload"], let object = try? JSONSerialization.jsonObject(with: Data(payload.utf8)) as? [String: Any],
-                  let user = object["user"] as? [String: Any], let userID = user["id"] as? String,
-                  let teamID = (object["team"] as? [String: Any])?["id"] as? String ?? user["team_id"] as? String,
-                  let action = (object["actions"] as? [[String: Any]])?.first,
-                  let actionID = action["action_id"] as? String, let value = action["value"] as? String else {
-                throw KajiError(.malformedBody, "an interaction must carry payload with user, team and one action", field: "payload")
-            }
-            let principal = principal(team: teamID, user: userID)
-            switch actionID {
-            case "approve": return Self.ephemeral(await answer("approve \(value)", principal: principal))
-            case "reject": return Self.ephemeral(await answer("reject \(value) rejected in Slack", principal: principal))
-            default: return Self.ephemeral("unknown action \(actionID)")
-            }
+            try await SlackInteractions(commands: self).handle(request)
         }
     }
 
-    /// Checks the signature, then parses the form; the principal is `slack:TEAM/USER` with its role.
-    func verified(_ request: inout Request) async throws -> ([String: String], Principal) {
+    /// What a command answered: the text of its ephemeral message and the run it started or found.
+    struct Answer: Sendable {
+        var text: String
+        var run: UUID?
+    }
+
+    func command(_ request: Request) async throws -> Response {
+        var request = request
+        let (configuration, form) = try await verified(&request)
+        // Slack checks the certificate of a command URL now and then with a request that is no command.
+        if form["ssl_check"] == "1" { return Response(status: .ok) }
+        guard let team = form["team_id"], let user = form["user_id"], !team.isEmpty, !user.isEmpty else {
+            throw KajiError(.malformedBody, "a slash command must carry team_id and user_id", field: "body")
+        }
+        let principal = principal(configuration, team: team, user: user)
+        let command: SlackCommand
+        do {
+            command = try SlackCommand.parse(form["text"] ?? "")
+        } catch let error as KajiError {
+            return Self.answer(error.message)
+        }
+        guard principal.role >= command.role else {
+            return Self.answer("\(principal.actor) has role \(principal.role.rawValue); /kaji \(command.name) needs \(command.role.rawValue) or above")
+        }
+        guard command.writes else { return Self.answer(await read(command)) }
+
+        let responseURL = form["response_url"].flatMap { $0.isEmpty ? nil : $0 }
+        let trigger = form["trigger_id"].flatMap { $0.isEmpty ? nil : $0 }
+        let key = trigger.map { "command:\($0.prefix(280))" }
+        if let key {
+            switch try await client.claimSlackRequest(key: key, actor: principal.actor) {
+            case .seen(let answer, _):
+                logger.info("a repeated Slack command was answered again", metadata: ["command": "\(command.name)"])
+                return Self.answer(answer ?? "this request (trigger_id) was received already and is being worked on; its answer follows")
+            case .new:
+                break
+            }
+        }
+        logger.info("Slack command", metadata: ["command": "\(command.name)", "actor": "\(principal.actor)"])
+        let context = Context(principal: principal, responseURL: responseURL, trigger: trigger)
+        let commands = self
+        let work: @Sendable () async -> Answer = {
+            let answer = await commands.execute(command, context, configuration: configuration)
+            if let key {
+                do {
+                    try await commands.client.recordSlackAnswer(key: key, answer: answer.text, run: answer.run)
+                } catch {
+                    commands.logger.warning("keeping a Slack answer failed", metadata: ["error": "\(DatabaseConfig.describe(error))"])
+                }
+            }
+            return answer
+        }
+        let messenger = self.poster(configuration)
+        let inTime = await SlackDeadline.race(configuration.answerDeadline, work) { late in
+            if let responseURL { await messenger.post(.ephemeral(late.text), to: responseURL, keep: 1, fallback: false, run: late.run) }
+        }
+        return Self.answer(inTime?.text ?? "working on /kaji \(command.name); the answer follows here")
+    }
+
+    /// Who sent a command, and where its messages go.
+    struct Context: Sendable {
+        let principal: Principal
+        let responseURL: String?
+        let trigger: String?
+        var actor: String { principal.actor }
+        /// The idempotency key of a run enqueued for this command: `slack:TRIGGER_ID`.
+        var idempotencyKey: String? { trigger.map { "slack:\($0.prefix(400))" } }
+    }
+
+    /// Does a command that changes something; errors are answered, not thrown.
+    func execute(_ command: SlackCommand, _ context: Context, configuration: SlackConfiguration) async -> Answer {
+        do {
+            switch command {
+            case .apply(let cluster):
+                guard let directory = configuration.manifestDirectory else {
+                    return Answer(text: "apply is not configured: start kaji serve with --slack-manifests DIR (or KAJI_SLACK_MANIFESTS)")
+                }
+                let found = try SlackManifests(directory: directory).manifest(named: cluster)
+                let (checked, report) = ClusterService.validate(yaml: found.yaml, file: found.file)
+                guard let spec = checked else {
+                    return Answer(text: "\(found.file) cannot be applied (nothing was enqueued):\n" + report.problems.prefix(10).map(\.description).joined(separator: "\n"))
+                }
+                return try await apply(spec, context, from: found.file)
+            case .scale(let cluster, let masters, let workers):
+                var spec = try await server.clusters.cluster(named: cluster).spec
+                if let masters { spec.masters.replicas = masters }
+                if let workers { spec.workers.replicas = workers }
+                let problems = ClusterManifest.validate(spec)
+                guard problems.isEmpty else {
+                    return Answer(text: "cannot scale \(cluster) (nothing was enqueued):\n" + problems.prefix(10).map(\.description).joined(separator: "\n"))
+                }
+                return try await apply(spec, context, from: "the inventory")
+            case .backup(let cluster, let name):
+                return try await enqueue(ClusterKinds.backup, BackupInput(cluster: cluster, name: name), cluster: cluster, context)
+            case .restore(let cluster, let backup):
+                return try await enqueue(ClusterKinds.restore, RestoreInput(cluster: cluster, backup: backup), cluster: cluster, context)
+            case .rotate(let cluster):
+                return try await enqueue(ClusterKinds.rotatePassword, RotatePasswordInput(cluster: cluster), cluster: cluster, context)
+            case .approve(let run):
+                let receipt = try await client.approve(runID: run, sender: context.actor)
+                return Answer(text: "approved run \(Self.id(receipt.run)) as \(receipt.sender)", run: run)
+            case .reject(let run, let reason):
+                let receipt = try await client.reject(runID: run, reason: reason, sender: context.actor)
+                return Answer(text: "rejected run \(Self.id(receipt.run)) as \(receipt.sender)", run: run)
+            case .cancel(let run):
+                let outcome = try await client.cancel(runID: run, reason: "cancelled from Slack", actor: context.actor)
+                return Answer(text: outcome == .cancelled ? "cancelled run \(Self.id(run))" : "cancel requested for run \(Self.id(run)): it stops at its next step", run: run)
+            case .help, .status, .runs:
+                return Answer(text: await read(command))
+            }
+        } catch let error as KajiError {
+            return Answer(text: "error: \(error.message)")
+        } catch let refused as ApplyRefused {
+            return Answer(text: "cannot apply \(refused.cluster) (nothing was enqueued):\n\(refused.description)")
+        } catch {
+            logger.error("a Slack command failed", metadata: ["command": "\(command.name)", "error": "\(DatabaseConfig.describe(error))"])
+            return Answer(text: "error: the server failed; its log says why")
+        }
+    }
+
+    /// Applies a manifest as `kaji apply` does (through `ClusterService`), and follows the run.
+    func apply(_ spec: ClusterSpec, _ context: Context, from source: String) async throws -> Answer {
+        let report = try await server.clusters.apply(spec, dryRun: false, actor: context.actor)
+        guard let run = report.runID, let kind = report.plan.kind else {
+            return Answer(text: report.plan.summary)
+        }
+        let id = Self.id(run)
+        guard report.created == true else {
+            return Answer(text: "already enqueued: \(kind) run \(id), \(report.runState?.rawValue ?? "unknown") (this manifest was applied before)", run: run)
+        }
+        let followed = try await follow(run, context)
+        var text = "enqueued \(kind) run \(id) from \(source): \(report.plan.summary)"
+        if report.plan.action == .provision {
+            text += ". It waits for approval by another approver\(followed ? ": the buttons follow here" : " (/kaji approve \(id))")"
+        } else if followed {
+            text += "; progress follows here"
+        }
+        return Answer(text: text, run: run)
+    }
+
+    /// Enqueues one cluster operation for a cluster of the inventory, once per `trigger_id`.
+    func enqueue<Input: Encodable>(_ kind: String, _ input: Input, cluster: String, _ context: Context) async throws -> Answer {
+        _ = try await server.clusters.cluster(named: cluster)
+        let request = EnqueueRequest(kind: kind, input: try KajiJSON.string(input), idempotencyKey: context.idempotencyKey, actor: context.actor)
+        let result = try await client.enqueue(request)
+        let id = Self.id(result.id)
+        guard result.created else { return Answer(text: "already enqueued: \(kind) run \(id) for cluster \(cluster)", run: result.id) }
+        let followed = try await follow(result.id, context)
+        return Answer(text: "enqueued \(kind) run \(id) for cluster \(cluster)\(followed ? "; progress follows here" : "")", run: result.id)
+    }
+
+    /// Follows `run` for the command's `response_url` (when it has one).
+    func follow(_ run: UUID, _ context: Context) async throws -> Bool {
+        guard let url = context.responseURL else { return false }
+        try await client.followFromSlack(run: run, responseURL: url, requester: context.actor)
+        return true
+    }
+
+    /// The answer to a command that only reads.
+    func read(_ command: SlackCommand) async -> String {
+        do {
+            switch command {
+            case .runs:
+                let runs = try await client.runs(RunQuery(limit: 10))
+                if runs.isEmpty { return "no runs" }
+                return runs.map { "\(Self.id($0.id))  \($0.kind)  \($0.state.rawValue)" }.joined(separator: "\n")
+            case .status(nil):
+                let clusters = try await server.clusters.clusters()
+                if clusters.isEmpty { return "no clusters (/kaji apply NAME creates one)" }
+                return clusters.map { "cluster \($0.name): \($0.state)" }.joined(separator: "\n")
+            case .status(let target?):
+                if let id = UUID(uuidString: target) {
+                    let run = try await client.runSummary(id: id)
+                    return "run \(Self.id(run.id)): \(run.kind) \(run.state.rawValue) (attempt \(run.attempt)/\(run.maxAttempts))\(run.lastError.map { ", last error: \($0)" } ?? "")"
+                }
+                let cluster = try await server.clusters.cluster(named: target)
+                return "cluster \(cluster.name): \(cluster.state)"
+            default:
+                return SlackCommand.usage
+            }
+        } catch let error as KajiError {
+            return "error: \(error.message)"
+        } catch {
+            logger.error("a Slack command failed", metadata: ["command": "\(command.name)", "error": "\(DatabaseConfig.describe(error))"])
+            return "error: the server failed; its log says why"
+        }
+    }
+
+    // MARK: - Requests
+
+    /// Checks the signature, then parses the form. Refused: 401 with nothing of the body read further or logged.
+    func verified(_ request: inout Request) async throws -> (SlackConfiguration, [String: String]) {
         guard let configuration else {
             throw KajiError(.notConfigured, "Slack is not configured: start kaji serve with KAJI_SLACK_SIGNING_SECRET")
         }
@@ -77,73 +231,21 @@ struct SlackCommands: Sendable {
         let timestamp = request.headers.first { $0.name.canonicalName == "x-slack-request-timestamp" }?.value
         let signature = request.headers.first { $0.name.canonicalName == "x-slack-signature" }?.value
         guard SlackSignature.isValid(secret: configuration.signingSecret, timestamp: timestamp, signature: signature, body: body) else {
-            server.logger.notice("refused a Slack request: missing, wrong or stale signature")
+            logger.notice("refused a Slack request: missing, wrong or stale signature")
             throw KajiError(.unauthenticated, "the Slack signature is missing, wrong or more than 5 minutes old")
         }
-        let form = Self.parseForm(String(decoding: body, as: UTF8.self))
-        guard let team = form["team_id"] ?? Self.teamOfPayload(form["payload"]), let user = form["user_id"] ?? Self.userOfPayload(form["payload"]) else {
-            throw KajiError(.malformedBody, "a Slack request must name team_id and user_id", field: "body")
-        }
-        return (form, principal(team: team, user: user))
+        return (configuration, Self.parseForm(String(decoding: body, as: UTF8.self)))
     }
 
-    func principal(team: String, user: String) -> Principal {
-        let key = "\(team)/\(user)"
-        return Principal(actor: "slack:\(key)", role: configuration?.roles[key] ?? .viewer)
+    func principal(_ configuration: SlackConfiguration, team: String, user: String) -> Principal {
+        Principal(actor: "slack:\(team)/\(user)", role: configuration.role(team: team, user: user))
     }
 
-    /// The answer to `/kaji TEXT` from `principal`: a line for an ephemeral message. Errors are answered,
-    /// not thrown (Slack shows a non-200 as a generic failure).
-    func answer(_ text: String, principal: Principal) async -> String {
-        let words = text.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
-        do {
-            switch words.first ?? "help" {
-            case "help":
-                return Self.usage
-            case "runs":
-                let runs = try await server.client.runs(RunQuery(limit: 10))
-                if runs.isEmpty { return "no runs" }
-                return runs.map { "\($0.id)  \($0.kind)  \($0.state.rawValue)" }.joined(separator: "\n")
-            case "status":
-                guard words.count == 2 else { return "usage: /kaji status RUN|CLUSTER" }
-                if let id = UUID(uuidString: words[1]) {
-                    let run = try await server.client.runSummary(id: id)
-                    return "run \(run.id): \(run.kind) \(run.state.rawValue) (attempt \(run.attempt)/\(run.maxAttempts))\(run.lastError.map { ", last error: \($0)" } ?? "")"
-                }
-                let cluster = try await server.clusters.cluster(named: words[1])
-                return "cluster \(cluster.name): \(cluster.state)"
-            case "approve", "reject", "cancel":
-                let needed: APIRole = words[0] == "cancel" ? .operator : .approver
-                guard principal.role >= needed else {
-                    return "\(principal.actor) has role \(principal.role.rawValue); \(words[0]) needs \(needed.rawValue)"
-                }
-                guard words.count >= 2, let id = UUID(uuidString: words[1]) else { return "usage: /kaji \(words[0]) RUN\(words[0] == "reject" ? " REASON…" : "")" }
-                switch words[0] {
-                case "approve":
-                    let receipt = try await server.client.approve(runID: id, sender: principal.actor)
-                    return "approved run \(receipt.run) as \(receipt.sender)"
-                case "reject":
-                    let reason = words.dropFirst(2).joined(separator: " ")
-                    guard !reason.isEmpty else { return "usage: /kaji reject RUN REASON…" }
-                    let receipt = try await server.client.reject(runID: id, reason: reason, sender: principal.actor)
-                    return "rejected run \(receipt.run) as \(receipt.sender)"
-                default:
-                    let outcome = try await server.client.cancel(runID: id, reason: "cancelled from Slack", actor: principal.actor)
-                    return outcome == .cancelled ? "cancelled run \(id)" : "cancel requested for run \(id): it stops at its next step"
-                }
-            default:
-                return "unknown command '\(words[0])'; \(Self.usage)"
-            }
-        } catch let error as KajiError {
-            return "error: \(error.message)"
-        } catch {
-            server.logger.error("slack command failed", metadata: ["error": "\(DatabaseConfig.describe(error))"])
-            return "error: the server failed; its log says why"
-        }
-    }
+    static func id(_ run: UUID) -> String { run.uuidString.lowercased() }
 
-    static func ephemeral(_ text: String) -> Response {
-        JSONBody.response(.ok, ["response_type": "ephemeral", "text": text])
+    /// A command's HTTP answer: an ephemeral message.
+    static func answer(_ text: String) -> Response {
+        JSONBody.response(.ok, SlackMessage(text: text, responseType: "ephemeral"))
     }
 
     /// `application/x-www-form-urlencoded` fields (the last of a repeated name wins).
@@ -156,18 +258,5 @@ struct SlackCommands: Sendable {
             fields[parts[0]] = parts.count > 1 ? parts[1] : ""
         }
         return fields
-    }
-
-    static func payloadObject(_ payload: String?) -> [String: Any]? {
-        payload.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
-    }
-
-    static func teamOfPayload(_ payload: String?) -> String? {
-        guard let object = payloadObject(payload) else { return nil }
-        return (object["team"] as? [String: Any])?["id"] as? String ?? (object["user"] as? [String: Any])?["team_id"] as? String
-    }
-
-    static func userOfPayload(_ payload: String?) -> String? {
-        (payloadObject(payload)?["user"] as? [String: Any])?["id"] as? String
     }
 }

@@ -4,10 +4,14 @@ extension WorkflowCatalog {
     /// The cluster operations: `cluster.provision`, `cluster.scale-out`, `cluster.delete`, `cluster.backup`,
     /// `cluster.restore` and `cluster.rotate-password`. Their services are bound only in a worker
     /// (`registerClusterWorkflows`, `registerBackupWorkflows`).
+    ///
+    /// Provision and delete wait for an approver other than the requester, and an approval from the
+    /// database-direct CLI (`cli:USER@HOST`, named by the shell) does not count for them: an approver
+    /// approves through `kaji serve` with a token, or from Slack.
     public static let clusterOperations = WorkflowCatalog([
-        WorkflowKind(ProvisionWorkflow.self),
+        WorkflowKind(ProvisionWorkflow.self).allowingDatabaseDirectApproval(false),
         WorkflowKind(ScaleOutWorkflow.self),
-        WorkflowKind(DeleteWorkflow.self),
+        WorkflowKind(DeleteWorkflow.self).allowingDatabaseDirectApproval(false),
         WorkflowKind(BackupWorkflow.self),
         WorkflowKind(RestoreWorkflow.self),
         WorkflowKind(RotatePasswordWorkflow<EngineSecretVault>.self),

@@ -1,9 +1,13 @@
+import AsyncHTTPClient
 import Engine
 import Foundation
 import KajiTesting
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 
-@Suite("kaji demo", .timeLimit(.minutes(3)))
+@Suite("kaji demo", .timeLimit(.minutes(5)))
 struct DemoTests {
     @Test("the demo runs diag workflows on worker processes and prints each run's step history", .needsDatabase)
     func demoOnGivenDatabase() async throws {
@@ -17,20 +21,64 @@ struct DemoTests {
             // The run that fails its first attempts shows them in its history.
             #expect(result.stdout.contains("injected failure: attempt 1"))
             #expect(try await db.scalarInt("SELECT count(*)::int8 FROM runs WHERE state = 'succeeded'") == 3)
+            // It named the server it started and a viewer token, which the database knows as a viewer's.
+            let url = try #require(DemoOutput.serverURL(result.stdout), "\(DemoOutput.redacted(result.stdout.suffix(2000)))")
+            #expect(url.hasPrefix("http://127.0.0.1:"))
+            let token = try #require(DemoOutput.viewerToken(result.stdout), "\(DemoOutput.redacted(result.stdout.suffix(2000)))")
+            let principal = try await KajiClient(store: db.store, catalog: .diagnostics).authenticate(token: token)
+            #expect(principal.role == .viewer && principal.actor == "token:demo-viewer")
+            #expect(try await db.scalarInt("SELECT count(*)::int8 FROM audit_events WHERE type = 'token.created'") == 1)
+            // Everything it started is gone.
+            let pids = DemoOutput.pids(result.stdout + result.stderr)
+            #expect(pids.count == 3, "the server and two workers: \(pids)")
+            for pid in pids { #expect(!DemoOutput.isRunning(pid), "process \(pid) outlived the demo") }
         }
     }
 
-    @Test("the cluster demo provisions examples/demo.yaml on the simulator with worker processes, approved by a second user", .needsDatabase)
-    func clusterDemo() async throws {
+    @Test("the cluster demo provisions examples/demo.yaml through kaji serve (alice applies, bob approves), and --serve keeps it all running until SIGTERM", .needsDatabase)
+    func clusterDemoServe() async throws {
         try await TestDatabase.with(migrate: false) { db in
-            let result = try await KajiProcess.run(["demo"] + db.cliArguments, timeout: .seconds(240))
-            #expect(result.status == 0, "stdout: \(result.stdout.suffix(3000)) stderr: \(result.stderr.suffix(2000))")
-            #expect(result.stdout.contains("cli:alice@demo applies"))
-            #expect(result.stdout.contains("cli:bob@demo approves run"))
-            #expect(result.stdout.contains("kubeadm-init:demo-master-1"))
-            #expect(result.stdout.contains("cluster demo provisioned, 5 nodes (3 control-plane), 5 servers, 5 disks, 1 switch"))
-            #expect(try await db.scalarInt("SELECT count(*)::int8 FROM clusters WHERE name = 'demo' AND state = 'ready'") == 1)
-            #expect(try await db.scalarInt("SELECT count(*)::int8 FROM runs WHERE kind = 'cluster.provision' AND state = 'succeeded'") == 1)
+            let demo = try KajiProcess(["demo", "--serve"] + db.cliArguments, environment: ["KAJI_LOG_LEVEL": "warning"])
+            do {
+                try await eventually("the demo serves", timeout: .seconds(240), every: .milliseconds(200)) {
+                    guard demo.isRunning else { throw KajiTestingError("the demo exited: \(DemoOutput.redacted(demo.stdout.suffix(3000))) \(demo.stderr.suffix(2000))") }
+                    return demo.stdout.contains("serving on ")
+                }
+                let stdout = demo.stdout
+                #expect(stdout.contains("token:alice applies"), "\(DemoOutput.redacted(stdout.suffix(3000)))")
+                #expect(stdout.contains("token:bob approves run"))
+                #expect(stdout.contains("kubeadm-init:demo-master-1"))
+                #expect(stdout.contains("cluster demo provisioned, 5 nodes (3 control-plane), 5 servers, 5 disks, 1 switch"))
+                #expect(try await db.scalarInt("SELECT count(*)::int8 FROM clusters WHERE name = 'demo' AND state = 'ready'") == 1)
+                #expect(try await db.scalarInt("SELECT count(*)::int8 FROM runs WHERE kind = 'cluster.provision' AND state = 'succeeded'") == 1)
+                // The approval is bob's token, not the database-direct CLI.
+                #expect(try await db.scalarInt("SELECT count(*)::int8 FROM audit_events WHERE type = 'signal.sent' AND actor = 'token:bob'") == 1)
+                #expect(try await db.scalarInt("SELECT count(*)::int8 FROM audit_events WHERE type = 'run.enqueued' AND actor = 'token:alice'") == 1)
+
+                // The server it printed answers the viewer token it printed, as a viewer.
+                let url = try #require(DemoOutput.serverURL(stdout))
+                #expect(url.hasPrefix("http://127.0.0.1:"))
+                let token = try #require(DemoOutput.viewerToken(stdout))
+                var request = HTTPClientRequest(url: url + "/api/v1/whoami")
+                request.headers.add(name: "Authorization", value: "Bearer \(token)")
+                let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+                let body = try await response.body.collect(upTo: 1 << 20)
+                #expect(response.status.code == 200)
+                let whoami = try JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any]
+                #expect(whoami?["role"] as? String == "viewer", "\(String(describing: whoami))")
+                #expect(whoami?["actor"] as? String == "token:demo-viewer")
+
+                let pids = DemoOutput.pids(stdout + demo.stderr)
+                #expect(pids.count >= 5, "kaji serve, two workers, sakura-sim and sshd: \(pids)")
+                for pid in pids { #expect(DemoOutput.isRunning(pid), "process \(pid) is still serving") }
+
+                let result = try await demo.terminate(timeout: .seconds(90))
+                #expect(result.status == 0, "stderr: \(result.stderr.suffix(2000))")
+                for pid in pids { #expect(!DemoOutput.isRunning(pid), "process \(pid) outlived the demo") }
+            } catch {
+                if demo.isRunning { try? await demo.kill() }
+                throw error
+            }
         }
     }
 
@@ -51,5 +99,40 @@ struct DemoTests {
         let line = try #require(result.stderr.split(separator: "\n").first { $0.contains("(data in ") })
         let dir = try #require(line.split(separator: "(data in ").last?.dropLast())
         #expect(!FileManager.default.fileExists(atPath: String(dir)), "the private server's folder is removed")
+    }
+}
+
+/// Reads what `kaji demo` printed.
+enum DemoOutput {
+    /// The URL on the `server: URL …` line.
+    static func serverURL(_ stdout: String) -> String? { word(after: "server: ", in: stdout) }
+
+    /// The token on the `viewer token: TOKEN …` line.
+    static func viewerToken(_ stdout: String) -> String? { word(after: "viewer token: ", in: stdout) }
+
+    private static func word(after prefix: String, in text: String) -> String? {
+        guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix(prefix) }) else { return nil }
+        return line.dropFirst(prefix.count).split(separator: " ").first.map(String.init)
+    }
+
+    /// The process ids the demo named: `pid N` and `pids N M …`.
+    static func pids(_ text: String) -> Set<Int32> {
+        var found = Set<Int32>()
+        for match in text.matches(of: /pids? ((?:\d+ ?)+)/) {
+            for number in match.1.split(separator: " ") { if let pid = Int32(number) { found.insert(pid) } }
+        }
+        return found
+    }
+
+    /// Whether the process runs (an exited process not yet reaped, a zombie, does not).
+    static func isRunning(_ pid: Int32) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return false }
+        return !stat[close...].hasPrefix(") Z") && !stat[close...].hasPrefix(") X")
+    }
+
+    /// `text` without API tokens (the demo prints one; test output must not).
+    static func redacted(_ text: some StringProtocol) -> String {
+        String(text).replacing(/kaji_[A-Za-z0-9_-]{20,}/, with: "kaji_<redacted>")
     }
 }

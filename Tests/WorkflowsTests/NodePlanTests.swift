@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import KajiTesting
 import Provisioner
 import Testing
 @testable import Workflows

@@ -44,13 +44,16 @@ struct ProvisionTests {
             let spec = testClusterSpec(name: "prod-a", ownerKeys: [owner.publicKeyLine])
             let pool = env.startPool()
             let id = try await env.client.enqueue(EnqueueRequest(kind: ClusterKinds.provision, input: try KajiJSON.string(ProvisionInput(spec: spec)),
-                                                                 concurrencyKey: spec.concurrencyKey, actor: "cli:alice@host")).id
+                                                                 concurrencyKey: spec.concurrencyKey, actor: "token:alice")).id
             try await env.waitForApproval(id)
             #expect(try await env.resources("Servers").isEmpty, "nothing is created before the approval")
             await #expect(throws: KajiError.self, "the requester cannot approve her own request") {
-                try await env.client.decide(runID: id, approved: true, reason: nil, sender: "cli:alice@host")
+                try await env.client.decide(runID: id, approved: true, reason: nil, sender: "token:alice")
             }
-            try await env.client.decide(runID: id, approved: true, reason: "ok", sender: "cli:bob@host")
+            await #expect(throws: KajiError.self, "an approval from the database-direct CLI does not count for a provision") {
+                try await env.client.decide(runID: id, approved: true, reason: nil, sender: "cli:bob@host")
+            }
+            try await env.client.decide(runID: id, approved: true, reason: "ok", sender: "token:bob")
             let run = try await env.waitForFinish(id)
             try await pool.stop()
             #expect(run.state == .succeeded, "\(run.lastError ?? "")")
@@ -58,7 +61,7 @@ struct ProvisionTests {
 
             let detail = try #require(try await env.store.runDetail(id: id))
             let output = try KajiJSON.decode(ProvisionOutput.self, from: try #require(detail.output))
-            #expect(output.approvedBy == "cli:bob@host")
+            #expect(output.approvedBy == "token:bob")
             #expect(output.nodes.count == 5)
             for node in ["prod-a-master-1", "prod-a-worker-2"] {
                 for step in ["create-server", "create-disk", "connect-nic", "disk-ready", "power-on", "server-up", "ssh-ready", "owner-keys"] {
@@ -254,7 +257,7 @@ struct ProvisionTests {
             #expect(try await env.resources("Switches").compactMap { $0["Name"]?.stringValue } == ["other"])
             let detail = try #require(try await env.store.runDetail(id: id))
             let output = try KajiJSON.decode(DeleteOutput.self, from: try #require(detail.output))
-            #expect(output == DeleteOutput(cluster: "gone-a", servers: 2, disks: 3, switches: 1, approvedBy: "cli:bob@host"))
+            #expect(output == DeleteOutput(cluster: "gone-a", servers: 2, disks: 3, switches: 1, approvedBy: "token:bob"))
             #expect(try await env.services.inventory.get("gone-a")?.state == "deleted")
             #expect(!(try String(contentsOfFile: knownHosts, encoding: .utf8)).contains(pinned), "deleted nodes' host keys are forgotten")
         }

@@ -11,6 +11,11 @@ state in files under $KAJI_SIM_STATE/<world>/ (world = $KAJI_SIM_WORLD, node = $
                   `NODE: COMMAND`) and each tool's argv (a JSON array); tests grep it for secrets
   faults.json     injected failures (see `kaji-sim-node fail`)
   settings.json   e.g. the phase the next backups end in, failing readyz checks
+  admin.conf      the kubeconfig `kubeadm init` writes (/etc/kubernetes/admin.conf of every master); its
+                  certificate-authority-data is the CA of the cluster's kube-apiserver stand-in
+  simulator.json  written by the SAKURA Cloud simulator (`{"url": ...}`) when it serves this world: `kubeadm
+                  init` then registers the control-plane endpoint with it (POST /_fake/apiservers), which starts
+                  a TLS kube-apiserver stand-in on 127.0.0.1 answering /readyz and /livez
 
 `kaji-sim-node` configures them from a test:
   kaji-sim-node fail 'kubeadm join' [--exit N] [--stderr TEXT] [--times N]   next matching calls fail
@@ -20,7 +25,8 @@ state in files under $KAJI_SIM_STATE/<world>/ (world = $KAJI_SIM_WORLD, node = $
   kaji-sim-node set readyz-failing etcd                                        [-] lines in /readyz
   kaji-sim-node state                                                          dump cluster.json
 
-`kubeadm join --config FILE` reads a JoinConfiguration (JSON) and refuses a file that group or others can
+`kubectl config view [--raw] [--minify] [-o jsonpath='{.clusters[0].cluster.certificate-authority-data}']`
+reads admin.conf. `kubeadm join --config FILE` reads a JoinConfiguration (JSON) and refuses a file that group or others can
 read. `etcdctl member list|remove` shows and edits the etcd members, as does
 `kubeadm reset phase remove-etcd-member` on a control-plane node.
 """
@@ -33,6 +39,7 @@ import os
 import secrets
 import sys
 import time
+import urllib.request
 
 K8S_VERSION = "v1.33.2"
 
@@ -244,7 +251,10 @@ def kubeadm_init(args):
                     "argocd/argocd-secret": {}},
     }
     cluster["issuedCertificateKeys"] = [cluster["certificateKey"]] if cluster["certificateKey"] else []
+    apiserver = register_apiserver(endpoint)
+    cluster["apiServer"] = {"address": apiserver["address"]} if apiserver else None
     save("cluster.json", cluster)
+    write_admin_conf(endpoint, apiserver["caCertificate"] if apiserver else None)
     join = "kubeadm join %s --token %s \\\n\t--discovery-token-ca-cert-hash sha256:%s" % (endpoint, token, cluster["caHash"])
     print("[init] Using Kubernetes version: %s" % K8S_VERSION)
     print("[preflight] Running pre-flight checks")
@@ -283,6 +293,60 @@ def kubeadm_init(args):
     print("Then you can join any number of worker nodes by running the following on each as root:")
     print("")
     print("%s " % join)
+
+
+def register_apiserver(endpoint):
+    """Asks the simulator serving this world (simulator.json) for a kube-apiserver stand-in of `endpoint`;
+    returns its info (address, caCertificate), or None when no simulator serves the world."""
+    simulator = load("simulator.json", None)
+    if not simulator:
+        return None
+    request = urllib.request.Request(simulator["url"] + "/_fake/apiservers", data=json.dumps({"endpoint": endpoint}).encode(),
+                                     headers={"Content-Type": "application/json"}, method="POST")
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: never through a proxy
+    try:
+        with opener.open(request, timeout=30) as response:
+            return json.load(response)
+    except Exception as error:  # the simulator in simulator.json is gone or refused
+        die("kaji node tools: could not register %s with the simulator at %s: %s" % (endpoint, simulator["url"], error))
+
+
+def write_admin_conf(endpoint, ca_pem):
+    """Writes the world's admin.conf (mode 600: it holds the admin's client key), as kubeadm does."""
+    b64 = lambda text: base64.b64encode(text.encode()).decode()
+    ca_line = "    certificate-authority-data: %s\n" % b64(ca_pem) if ca_pem else ""
+    text = ("apiVersion: v1\nclusters:\n- cluster:\n%s    server: https://%s\n  name: kubernetes\n"
+            "contexts:\n- context:\n    cluster: kubernetes\n    user: kubernetes-admin\n  name: kubernetes-admin@kubernetes\n"
+            "current-context: kubernetes-admin@kubernetes\nkind: Config\npreferences: {}\nusers:\n- name: kubernetes-admin\n"
+            "  user:\n    client-certificate-data: %s\n    client-key-data: %s\n"
+            % (ca_line, endpoint, b64("kaji-sim client certificate"), b64("kaji-sim client key " + secrets.token_hex(8))))
+    path = os.path.join(WORLD_DIR, "admin.conf")
+    with open(path + ".tmp", "w") as handle:
+        os.chmod(path + ".tmp", 0o600)
+        handle.write(text)
+    os.replace(path + ".tmp", path)
+
+
+def kubectl_config_view(args):
+    """`kubectl config view`: admin.conf, its data shown only with --raw, or one jsonpath of it."""
+    try:
+        with open(os.path.join(WORLD_DIR, "admin.conf")) as handle:
+            text = handle.read()
+    except FileNotFoundError:
+        die("error: open /etc/kubernetes/admin.conf: no such file or directory")
+    output = option(args, "-o") or option(args, "--output") or ""
+    if output.startswith("jsonpath="):
+        wanted = output[len("jsonpath="):].strip("'\"")
+        if wanted != "{.clusters[0].cluster.certificate-authority-data}":
+            die("error: the simulated kubectl reads only jsonpath={.clusters[0].cluster.certificate-authority-data}")
+        for line in text.splitlines():
+            if line.strip().startswith("certificate-authority-data:"):
+                sys.stdout.write(line.split(":", 1)[1].strip())
+        return
+    if "--raw" not in args:
+        text = "\n".join(line.split(":", 1)[0] + ": DATA+OMITTED" if "-data:" in line else line
+                         for line in text.splitlines()) + "\n"
+    sys.stdout.write(text)
 
 
 def etcd_members(cluster):
@@ -394,6 +458,9 @@ def age(seconds):
 
 def kubectl(args):
     namespace = option(args, "-n") or option(args, "--namespace") or "default"
+    if positional(args, skip_values=("-o", "--output"))[:2] == ["config", "view"]:
+        cluster_for_kubectl()
+        return kubectl_config_view(args)
     raw = option(args, "--raw")
     if raw is not None:
         return kubectl_raw(raw)
@@ -825,7 +892,7 @@ def kaji_sim_node(args):
                           "settings": load("settings.json", {})}, indent=1, sort_keys=True))
         return
     if args[:1] == ["clear"]:
-        for name in ("cluster.json", "faults.json", "settings.json"):
+        for name in ("cluster.json", "faults.json", "settings.json", "admin.conf"):
             with contextlib.suppress(FileNotFoundError):
                 os.remove(os.path.join(WORLD_DIR, name))
         print("world %s cleared" % WORLD)

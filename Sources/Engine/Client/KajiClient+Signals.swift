@@ -24,7 +24,8 @@ extension KajiClient {
     ///
     /// A signal named `approval` is an operator's decision: its payload must be an approval,
     /// `{"approved": true|false, "reason": "…"}` (a rejection needs a reason), and the same rules as
-    /// `decide` apply (a requester cannot approve a run that waits for another operator). Anything else is
+    /// `decide` apply (a requester cannot approve a run that waits for another operator, the database-direct
+    /// CLI cannot approve where its approval does not count). Anything else is
     /// refused (`invalidArgument`, field `payload` or `payload.reason`) and nothing is stored.
     @discardableResult
     public func signal(runID: UUID, name: String, payload: String = "{}", sender: String) async throws -> SignalReceipt {
@@ -50,8 +51,11 @@ extension KajiClient {
         return SignalReceipt(run: runID, signal: name, signalId: id, sender: sender)
     }
 
-    /// Approves or rejects a run's pending approval (a rejection needs a `reason`, field `reason`). Refuses
-    /// an approval by the requester when the workflow waits for a distinct approver.
+    /// Approves or rejects a run's pending approval (a rejection needs a `reason`, field `reason`). An
+    /// approval is refused, and nothing stored, when it comes from the requester's principal and the
+    /// workflow waits for a distinct approver (`invalidArgument`), or from the database-direct CLI
+    /// (`cli:USER@HOST`) for a kind where such an approval does not count (`permissionDenied`; cluster
+    /// provision and delete).
     @discardableResult
     public func decide(runID: UUID, approved: Bool, reason: String?, sender: String) async throws -> SignalReceipt {
         if !approved && (reason ?? "").trimmingCharacters(in: .whitespaces).isEmpty {
@@ -83,10 +87,38 @@ extension KajiClient {
         }
     }
 
-    /// Refuses an approval by the requester when the workflow waits for a distinct approver.
+    /// The rules an approval must pass before anything is stored (a rejection passes them all):
+    /// - an approver from the database-direct CLI (`cli:USER@HOST`) is refused (`permissionDenied`) for a
+    ///   kind whose catalog entry does not let such approvals count (`WorkflowKind.databaseDirectApproval`;
+    ///   for a kind this client's catalog does not know: when the waiting step asks for a distinct approver);
+    /// - the requester's principal cannot approve a run that waits for another approver (`invalidArgument`),
+    ///   whether the run waits already or not yet.
     func checkApprover(runID: UUID, approved: Bool, sender: String) async throws {
-        if approved, let excluded = try await store.approvalExclusion(runID: runID, signal: Self.approvalSignal), excluded == sender {
-            throw KajiError(.invalidArgument, "\(sender) requested run \(runID) and cannot approve it: another operator must")
+        guard approved else { return }
+        guard let run = try await store.run(id: runID) else {
+            throw KajiError(.runNotFound, "no run with id \(runID)", field: "run")
         }
+        let entry = catalog[run.kind]
+        let excluded = try await store.approvalExclusion(runID: runID, signal: Self.approvalSignal)
+        if Self.isDatabaseDirect(sender), !(entry?.databaseDirectApproval ?? (excluded == nil)) {
+            throw KajiError(.permissionDenied, "\(sender) is the database-direct CLI, and an approval from it does not count for \(run.kind) (run \(runID)): it names whoever the shell says. Approve as an authenticated person: through kaji serve with an approver token (KAJI_SERVER and KAJI_TOKEN, or POST /api/v1/runs/\(runID.uuidString.lowercased())/approve), or from Slack (/kaji approve \(runID.uuidString.lowercased()))")
+        }
+        let distinct = entry?.approval == .distinctApprover || excluded != nil
+        let requester = excluded ?? run.actor
+        if distinct, Self.principal(of: sender) == Self.principal(of: requester) {
+            let alias = sender == requester ? "" : " as \(requester)"
+            throw KajiError(.invalidArgument, "\(sender) requested run \(runID)\(alias) and cannot approve it: another approver must")
+        }
+    }
+
+    /// Whether `actor` is the database-direct CLI: `cli:USER@HOST`.
+    public static func isDatabaseDirect(_ actor: String) -> Bool { actor.hasPrefix("cli:") }
+
+    /// The principal an actor stands for, as the four-eyes rule compares them: `token:NAME` and
+    /// `slack:TEAM/USER` as they are; `cli:USER@HOST` is the user `cli:USER` on any host (one person at
+    /// two machines is still one person).
+    public static func principal(of actor: String) -> String {
+        guard isDatabaseDirect(actor), let at = actor.lastIndex(of: "@") else { return actor }
+        return String(actor[..<at])
     }
 }

@@ -50,6 +50,8 @@ public enum AuditEventType: String, Codable, Sendable, CaseIterable, StoredEnum 
     case secretRevealed = "secret.revealed"
     case secretsRekeyed = "secrets.rekeyed"
     case runsPruned = "runs.pruned"
+    case tokenCreated = "token.created"
+    case tokenRevoked = "token.revoked"
 }
 
 /// A request to start one run.

@@ -13,13 +13,20 @@ package struct APITokenRow: Sendable {
 }
 
 extension RunStore {
-    /// Stores a token's hash under `name`; returns nil when the name is taken (by a live or a revoked token).
+    /// Stores a token's hash under `name`, with a `token.created` audit event by `actor` in the same
+    /// statement; returns nil when the name is taken (by a live or a revoked token), and then records nothing.
     package func insertToken(name: String, role: String, hash: Data, expiresAt: Date?, actor: String) async throws -> APITokenRow? {
         let query: PostgresQuery = try """
-            INSERT INTO api_tokens (name, role, hash, created_by, expires_at)
-            VALUES (\(name), \(role), \(hash), \(actor), \(expiresAt))
-            ON CONFLICT (name) DO NOTHING
-            RETURNING \(unescaped: Self.tokenColumns)
+            WITH ins AS (
+                INSERT INTO api_tokens (name, role, hash, created_by, expires_at)
+                VALUES (\(name), \(role), \(hash), \(actor), \(expiresAt))
+                ON CONFLICT (name) DO NOTHING
+                RETURNING \(unescaped: Self.tokenColumns)
+            ), audit AS (
+                INSERT INTO audit_events (type, actor, detail)
+                SELECT \(literal: AuditEventType.tokenCreated), \(actor), \(unescaped: Self.tokenAuditDetail) FROM ins
+            )
+            SELECT \(unescaped: Self.tokenColumns) FROM ins
             """
         return try await tokenRows(query).first
     }
@@ -29,13 +36,17 @@ extension RunStore {
         try await tokenRows("SELECT \(unescaped: Self.tokenColumns) FROM api_tokens ORDER BY name")
     }
 
-    /// Revokes the token `name`; returns its row (already revoked: unchanged), or nil when there is none.
+    /// Revokes the token `name`, with a `token.revoked` audit event by `actor` in the same statement; returns
+    /// its row (already revoked: unchanged, and no second event), or nil when there is none.
     package func revokeToken(name: String, actor: String) async throws -> APITokenRow? {
         let query: PostgresQuery = """
             WITH up AS (
                 UPDATE api_tokens SET revoked_at = now(), revoked_by = \(actor)
                 WHERE name = \(name) AND revoked_at IS NULL
                 RETURNING \(unescaped: Self.tokenColumns)
+            ), audit AS (
+                INSERT INTO audit_events (type, actor, detail)
+                SELECT \(literal: AuditEventType.tokenRevoked), \(actor), \(unescaped: Self.tokenAuditDetail) FROM up
             )
             SELECT \(unescaped: Self.tokenColumns) FROM up
             UNION ALL
@@ -51,6 +62,8 @@ extension RunStore {
     }
 
     private static let tokenColumns = "name, role, created_by, created_at, expires_at, revoked_at, revoked_by"
+    /// What a token's audit event says of it: its name, role and expiry; never the token or its hash.
+    private static let tokenAuditDetail = "jsonb_build_object('name', name, 'role', role, 'expiresAt', to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'))"
 
     private func tokenRows(_ query: PostgresQuery) async throws -> [APITokenRow] {
         var result: [APITokenRow] = []

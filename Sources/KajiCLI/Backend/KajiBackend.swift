@@ -39,7 +39,8 @@ protocol KajiBackend: Sendable {
     /// Throws `ApplyRefused` when the inventory refuses it.
     func apply(_ spec: ClusterSpec, manifest: String, dryRun: Bool) async throws -> ApplyReport
     func clusters() async throws -> [ClusterRecord]
-    func cluster(named name: String) async throws -> ClusterRecord
+    /// The cluster's record with its latest API health (nil when never checked).
+    func cluster(named name: String) async throws -> ClusterRecordWithHealth
 
     /// `expires` as the user wrote it (`90d`), checked by the caller with `KajiClient.lifetime` first.
     func createToken(name: String, role: APIRole, expires: String?) async throws -> CreatedAPIToken

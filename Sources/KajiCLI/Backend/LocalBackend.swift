@@ -84,9 +84,10 @@ struct LocalBackend: KajiBackend {
         return try await clusters.clusters()
     }
 
-    func cluster(named name: String) async throws -> ClusterRecord {
+    func cluster(named name: String) async throws -> ClusterRecordWithHealth {
         try await KajiClient.requireCurrentSchema(config, logger: logger)
-        return try await clusters.cluster(named: name)
+        let service = clusters
+        return ClusterRecordWithHealth(record: try await service.cluster(named: name), health: try await service.health(of: name))
     }
 
     func createToken(name: String, role: APIRole, expires: String?) async throws -> CreatedAPIToken {

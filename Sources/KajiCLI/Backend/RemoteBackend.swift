@@ -216,7 +216,27 @@ struct RemoteBackend: KajiBackend {
 
     func clusters() async throws -> [ClusterRecord] { try await call(.GET, "/clusters") }
 
-    func cluster(named name: String) async throws -> ClusterRecord { try await call(.GET, "/clusters/\(Self.segment(name))") }
+    func cluster(named name: String) async throws -> ClusterRecordWithHealth {
+        struct Health: Decodable { var health: ClusterHealth? }
+        let path = "/clusters/\(Self.segment(name))"
+        // One answer, read twice: the record's fields and its `health`.
+        let answer: RawJSON = try await call(.GET, path)
+        do {
+            let record = try ServerJSON.decoder().decode(ClusterRecord.self, from: answer.data)
+            let health = try ServerJSON.decoder().decode(Health.self, from: answer.data).health
+            return ClusterRecordWithHealth(record: record, health: health)
+        } catch {
+            throw KajiError(.serverAnswer, "the server's answer to GET \(path) is not what this kaji expects (\(KajiJSON.describe(error))): are kaji and kaji serve the same version?")
+        }
+    }
+
+    /// An answer kept as its JSON text.
+    struct RawJSON: Decodable {
+        let data: Data
+        init(from decoder: any Decoder) throws {
+            data = try JSONEncoder().encode(try JSONValue(from: decoder))
+        }
+    }
 
     func createToken(name: String, role: APIRole, expires: String?) async throws -> CreatedAPIToken {
         struct Body: Encodable { var name: String; var role: APIRole; var expires: String? }

@@ -172,7 +172,7 @@ struct ClusterCommand: AsyncParsableCommand {
 
 struct ClusterShowCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "show", abstract: "Show a cluster from the inventory: its state, manifest and nodes.",
+        commandName: "show", abstract: "Show a cluster from the inventory: its state, manifest, nodes and API health.",
         discussion: "Example: kaji cluster show prod-a --json")
 
     @Argument(help: "Cluster name, e.g. prod-a.")
@@ -190,11 +190,12 @@ struct ClusterShowCommand: AsyncParsableCommand {
     func run() async throws {
         CLILogging.bootstrap(defaultLevel: .warning)
         let name = name
-        let record = try await global.withBackend { backend in
-            try await backend.cluster(named: name)
+        let shown = try await global.withBackend { backend in
+            try await backend.cluster(named: name)  // with its API health: ClusterHealth+Display
         }
+        let record = shown.record, health = shown.health
         if global.json {
-            try Output.json(record)
+            try Output.json(shown)
             return
         }
         let spec = record.spec
@@ -210,7 +211,7 @@ struct ClusterShowCommand: AsyncParsableCommand {
             ("last run", record.lastRunID?.uuidString.lowercased() ?? "-"),
             ("created", Output.time(record.createdAt)), ("updated", Output.time(record.updatedAt)),
         ]
-        for (label, value) in rows { print(label.padding(toLength: 15, withPad: " ", startingAt: 0) + value) }
+        for (label, value) in rows + ClusterHealthDisplay.rows(health, time: Output.time) { print(label.padding(toLength: 15, withPad: " ", startingAt: 0) + value) }
         guard !record.nodes.isEmpty else { return }
         print("")
         Output.table(["NODE", "ROLE", "ADDRESS", "SERVER", "DISK", "SSH"], record.nodes.map { node in

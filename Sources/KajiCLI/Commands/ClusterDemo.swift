@@ -5,10 +5,14 @@ import Provisioner
 import Workflows
 import Synchronization
 
-/// `kaji demo`: provisions examples/demo.yaml on the simulator, with real PostgreSQL, sshd and worker processes.
+/// `kaji demo`: provisions examples/demo.yaml on the simulator, with real PostgreSQL, sshd, worker processes
+/// and `kaji serve`: alice applies the manifest through the API, bob approves it there (an approval from the
+/// database-direct CLI does not count for a provision), and a viewer token is printed with the server's URL.
 struct ClusterDemo {
     let file: String
     let workers: Int
+    /// Keep everything running after the provision, until SIGINT or SIGTERM (`--serve`).
+    let serve: Bool
     let global: GlobalOptions
 
     func run() async throws {
@@ -44,7 +48,7 @@ struct ClusterDemo {
         Output.info("starting a private sshd for the simulated nodes…")
         let sshd = try PrivateSSHD.start()
         cleanups.append { sshd.stop() }
-        Output.info("  sshd on 127.0.0.1:\(sshd.port)")
+        Output.info("  sshd on 127.0.0.1:\(sshd.port)\(sshd.environment["KAJI_TEST_SSHD_PID"].map { " (pid \($0))" } ?? "")")
         let world = "demo-\(UInt32.random(in: 0...UInt32.max))"
         let token = "demo-token-\(UInt32.random(in: 0...UInt32.max))", secret = "demo-secret-\(UInt64.random(in: 0...UInt64.max))"
         let simulator = try await DemoSimulator.start(executable: simulatorPath, token: token, secret: secret, sshd: sshd, world: world,
@@ -62,6 +66,8 @@ struct ClusterDemo {
             "KAJI_NODE_SSH_USER": "root", "KAJI_CLUSTER_POLL_MS": "200",
             "KAJI_KUBE_MANIFEST_DIR": scratch + "/manifests", "KAJI_CNI_MANIFEST": "kube-flannel.yml",
             "KAJI_OWNER_KEYS_FILE": scratch + "/owner_authorized_keys",
+            // The API health checker dials each cluster's kube-apiserver stand-in, not its (unroutable) VIP.
+            "KAJI_API_ENDPOINT_OVERRIDES": "\(sshd.environment["KAJI_SIM_STATE"] ?? scratch)/\(world)/apiservers.json",
             "KAJI_SECRET_KEY": Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString(),
         ]
         var processes: [Process] = []
@@ -69,38 +75,58 @@ struct ClusterDemo {
             processes.append(try DemoWorkers.spawn(url: url, schema: config.schema, index: index, concurrency: 8,
                                                    extraEnvironment: environment, log: scratch + "/worker-\(index + 1).log"))
         }
-        Output.info("  \(workers) worker processes (logs in \(scratch)/worker-N.log while the demo runs)")
+        Output.info("  \(workers) worker processes, pids \(processes.map { String($0.processIdentifier) }.joined(separator: " ")) (logs in \(scratch)/worker-N.log while the demo runs)")
         defer {
             for process in processes where process.isRunning { process.terminate() }
             for process in processes { process.waitUntilExit() }
         }
 
-        let requester = "cli:alice@demo", approver = "cli:bob@demo"
-        let (id, detail, record): (UUID, RunDetail, ClusterRecord?) = try await config.withClusters(logger: logger) { clusters in
-            let client = clusters.client
-            // 4. Apply the manifest as alice.
-            let plan = try await clusters.plan(spec)
-            guard let kind = plan.kind, let input = plan.input else {
-                throw CLIFailure(message: "cluster \(spec.name) exists already in schema \(schema): \(plan.summary)")
-            }
-            print("\(requester) applies \(file): \(plan.summary)")
-            let enqueued = try await client.enqueue(EnqueueRequest(kind: kind, input: input, idempotencyKey: plan.idempotencyKey,
-                                                                   concurrencyKey: plan.concurrencyKey, actor: requester))
-            print("enqueued \(kind) run \(enqueued.id) (concurrency key \(plan.concurrencyKey))")
-            // 5. Bob approves it once it waits for approval (alice may not approve her own request).
-            let progress = DemoProgress(client: client, runID: enqueued.id, started: started)
+        // 4. kaji serve beside the workers, and the demo's people as API tokens.
+        Output.info("starting kaji serve…")
+        let server = try await DemoServe.start(databaseURL: url, schema: schema, extraEnvironment: ["KAJI_SECRET_KEY": environment["KAJI_SECRET_KEY"] ?? ""],
+                                               log: scratch + "/serve.log")
+        defer { server.stop() }
+        // alice asks for the cluster (operator), bob approves it (approver), a viewer looks on.
+        let admin = KajiClient.cliActor()
+        let (alice, bob, viewer) = try await config.withClient(logger: logger) { client in
+            (try await DemoTokens.create(client, "alice", role: .operator, actor: admin),
+             try await DemoTokens.create(client, "bob", role: .approver, actor: admin),
+             try await DemoTokens.create(client, "demo-viewer", role: .viewer, actor: admin))
+        }
+        server.announce(viewer: viewer)
+
+        // 5. alice applies the manifest through the API.
+        let manifest: String
+        do {
+            manifest = try String(contentsOfFile: file, encoding: .utf8)
+        } catch {
+            throw CLIFailure(message: "cannot read \(file): \(error.localizedDescription)")
+        }
+        let api = server.api
+        let report = try await api.apply(manifest: manifest, token: alice.token)
+        guard let id = report.runID, let kind = report.plan.kind else {
+            throw CLIFailure(message: "cluster \(spec.name) exists already in schema \(schema): \(report.plan.summary)")
+        }
+        guard report.created != false else {
+            throw CLIFailure(message: "cluster \(spec.name) has run \(id) (\(report.runState?.rawValue ?? "?")) from an earlier apply in schema \(schema): run the demo on another schema (--schema)")
+        }
+        print("\(alice.actor) applies \(file) through kaji serve: \(report.plan.summary)")
+        print("enqueued \(kind) run \(id) (concurrency key \(report.plan.concurrencyKey))")
+        let (detail, record): (RunDetail, ClusterRecord?) = try await config.withClusters(logger: logger) { clusters in
+            // 6. bob approves it through the API once it waits (alice may not approve her own request, and an
+            //    approval from the database-direct CLI does not count for a provision).
+            let progress = DemoProgress(client: clusters.client, runID: id, started: started)
             try await progress.follow(until: { detail in detail.steps.contains { $0.name == "approval" && $0.state == .waiting } }, timeout: .seconds(60))
-            try await client.decide(runID: enqueued.id, approved: true, reason: "demo plan looks right", sender: approver)
-            print("\(approver) approves run \(enqueued.id)")
-            // 6. Live progress until the run ends.
+            try await api.approve(run: id, reason: "demo plan looks right", token: bob.token)
+            print("\(bob.actor) approves run \(id) through kaji serve")
+            // 7. Live progress until the run ends.
             let final = try await progress.follow(until: { $0.run.state.isFinished }, timeout: .seconds(240))
-            let record = try await clusters.record(named: spec.name)
-            return (enqueued.id, final, record)
+            return (final, try await clusters.record(named: spec.name))
         }
         let state = try await SimulatorCounts.read(simulator)
-        simulator.stop()
+        if !serve { simulator.stop() }
 
-        // 7. The step history, with durations.
+        // 8. The step history, with durations.
         print("")
         RunPrinter.print(detail, events: false)
         print("")
@@ -116,7 +142,16 @@ struct ClusterDemo {
                      seconds, spec.name, record?.nodes.count ?? 0, record?.nodes.filter { $0.role == .master }.count ?? 0,
                      state.servers, state.disks, state.switches))
         if let endpoint = record?.apiEndpoint { print("API endpoint: \(endpoint)") }
-        if let node = record?.nodes.first { print("owners reached the nodes over SSH with their keys, e.g. \(node.sshUser)@\(node.sshHost) -p \(node.sshPort) (\(node.name)); everything the demo started is stopped now") }
+        if let node = record?.nodes.first { print("owners reached the nodes over SSH with their keys, e.g. \(node.sshUser)@\(node.sshHost) -p \(node.sshPort) (\(node.name))") }
+        guard serve else {
+            print("the demo stops everything it started as it exits (kaji demo --serve keeps it running)")
+            return
+        }
+        print("")
+        server.announce(viewer: viewer)
+        print("  the provision: \(server.url)/api/v1/runs/\(id.uuidString.lowercased()), the cluster: \(server.url)/api/v1/clusters/\(spec.name)")
+        DemoCommand.serving(server)
+        await DemoSignals.untilCancelled()
     }
 }
 

@@ -10,10 +10,13 @@ struct DemoCommand: AsyncParsableCommand {
         abstract: "Run the main job on built-in defaults and show it working.",
         discussion: """
             Starts everything it needs: a private PostgreSQL (unless --database-url or DATABASE_URL is given), the \
-            SAKURA Cloud simulator, a private sshd serving the simulated nodes, and worker processes. Then it applies \
-            examples/demo.yaml (3 masters, 2 workers) as one user, approves it as another, shows live progress per \
-            step and ends with the step history and how long each step took. Everything it started is stopped at \
-            the end. --workflow diag runs the diagnostic workflow instead (no simulator, no sshd).
+            SAKURA Cloud simulator, a private sshd serving the simulated nodes, worker processes and kaji serve on \
+            127.0.0.1 (a free port). It prints the server's URL and a viewer token (read-only, valid 24 h). Then \
+            alice (an operator token) applies examples/demo.yaml (3 masters, 2 workers) through the API, bob (an \
+            approver token) approves it there, and the demo shows live progress per step and ends with the step \
+            history and how long each step took. Everything it started is stopped at the end, or with --serve kept \
+            running until Ctrl-C (SIGINT) or SIGTERM. --workflow diag runs the diagnostic workflow instead (no \
+            simulator, no sshd).
             """
     )
 
@@ -32,6 +35,9 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(name: .long, help: "diag: steps per run (default 4).")
     var steps: Int = 4
 
+    @Flag(name: .long, help: "Keep kaji serve, the workers, the simulator and PostgreSQL running after the demo, until Ctrl-C or SIGTERM (default: stop them at the end).")
+    var serve = false
+
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
@@ -42,11 +48,24 @@ struct DemoCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        if workflow == "cluster" {
-            try await ClusterDemo(file: file ?? RepoPaths.root + "/examples/demo.yaml", workers: workers, global: global).run()
-        } else {
-            try await runDiag()
+        let demo = self
+        do {
+            try await DemoSignals.run {
+                if demo.workflow == "cluster" {
+                    try await ClusterDemo(file: demo.file ?? RepoPaths.root + "/examples/demo.yaml", workers: demo.workers, serve: demo.serve, global: demo.global).run()
+                } else {
+                    try await demo.runDiag()
+                }
+            }
+        } catch let interrupted as DemoSignals.Interrupted {
+            throw CLIFailure(message: "kaji demo was stopped by signal \(interrupted.signal) before it finished; what it started is stopped", code: interrupted.exitCode)
         }
+    }
+
+    /// Says that the demo keeps serving until a signal (`--serve`).
+    static func serving(_ server: DemoServe) {
+        print("serving on \(server.url) with the workers\(server.process.isRunning ? "" : " (kaji serve exited: see \(server.log))"); Ctrl-C (or SIGTERM) stops everything the demo started")
+        fflush(nil)  // stdout is a file or a pipe for scripts and tests: let them see it now
     }
 
     func runDiag() async throws {
@@ -74,6 +93,15 @@ struct DemoCommand: AsyncParsableCommand {
             for process in workerProcesses where process.isRunning { process.terminate() }
             for process in workerProcesses { process.waitUntilExit() }
         }
+        Output.info("\(workers) worker processes, pids \(workerProcesses.map { String($0.processIdentifier) }.joined(separator: " "))")
+        let scratch = try PrivatePostgres.makeTempDirectory()
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let server = try await DemoServe.start(databaseURL: url, schema: config.schema, extraEnvironment: [:], log: scratch + "/serve.log")
+        defer { server.stop() }
+        let viewer = try await config.withClient(logger: logger) { client in
+            try await DemoTokens.create(client, "demo-viewer", role: .viewer, actor: KajiClient.cliActor())
+        }
+        server.announce(viewer: viewer)
         let runs = self.runs, steps = self.steps
         let ids: [UUID] = try await config.withClient(logger: logger) { client in
             var ids: [UUID] = []
@@ -120,6 +148,12 @@ struct DemoCommand: AsyncParsableCommand {
         print("")
         print(failed.isEmpty ? "demo finished: \(details.count) runs succeeded" : "demo finished: \(failed.count) of \(details.count) runs did not succeed")
         if !failed.isEmpty { throw ExitCode(1) }
+        if serve {
+            print("")
+            server.announce(viewer: viewer)
+            DemoCommand.serving(server)
+            await DemoSignals.untilCancelled()
+        }
     }
 
     private func spawnWorker(url: String, schema: String, index: Int) throws -> Process {
@@ -139,18 +173,22 @@ enum DemoRuns {
 }
 
 enum DemoWorkers {
-    /// Starts `kaji worker` as a child process.
+    /// Starts `kaji worker` as a child process on `url` and `schema` (handed over as `DATABASE_URL` and
+    /// `KAJI_SCHEMA`).
     static func spawn(url: String, schema: String, index: Int, concurrency: Int, extraEnvironment: [String: String], log: String? = nil) throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: CommandLine.selfPath)
-        process.arguments = ["worker", "--database-url", url, "--schema", schema, "--concurrency", "\(concurrency)", "--id", "demo-worker-\(index + 1)"]
+        process.arguments = ["worker", "--concurrency", "\(concurrency)", "--id", "demo-worker-\(index + 1)"]
         var env = ProcessInfo.processInfo.environment
+        // The database in the environment, not the arguments: a URL's password would show in the process list.
+        env["DATABASE_URL"] = url
+        env["KAJI_SCHEMA"] = schema
         env["KAJI_LOG_LEVEL"] = env["KAJI_LOG_LEVEL"] ?? "warning"
         for (key, value) in extraEnvironment { env[key] = value }
         process.environment = env
         process.standardInput = FileHandle.nullDevice
         if let log {
-            FileManager.default.createFile(atPath: log, contents: nil)
+            _ = FileManager.default.createFile(atPath: log, contents: nil)
             let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
             process.standardOutput = handle
             process.standardError = handle

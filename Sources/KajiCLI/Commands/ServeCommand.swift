@@ -15,13 +15,20 @@ struct ServeCommand: AsyncParsableCommand {
             Listens on loopback unless told otherwise; put a TLS proxy in front to serve other hosts. Several serve \
             processes, and workers, can share one database. SIGTERM or SIGINT: requests in flight finish, then exit 0. \
             Secrets routes need KAJI_SECRET_KEY (or KAJI_SECRET_KEY_FILE). Slack (POST /slack/commands, \
-            /slack/interactions) needs KAJI_SLACK_SIGNING_SECRET; KAJI_SLACK_USERS=TEAM/USER=role,… gives Slack users \
-            roles (others may only read).
+            /slack/interactions) needs KAJI_SLACK_SIGNING_SECRET (or KAJI_SLACK_SIGNING_SECRET_FILE); \
+            KAJI_SLACK_USERS=TEAM/USER=role,… gives Slack users roles (others may only read); /kaji apply NAME reads \
+            manifests from --slack-manifests (or KAJI_SLACK_MANIFESTS); KAJI_SLACK_WEBHOOK_URL takes approval prompts \
+            and outcomes once a response_url is used up (5 posts, 30 minutes); KAJI_SLACK_POLL_MS sets how often runs \
+            started from Slack are read for progress (default 2000); KAJI_SLACK_ANSWER_MS how long a command may work \
+            before its answer says the result follows (default 2500; Slack waits 3 s).
             """
     )
 
     @Option(name: .long, help: "HOST:PORT to listen on (default 127.0.0.1:8080; port 0 picks a free one).")
     var listen: String = "127.0.0.1:8080"
+
+    @Option(name: .customLong("slack-manifests"), help: "Folder of cluster manifests for /kaji apply NAME, e.g. a git checkout (default: $KAJI_SLACK_MANIFESTS, else none).")
+    var slackManifests: String?
 
     @OptionGroup var global: GlobalOptions
 
@@ -52,19 +59,22 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let postgres = PostgresClient(configuration: config.clientConfiguration(), backgroundLogger: logger)
         let client = KajiClient(postgres: postgres, config: config, catalog: BuiltinWorkflows.catalog, logger: logger)
-        let slack = try SlackConfiguration.fromEnvironment(environment)
+        let slack = try SlackConfiguration.fromEnvironment(environment, manifestDirectory: slackManifests)
         let server = KajiServer(client: client, keys: keys, slack: slack, logger: logger)
         let app = server.application(host: host, port: port) { bound in
             // One line on stdout, for people and for scripts that start the server on port 0.
             let url = "http://\(host.contains(":") ? "[\(host)]" : host):\(bound)"
             FileHandle.standardOutput.write(Data("kaji serve listening on \(url)\n".utf8))
         }
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: postgres),
+            .init(service: app, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
+        ]
+        // Runs started from Slack: their progress and outcome go to Slack.
+        if let slack { services.append(.init(service: SlackFollower(client: client, configuration: slack, logger: logger))) }
         let group = ServiceGroup(
             configuration: .init(
-                services: [
-                    .init(service: postgres),
-                    .init(service: app, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
-                ],
+                services: services,
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             )

@@ -65,12 +65,19 @@ struct WorkerCommand: AsyncParsableCommand {
             logger.info("SAKURACLOUD_ACCESS_TOKEN is not set: this worker leaves cluster runs to workers that can run them")
         }
         let pool = WorkerPool(configuration: workerConfig, database: client, config: config, registry: registry, logger: logger)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: client),
+            .init(service: pool, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
+        ]
+        // The API health checker of the zone's ready clusters (KAJI_HEALTH_*: see ClusterHealthSettings).
+        if let health = try ClusterHealthSettings.fromEnvironment(environment, checker: "worker:\(workerConfig.id)") {
+            services.append(.init(service: ClusterHealthChecker(
+                client: KajiClient(postgres: client, config: config, catalog: BuiltinWorkflows.catalog, logger: logger),
+                inventory: ClusterInventory(client: client, logger: logger), settings: health, logger: logger)))
+        }
         let group = ServiceGroup(
             configuration: .init(
-                services: [
-                    .init(service: client),
-                    .init(service: pool, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
-                ],
+                services: services,
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             )

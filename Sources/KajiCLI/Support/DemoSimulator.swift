@@ -37,7 +37,8 @@ struct DemoSimulator {
         var arguments = ["--port", "0", "--token", token, "--secret", secret, "--profile", "unit", "--world", world]
         if sshd.port > 0 { arguments += ["--ssh-port", "\(sshd.port)"] }
         if let dir = sshd.environment["KAJI_TEST_SSHD_DIR"] { arguments += ["--authorized-keys", dir + "/authorized_keys"] }
-        FileManager.default.createFile(atPath: log, contents: nil)
+        if let state = sshd.environment["KAJI_SIM_STATE"] { arguments += ["--node-state", state] }  // kube-apiserver stand-ins
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
         let output = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
         defer { try? output.close() }
         let process = Process()

@@ -48,40 +48,66 @@ public struct NodeStatus: Sendable, Equatable, Codable {
     public var isControlPlane: Bool { roles.contains("control-plane") }
 }
 
-/// The `[+]`/`[-]` lines of `/readyz?verbose` (or `/livez`, `/healthz`).
+/// The `[+]`/`[-]` lines of `/readyz?verbose` (or `/livez`, `/healthz`) and the verdict line after them.
+///
+/// kube-apiserver's format (its `healthz` package): one line per check, `[+]NAME ok`, `[-]NAME failed: reason
+/// withheld` or `[+]NAME excluded: ok` (for `?exclude=NAME`), then `readyz check passed` (HTTP 200) or
+/// `readyz check failed` (HTTP 500; the list is printed on failure even without `verbose`); the word before
+/// `check` is the endpoint's name (`livez`, `healthz`). Other lines (`warn: …`) are skipped.
 public struct ReadyzReport: Sendable, Equatable, Codable {
     public struct Check: Sendable, Equatable, Codable {
         public var name: String
         public var ok: Bool
-        /// e.g. `reason withheld`, `excluded: ok`.
+        /// What follows the name: `ok`, `failed: reason withheld`, `excluded: ok`.
         public var detail: String
+
+        public init(name: String, ok: Bool, detail: String) {
+            self.name = name
+            self.ok = ok
+            self.detail = detail
+        }
+    }
+
+    /// The verdict line: `readyz check passed` is `Verdict(endpoint: "readyz", passed: true)`.
+    public struct Verdict: Sendable, Equatable, Codable {
+        public var endpoint: String
+        public var passed: Bool
+
+        public init(endpoint: String, passed: Bool) {
+            self.endpoint = endpoint
+            self.passed = passed
+        }
     }
 
     public var checks: [Check]
-    /// The last line says `… check passed`.
+    /// The last line says `… check passed` and no check is `[-]`.
     public var passed: Bool
+    /// The verdict line, nil when the output has none (e.g. a plain `ok`, or not a health answer at all).
+    public var verdict: Verdict?
 
-    public init(checks: [Check], passed: Bool) {
+    public init(checks: [Check], passed: Bool, verdict: Verdict? = nil) {
         self.checks = checks
         self.passed = passed
+        self.verdict = verdict
     }
 
     public static func parse(_ output: String) -> ReadyzReport {
         var checks: [Check] = []
-        var passed = false
+        var verdict: Verdict?
         for raw in output.split(whereSeparator: \.isNewline) {
             let line = raw.trimmingCharacters(in: .whitespaces)
             if line.hasPrefix("[+]") || line.hasPrefix("[-]") {
                 let body = line.dropFirst(3)
                 let parts = body.split(separator: " ", maxSplits: 1).map(String.init)
-                checks.append(Check(name: parts[0], ok: line.hasPrefix("[+]"), detail: parts.count > 1 ? parts[1] : ""))
-            } else if line.hasSuffix("check passed") {
-                passed = true
-            } else if line.hasSuffix("check failed") {
-                passed = false
+                guard let name = parts.first else { continue }
+                checks.append(Check(name: name, ok: line.hasPrefix("[+]"), detail: parts.count > 1 ? parts[1] : ""))
+            } else if line.hasSuffix(" check passed") || line.hasSuffix(" check failed") {
+                let words = line.split(separator: " ")
+                guard words.count == 3 else { continue }
+                verdict = Verdict(endpoint: String(words[0]), passed: words[2] == "passed")
             }
         }
-        return ReadyzReport(checks: checks, passed: passed && checks.allSatisfy(\.ok))
+        return ReadyzReport(checks: checks, passed: (verdict?.passed ?? false) && checks.allSatisfy(\.ok), verdict: verdict)
     }
 
     public var failing: [String] { checks.filter { !$0.ok }.map(\.name) }

@@ -27,6 +27,8 @@ import Foundation
 ///   storageLocation: default
 ///   schedule: "0 3 * * *"          # optional: nightly backup (5-field cron, UTC)
 ///   ttl: 720h                      # optional: Go duration
+/// healthCheck:                     # optional
+///   interval: 30s                  # GET https://VIP:6443/readyz?verbose=true this often (1s-1h, default 30s)
 /// ```
 ///
 /// Unknown fields are problems (a misspelt optional field would otherwise be silently ignored).

@@ -71,6 +71,9 @@ struct ClusterSpecValidator {
         checkPool("workers", spec.workers)
         checkOwners()
         checkVelero()
+        if sound("healthCheck.interval"), let interval = spec.healthCheck?.interval, let problem = HealthCheckInterval.problem(interval) {
+            add("healthCheck.interval", problem)
+        }
         return problems
     }
 

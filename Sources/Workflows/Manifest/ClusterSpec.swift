@@ -14,6 +14,8 @@ public struct ClusterSpec: Codable, Sendable, Equatable {
     public var workers: NodePool
     public var owners: Owners
     public var velero: Velero?
+    /// The API health checks (`healthCheck.interval`); absent: the defaults.
+    public var healthCheck: HealthCheck?
 
     public struct Network: Codable, Sendable, Equatable {
         /// The private switch's subnet, CIDR, e.g. `192.168.100.0/24`.
@@ -88,7 +90,18 @@ public struct ClusterSpec: Codable, Sendable, Equatable {
         }
     }
 
-    public init(name: String, zone: String, kubernetesVersion: String, network: Network, masters: NodePool, workers: NodePool, owners: Owners, velero: Velero? = nil) {
+    /// How Kaji checks the cluster's API (`GET https://VIP:6443/readyz?verbose=true`, CA pinned).
+    public struct HealthCheck: Codable, Sendable, Equatable {
+        /// How often, a duration from 1s to 1h like `30s`, `1m` or `1m30s` (default `30s`).
+        public var interval: String?
+
+        public init(interval: String? = nil) {
+            self.interval = interval
+        }
+    }
+
+    public init(name: String, zone: String, kubernetesVersion: String, network: Network, masters: NodePool, workers: NodePool, owners: Owners, velero: Velero? = nil,
+                healthCheck: HealthCheck? = nil) {
         self.name = name
         self.zone = zone
         self.kubernetesVersion = kubernetesVersion
@@ -97,6 +110,7 @@ public struct ClusterSpec: Codable, Sendable, Equatable {
         self.workers = workers
         self.owners = owners
         self.velero = velero
+        self.healthCheck = healthCheck
     }
 
     /// The concurrency key every operation on this cluster carries: two operations on one cluster never

@@ -20,12 +20,13 @@ struct ManifestReader {
         func path(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
     }
 
-    static let topKeys = ["apiVersion", "kind", "name", "zone", "kubernetesVersion", "network", "masters", "workers", "owners", "velero"]
+    static let topKeys = ["apiVersion", "kind", "name", "zone", "kubernetesVersion", "network", "masters", "workers", "owners", "velero", "healthCheck"]
     static let networkKeys = ["subnet", "controlPlaneVIP", "nodeAddressStart", "loadBalancerRange", "podSubnet"]
     static let poolKeys = ["replicas", "plan", "diskGB"]
     static let planKeys = ["cpu", "memoryGB"]
     static let ownersKeys = ["team", "sshKeys"]
     static let veleroKeys = ["storageLocation", "schedule", "ttl"]
+    static let healthCheckKeys = ["interval"]
 
     mutating func read(yaml: String) -> ClusterSpec? {
         let root: Node?
@@ -77,8 +78,12 @@ struct ManifestReader {
                 schedule: string(v, "schedule", example: "\"0 3 * * *\"", required: false),
                 ttl: string(v, "ttl", example: "720h", required: false))
         }
+        var healthCheck: ClusterSpec.HealthCheck?
+        if let h = mapping(top, "healthCheck", known: Self.healthCheckKeys, example: "a mapping like {interval: 30s}", required: false) {
+            healthCheck = ClusterSpec.HealthCheck(interval: string(h, "interval", example: "30s", required: false))
+        }
         return ClusterSpec(name: name, zone: zone, kubernetesVersion: version, network: network, masters: masters,
-                           workers: workers, owners: owners, velero: velero)
+                           workers: workers, owners: owners, velero: velero, healthCheck: healthCheck)
     }
 
     private mutating func pool(_ top: Fields, _ key: String, replicasExample: String) -> ClusterSpec.NodePool {

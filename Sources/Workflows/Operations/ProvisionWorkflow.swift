@@ -22,7 +22,8 @@ public struct ProvisionOutput: Codable, Sendable, Equatable {
 /// on the first master `kube-vip:N`, `kubeadm-init:N` (VIP:6443, `--upload-certs`), `kube-vip-admin-conf:N`
 /// → `join:N` for the other masters, one at a time, then the workers in parallel, each with join material
 /// made fresh inside its step → `apply-cni` → durable `cluster-ready` (`/readyz?verbose` all `[+]`, every
-/// node Ready, as many control-plane nodes as masters) → `owner-keys:N` → `record-inventory` (`ready`).
+/// node Ready, as many control-plane nodes as masters) → `record-api-ca` (the CA from admin.conf, pinned for
+/// the API health checks) → `owner-keys:N` → `record-inventory` (`ready`).
 ///
 /// Cancelling it, or its final failure, tears down what it created (every resource tagged with the run),
 /// adopting by tag; `kaji retry` afterwards builds again under fresh step names (see `StepNames`).
@@ -73,6 +74,7 @@ public struct ProvisionWorkflow: CompensatingWorkflow {
         try await steps.joinAll(built.filter { $0.name != first.name }, via: first.endpoint)
         try await steps.applyCNI(on: first.endpoint)
         _ = try await steps.waitReady(on: first.endpoint, expected: Set(plan.map(\.name)), masters: spec.masters.replicas, step: "cluster-ready")
+        _ = try await steps.recordClusterCA(on: first.endpoint)
         _ = try await context.parallel(built) { node in
             try await steps.installOwnerKeys(on: node)
         }

@@ -3,11 +3,12 @@ import Foundation
 import KajiTesting
 import PostgresNIO
 import Testing
-@testable import Workflows
+import Workflows
 
-/// `kaji enqueue` and `kaji signal` as real processes on a schema of their own (issue 9, item 4).
+/// `kaji enqueue` and `kaji signal` as real processes on a schema of their own (issue 9, item 4; moved from
+/// WorkflowsTests' ClusterCLITests).
 @Suite("kaji enqueue and signal: cluster concurrency keys, approval payloads", .timeLimit(.minutes(3)), .needsDatabase)
-struct ClusterCLITests {
+struct ClusterCLIProcessTests {
     func count(_ db: TestDatabase, _ query: PostgresQuery) async throws -> Int {
         for try await n in try await db.store.client.query(query, logger: db.store.logger).decode(Int.self) { return n }
         return 0

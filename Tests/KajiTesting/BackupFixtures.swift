@@ -1,40 +1,39 @@
 import Engine
 import Foundation
-import KajiTesting
 import Logging
 import PostgresNIO
 import Provisioner
 import Synchronization
 import Testing
 import Worker
-@testable import Workflows
+import Workflows
 
-/// Fixtures of the backup, restore and rotation tests (all names are prefixed so that other suites'
-/// helpers in this target cannot clash): a migrated schema of its own on the test PostgreSQL, an
+/// Fixtures of the backup, restore and rotation tests (WorkflowsTests' BackupTests and RotatePasswordTests,
+/// ProcessTests' RotatePasswordProcessTests): a migrated schema of its own on the test PostgreSQL, an
 /// in-process worker pool, the test sshd, and a simulated cluster seeded straight into the inventory.
-enum BackupFixtures {
-    struct SetupError: Error, CustomStringConvertible {
-        let description: String
-        init(_ description: String) { self.description = description }
+package enum BackupFixtures {
+    package struct SetupError: Error, CustomStringConvertible {
+        package let description: String
+        package init(_ description: String) { self.description = description }
     }
 
     /// The test environment: PostgreSQL from KAJI_TEST_DATABASE_URL, sshd from scripts/start-sshd.sh.
-    struct Env: Sendable {
-        let database: TestDatabase
-        let logs: LogCapture
-        let sshd: TestSSHD
+    package struct Env: Sendable {
+        package let database: TestDatabase
+        package let logs: LogCapture
+        package let sshd: TestSSHD
 
-        var config: DatabaseConfig { database.config }
-        var store: RunStore { database.store }
-        var logger: Logger { database.logger }
-        var client: GuardedClient { store.client }
-        var sshdPort: Int { sshd.port }
-        var clientKey: String { sshd.clientKey }
+        package var config: DatabaseConfig { database.config }
+        package var store: RunStore { database.store }
+        package var logger: Logger { database.logger }
+        package var client: GuardedClient { store.client }
+        package var sshdPort: Int { sshd.port }
+        package var clientKey: String { sshd.clientKey }
     }
 
     /// Runs `body` with a fresh migrated schema and a captured logger (trace level); drops the schema after.
     /// - Parameter url: another PostgreSQL server than the suite's (a test's private one).
-    static func with<T: Sendable>(databaseURL url: String? = nil, _ body: @Sendable (Env) async throws -> T) async throws -> T {
+    package static func with<T: Sendable>(databaseURL url: String? = nil, _ body: @Sendable (Env) async throws -> T) async throws -> T {
         let sshd = try TestSSHD.fromEnvironment()
         let logs = LogCapture()
         var logger = Logger(label: "kaji.test.backup") { label in logs.handler(label: label) }
@@ -45,12 +44,12 @@ enum BackupFixtures {
     }
 
     /// An SSH executor with the test client key and a fresh known-hosts file; it logs through `logger`.
-    static func ssh(_ env: Env) throws -> SSHExecutor {
+    package static func ssh(_ env: Env) throws -> SSHExecutor {
         try env.sshd.executor(logger: env.logger)
     }
 
     /// Services whose cloud client is never called (these workflows only use SSH and the inventory).
-    static func services(_ env: Env, ssh: SSHExecutor) -> ClusterServices {
+    package static func services(_ env: Env, ssh: SSHExecutor) -> ClusterServices {
         let cloud = SakuraCloudClient(
             configuration: SakuraCloudConfiguration(
                 baseURL: "http://127.0.0.1:9", zone: "is1a",
@@ -60,7 +59,7 @@ enum BackupFixtures {
 
     /// Makes sure this process has a `KAJI_SECRET_KEY` (the in-process workers store secrets under it): one
     /// generated key, set once unless the environment already has one.
-    static func ensureSecretKey() throws {
+    package static func ensureSecretKey() throws {
         secretKeyLock.withLock { _ in
             if (ProcessInfo.processInfo.environment["KAJI_SECRET_KEY"] ?? "").isEmpty {
                 setenv("KAJI_SECRET_KEY", SecretKey.generate().base64, 0)
@@ -72,21 +71,21 @@ enum BackupFixtures {
     private static let secretKeyLock = Mutex(())
 
     /// An SSH executor with a throwaway identity and known-hosts file, for tests that only see it fail.
-    static func throwawaySSH() -> SSHExecutor {
+    package static func throwawaySSH() -> SSHExecutor {
         SSHExecutor(configuration: SSHConfiguration(
             identity: SSHIdentity.generate(), knownHosts: KnownHostsFile(path: FileManager.default.temporaryDirectory.appendingPathComponent("kaji-bk-unused").path)))
     }
 
     /// A simulated cluster: its own node-tools world, `kubeadm init` on `NAME-master-1` over SSH, a joined
     /// `NAME-worker-1`, and a `ready` inventory record whose nodes point at the test sshd.
-    struct Cluster: Sendable {
-        let name: String
-        let world: String
-        let master: SSHEndpoint
-        let record: ClusterRecord
+    package struct Cluster: Sendable {
+        package let name: String
+        package let world: String
+        package let master: SSHEndpoint
+        package let record: ClusterRecord
     }
 
-    static func seedCluster(_ env: Env, ssh: SSHExecutor, name: String = "bk-\(UUID().uuidString.prefix(6).lowercased())") async throws -> Cluster {
+    package static func seedCluster(_ env: Env, ssh: SSHExecutor, name: String = "bk-\(UUID().uuidString.prefix(6).lowercased())") async throws -> Cluster {
         let world = "wf-backup-\(UUID().uuidString.prefix(8))"
         func node(_ suffix: String, _ role: ClusterNode.Role, _ address: String) -> ClusterNode {
             ClusterNode(name: "\(name)-\(suffix)", role: role, serverID: "1130000000\(address.suffix(2))", address: address,
@@ -109,25 +108,25 @@ enum BackupFixtures {
             owners: .init(team: "sre", sshKeys: []),
             velero: .init(storageLocation: "default", schedule: "0 3 * * *", ttl: "720h0m0s"))
         let record = ClusterRecord(
-            name: name, zone: "is1a", spec: spec, state: "ready", switchID: "113000000001", apiEndpoint: "https://192.168.100.10:6443",
+            name: name, zone: "is1a", spec: spec, state: .ready, switchID: "113000000001", apiEndpoint: "https://192.168.100.10:6443",
             nodes: [master, worker], ownerTeam: "sre", lastRunID: nil, createdAt: Date(), updatedAt: Date())
         try await ClusterInventory(store: env.store).upsert(record)
         return Cluster(name: name, world: world, master: masterEndpoint, record: record)
     }
 
-    static func endpoint(_ node: ClusterNode) -> SSHEndpoint {
+    package static func endpoint(_ node: ClusterNode) -> SSHEndpoint {
         SSHEndpoint(host: node.sshHost, port: node.sshPort, user: node.sshUser, environment: node.sshEnvironment)
     }
 
     /// `kaji-sim-node ARGS` on the cluster's master.
     @discardableResult
-    static func simNode(_ ssh: SSHExecutor, _ cluster: Cluster, _ arguments: String) async throws -> String {
+    package static func simNode(_ ssh: SSHExecutor, _ cluster: Cluster, _ arguments: String) async throws -> String {
         try await ssh.runChecked("kaji-sim-node \(arguments)", on: cluster.master, deadline: .seconds(20)).stdout
     }
 
     /// What `ps` on the cluster's nodes could have shown: the world's `commands.log` (each session's command
     /// line and each node tool's argv).
-    static func nodeCommandLog(_ cluster: Cluster) throws -> String {
+    package static func nodeCommandLog(_ cluster: Cluster) throws -> String {
         guard let root = ProcessInfo.processInfo.environment["KAJI_SIM_STATE"], !root.isEmpty else {
             throw SetupError("KAJI_SIM_STATE is not set: start the sshd with scripts/start-sshd.sh")
         }
@@ -136,29 +135,29 @@ enum BackupFixtures {
     }
 
     /// The simulated world's state (`kaji-sim-node state`).
-    static func worldState(_ ssh: SSHExecutor, _ cluster: Cluster) async throws -> [String: Any] {
+    package static func worldState(_ ssh: SSHExecutor, _ cluster: Cluster) async throws -> [String: Any] {
         let text = try await simNode(ssh, cluster, "state")
         return try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
     }
 
-    static func startPool(_ env: Env, _ registry: WorkflowRegistry, concurrency: Int = 4) -> PoolHandle {
+    package static func startPool(_ env: Env, _ registry: WorkflowRegistry, concurrency: Int = 4) -> PoolHandle {
         env.database.startPool(registry, concurrency: concurrency, pollInterval: .milliseconds(100))
     }
 
-    static func enqueue(_ env: Env, _ registry: WorkflowRegistry, kind: String, input: some Encodable) async throws -> UUID {
+    package static func enqueue(_ env: Env, _ registry: WorkflowRegistry, kind: String, input: some Encodable) async throws -> UUID {
         let json = try KajiJSON.string(input)
         return try await KajiClient(store: env.store, catalog: registry.catalog)
             .enqueue(EnqueueRequest(kind: kind, input: json, actor: "test:backup")).id
     }
 
     @discardableResult
-    static func waitForFinish(_ env: Env, _ id: UUID, timeout: Duration = .seconds(60)) async throws -> RunDetail {
+    package static func waitForFinish(_ env: Env, _ id: UUID, timeout: Duration = .seconds(60)) async throws -> RunDetail {
         try await env.database.waitForFinish(id, timeout: timeout)
         return try #require(try await env.store.runDetail(id: id))
     }
 
     /// Every row of every table of the test schema, as text (one line per row).
-    static func everyRowAsText(_ env: Env) async throws -> String {
+    package static func everyRowAsText(_ env: Env) async throws -> String {
         var tables: [String] = []
         let names = try await env.client.query(
             "SELECT table_name::text FROM information_schema.tables WHERE table_schema = \(env.config.schema) AND table_type = 'BASE TABLE'",
@@ -174,7 +173,7 @@ enum BackupFixtures {
     }
 
     /// `kaji show RUN --json` from the built executable.
-    static func kajiShowJSON(_ env: Env, _ id: UUID) async throws -> String {
+    package static func kajiShowJSON(_ env: Env, _ id: UUID) async throws -> String {
         let result = try await KajiProcess.run(["show", id.uuidString, "--json"] + env.database.cliArguments)
         guard result.status == 0 else { throw SetupError("kaji show exited \(result.status): \(result.stderr)") }
         return result.stdout

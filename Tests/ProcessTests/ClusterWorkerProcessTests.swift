@@ -2,12 +2,12 @@ import Engine
 import Foundation
 import KajiTesting
 import Testing
-@testable import Workflows
+import Workflows
 
 /// `kaji worker` processes that run the cluster workflows (configured from the environment), killed with
-/// SIGKILL mid-provisioning.
+/// SIGKILL mid-provisioning (moved from WorkflowsTests' WorkerProcessTests).
 @Suite("Cluster workflows in kaji worker processes", .serialized, .timeLimit(.minutes(3)), .needsDatabaseAndSSHD)
-struct WorkerProcessTests {
+struct ClusterWorkerProcessTests {
     @Test("kill -9 of a kaji worker during provisioning: a second worker process completes the cluster with exactly 5 servers")
     func killedWorkerProcess() async throws {
         try await ClusterTestEnvironment.with { env in

@@ -3,8 +3,9 @@ import KajiTesting
 import Provisioner
 import Testing
 
+/// The built `sakura-sim` executable as a process, reached by a real client (moved from ProvisionerTests).
 @Suite("sakura-sim executable", .timeLimit(.minutes(1)))
-struct SakuraSimExecutableTests {
+struct SakuraSimProcessTests {
     @Test func printsItsURLAndServesTheAPI() async throws {
         let process = try ChildProcess(
             try KajiBinary.sibling("sakura-sim"),

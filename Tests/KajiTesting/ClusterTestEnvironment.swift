@@ -1,39 +1,36 @@
 import Engine
 import Foundation
-import KajiTesting
 import Logging
 import PostgresNIO
 import Provisioner
 import SakuraSimulator
 import Testing
 import Worker
-@testable import Workflows
+import Workflows
 
 /// Everything an end-to-end cluster workflow test needs, all real: its own migrated schema on the test
 /// PostgreSQL (KAJI_TEST_DATABASE_URL), an in-process SAKURA Cloud simulator (unit profile) reached over
 /// HTTP, the loopback sshd with the simulated node tools (scripts/start-sshd.sh), and the cluster services
 /// built on them. Worker pools are started by the test (`startPool`).
-///
-/// (Names are prefixed so this file merges with other helpers of the WorkflowsTests target.)
-struct ClusterTestEnvironment: Sendable {
+package struct ClusterTestEnvironment: Sendable {
     /// The test's schema (`KAJI_TEST_DATABASE_URL` or a private server).
-    let database: TestDatabase
-    var store: RunStore { database.store }
-    var config: DatabaseConfig { database.config }
-    var logger: Logger { database.logger }
-    let simulator: SakuraSimulator
-    let services: ClusterServices
-    let settings: ClusterWorkflowSettings
-    let registry: WorkflowRegistry
+    package let database: TestDatabase
+    package var store: RunStore { database.store }
+    package var config: DatabaseConfig { database.config }
+    package var logger: Logger { database.logger }
+    package let simulator: SakuraSimulator
+    package let services: ClusterServices
+    package let settings: ClusterWorkflowSettings
+    package let registry: WorkflowRegistry
     /// The simulated nodes' world (their kubeadm state lives in `$KAJI_SIM_STATE/<world>/`).
-    let world: String
-    let sshd: TestSSHD
+    package let world: String
+    package let sshd: TestSSHD
 
-    var client: KajiClient { KajiClient(store: store, catalog: registry.catalog) }
+    package var client: KajiClient { KajiClient(store: store, catalog: registry.catalog) }
 
     /// Runs `body` in a fresh environment and tears it down afterwards (schema dropped, simulator stopped).
     /// - Parameter databaseURL: another PostgreSQL server than the suite's (a test's private one).
-    static func with<T: Sendable>(faults: [FaultRule] = [], databaseURL: String? = nil, _ body: @Sendable (ClusterTestEnvironment) async throws -> T) async throws -> T {
+    package static func with<T: Sendable>(faults: [FaultRule] = [], databaseURL: String? = nil, _ body: @Sendable (ClusterTestEnvironment) async throws -> T) async throws -> T {
         let sshd = try TestSSHD.fromEnvironment()
         return try await TestDatabase.with(url: databaseURL, maxConnections: 20) { db in
             let logger = db.logger
@@ -78,7 +75,7 @@ struct ClusterTestEnvironment: Sendable {
     /// A worker pool with a database client of its own, to be crashed: `crash()` closes that client's
     /// connections abruptly and cancels the pool, so the pool can record nothing more (not even giving its
     /// runs back): its leases must expire, as when a worker process is killed.
-    func startCrashablePool(leaseSeconds: Double, id: String) -> CrashablePool {
+    package func startCrashablePool(leaseSeconds: Double, id: String) -> CrashablePool {
         let client = PostgresClient(configuration: config.clientConfiguration(), backgroundLogger: logger)
         let connections = Task { await client.run() }
         let pool = startPool(leaseSeconds: leaseSeconds, id: id, store: RunStore(client: client, config: config, logger: logger))
@@ -86,74 +83,76 @@ struct ClusterTestEnvironment: Sendable {
     }
 
     /// An in-process worker pool running until stopped.
-    func startPool(concurrency: Int = 4, leaseSeconds: Double = 30, id: String? = nil, store: RunStore? = nil) -> PoolHandle {
+    package func startPool(concurrency: Int = 4, leaseSeconds: Double = 30, id: String? = nil, store: RunStore? = nil) -> PoolHandle {
         database.startPool(registry, concurrency: concurrency, leaseSeconds: leaseSeconds, pollInterval: .milliseconds(100), id: id, store: store)
     }
 
     /// Waits until the run is finished, or throws after `timeout`.
     @discardableResult
-    func waitForFinish(_ id: UUID, timeout: Duration = .seconds(60)) async throws -> RunSummary {
+    package func waitForFinish(_ id: UUID, timeout: Duration = .seconds(60)) async throws -> RunSummary {
         try await database.waitForFinish(id, timeout: timeout)
     }
 
-    /// Enqueues as `requester`, waits until the run waits for its approval, approves it as `approver`.
-    func enqueueApproved(kind: String, input: some Encodable & Sendable, requester: String = "cli:alice@host", approver: String = "cli:bob@host") async throws -> UUID {
+    /// Enqueues as `requester`, waits until the run waits for its approval, approves it as `approver` (an
+    /// authenticated principal: the database-direct CLI's approval does not count for provision and delete).
+    package func enqueueApproved(kind: String, input: some Encodable & Sendable, requester: String = "cli:alice@host", approver: String = "token:bob") async throws -> UUID {
         let id = try await client.enqueue(EnqueueRequest(kind: kind, input: try KajiJSON.string(input), actor: requester)).id
         try await waitForApproval(id)
         try await client.decide(runID: id, approved: true, reason: "looks right", sender: approver)
         return id
     }
 
-    func waitForApproval(_ id: UUID) async throws {
+    package func waitForApproval(_ id: UUID) async throws {
         try await eventually("run \(id) waits for its approval") {
             try await scalarInt("SELECT count(*)::int8 FROM steps WHERE run_id = \(id) AND name = 'approval' AND state = 'waiting'") == 1
         }
     }
 
     /// The simulator's whole state (what `GET /_fake/state` answers).
-    func cloudState() async throws -> SimulatorJSON {
+    package func cloudState() async throws -> SimulatorJSON {
         simulator.state()
     }
 
     /// The resources of one kind (`Servers`, `Disks`, `Switches`) in the simulator.
-    func resources(_ key: String) async throws -> [SimulatorJSON] {
+    package func resources(_ key: String) async throws -> [SimulatorJSON] {
         try await cloudState()[key]?.arrayValue ?? []
     }
 
     /// The simulated kubeadm cluster of this test's world (`cluster.json`), or nil.
-    func simulatedCluster() throws -> SimulatedCluster? {
+    package func simulatedCluster() throws -> SimulatedCluster? {
         let path = "\(sshd.simState)/\(world)/cluster.json"
         guard let data = FileManager.default.contents(atPath: path) else { return nil }
         return try JSONDecoder().decode(SimulatedCluster.self, from: data)
     }
 
-    func scalarInt(_ query: PostgresQuery) async throws -> Int {
+    package func scalarInt(_ query: PostgresQuery) async throws -> Int {
         try await database.scalarInt(query)
     }
 }
 
 /// The parts of the node tools' `cluster.json` the tests read.
-struct SimulatedCluster: Decodable {
-    struct Node: Decodable {
-        var name: String
-        var role: String
+package struct SimulatedCluster: Decodable {
+    package struct Node: Decodable {
+        package var name: String
+        package var role: String
     }
-    var endpoint: String
+    package var endpoint: String
     /// Live bootstrap tokens (Kaji revokes each after its join).
-    var tokens: [String]
-    var certificateKey: String?
+    package var tokens: [String]
+    package var certificateKey: String?
     /// Every bootstrap token and certificate key ever issued (for secret checks).
-    var issuedTokens: [String]?
-    var issuedCertificateKeys: [String]?
-    var cni: Bool
-    var nodes: [Node]
+    package var issuedTokens: [String]?
+    package var issuedCertificateKeys: [String]?
+    package var cni: Bool
+    package var nodes: [Node]
 }
 
-struct CrashablePool: Sendable {
-    let pool: PoolHandle
-    let connections: Task<Void, Never>
+/// An in-process pool that `crash()` stops without a word (see `ClusterTestEnvironment.startCrashablePool`).
+package struct CrashablePool: Sendable {
+    package let pool: PoolHandle
+    package let connections: Task<Void, Never>
 
-    func crash() async {
+    package func crash() async {
         connections.cancel()
         pool.task.cancel()
         _ = try? await pool.task.value
@@ -162,7 +161,7 @@ struct CrashablePool: Sendable {
 }
 
 /// A manifest for tests: `masters` + `workers` nodes in zone is1a on 192.168.100.0/24.
-func testClusterSpec(name: String, masters: Int = 3, workers: Int = 2, ownerKeys: [String] = [SSHIdentity.generate().publicKeyLine]) -> ClusterSpec {
+package func testClusterSpec(name: String, masters: Int = 3, workers: Int = 2, ownerKeys: [String] = [SSHIdentity.generate().publicKeyLine]) -> ClusterSpec {
     ClusterSpec(
         name: name, zone: "is1a", kubernetesVersion: "1.33.2",
         network: .init(subnet: "192.168.100.0/24", controlPlaneVIP: "192.168.100.10", nodeAddressStart: "192.168.100.11",

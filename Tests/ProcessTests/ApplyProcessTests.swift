@@ -4,13 +4,10 @@ import KajiTesting
 import Testing
 @testable import Workflows
 
-/// `kaji validate` and `kaji apply` as real processes on a test schema of the real PostgreSQL.
+/// `kaji validate` and `kaji apply` as real processes on a test schema of the real PostgreSQL (moved from
+/// WorkflowsTests' ApplyTests).
 @Suite("Apply", .serialized)
-struct ApplyTests {
-    static func demoSpec() throws -> ClusterSpec {
-        try ClusterManifest.load(yaml: try ManifestRepo.example("demo.yaml"))
-    }
-
+struct ApplyProcessTests {
     /// The demo manifest with `workers.replicas` set to `workers`.
     static func demoYAML(workers: Int) throws -> String {
         try ManifestRepo.example("demo.yaml").replacingOccurrences(of: "workers:\n  replicas: 2", with: "workers:\n  replicas: \(workers)")
@@ -18,7 +15,7 @@ struct ApplyTests {
 
     /// Seeds the inventory with the demo cluster as `ready` with `workers` workers.
     static func seed(_ db: TestDatabase, workers: Int, state: String = "ready") async throws {
-        var spec = try demoSpec()
+        var spec = try ManifestRepo.demoSpec()
         spec.workers.replicas = workers
         let now = Date()
         let nodes = spec.outlineNodes.enumerated().map { index, node in
@@ -103,7 +100,7 @@ struct ApplyTests {
             let run = try #require(runs.first)
             #expect(run.kind == ClusterKinds.provision)
             #expect(run.concurrencyKey == "cluster:demo")
-            let spec = try Self.demoSpec()
+            let spec = try ManifestRepo.demoSpec()
             #expect(run.idempotencyKey == "apply:demo:" + ClusterApply.sha256(try ClusterApply.canonicalJSON(spec)))
             #expect(try KajiJSON.decode(ProvisionInput.self, from: run.input) == ProvisionInput(spec: spec))
             let enqueuedLine = first.stdout.split(separator: "\n").first { $0.hasPrefix("enqueued cluster.provision run ") }
@@ -257,53 +254,10 @@ struct ApplyTests {
             #expect(show.stdout.contains("state          ready"))
             #expect(show.stdout.contains("demo-worker-2  worker  192.168.100.15"))
             let showJSON = try await ManifestCLI.run(["cluster", "show", "demo", "--json"] + db.cliArguments)
-            #expect(try KajiJSON.decode(ClusterRecord.self, from: showJSON.stdout).spec == (try Self.demoSpec()))
+            #expect(try KajiJSON.decode(ClusterRecord.self, from: showJSON.stdout).spec == (try ManifestRepo.demoSpec()))
             let unknown = try await ManifestCLI.run(["cluster", "show", "nope"] + db.cliArguments)
             #expect(unknown.status == 1)
             #expect(unknown.stderr.contains("no cluster named 'nope'"))
         }
-    }
-}
-
-/// The apply decision itself, without processes.
-@Suite("ApplyPlan")
-struct ApplyPlanTests {
-    @Test("a deleted cluster is provisioned again under a new key; failed and deleting clusters are refused")
-    func states() throws {
-        let spec = try ApplyTests.demoSpec()
-        let fresh = try ClusterApply.plan(spec, existing: nil)
-        #expect(fresh.action == .provision)
-        func record(_ state: String) -> ClusterRecord {
-            ClusterRecord(name: "demo", zone: "is1a", spec: spec, state: state, switchID: nil, apiEndpoint: nil, nodes: [], ownerTeam: nil,
-                          lastRunID: UUID(), createdAt: Date(), updatedAt: Date())
-        }
-        let again = try ClusterApply.plan(spec, existing: record("deleted"))
-        #expect(again.action == .provision)
-        #expect(again.idempotencyKey != fresh.idempotencyKey)
-        #expect(again.idempotencyKey?.hasPrefix("apply:demo:") == true)
-        #expect(throws: ApplyRefused.self) { try ClusterApply.plan(spec, existing: record("failed")) }
-        #expect(throws: ApplyRefused.self) { try ClusterApply.plan(spec, existing: record("deleting")) }
-        #expect(try ClusterApply.plan(spec, existing: record("provisioning")).action == .none)
-    }
-
-    @Test("an invalid spec is refused even when it did not come from YAML")
-    func invalidSpec() throws {
-        var spec = try ApplyTests.demoSpec()
-        spec.masters.replicas = 2
-        #expect(throws: ApplyRefused.self) { try ClusterApply.plan(spec, existing: nil) }
-    }
-
-    @Test("the backup schedule comes from velero.schedule")
-    func backupSchedule() throws {
-        let spec = try ApplyTests.demoSpec()
-        let schedule = try #require(ClusterBackupSchedule(spec: spec))
-        #expect(schedule.name == "backup:demo")
-        #expect(schedule.cron == "0 3 * * *")
-        #expect(schedule.kind == "cluster.backup")
-        #expect(schedule.concurrencyKey == "cluster:demo")
-        #expect(schedule.input == #"{"cluster":"demo"}"#)
-        var none = spec
-        none.velero?.schedule = nil
-        #expect(ClusterBackupSchedule(spec: none) == nil)
     }
 }

@@ -1,4 +1,4 @@
 import SakuraSimulator
 
 /// The simulator's JSON value (`JSONValue` of JSONCore, the same type the engine uses).
-typealias SimulatorJSON = JSONValue
+package typealias SimulatorJSON = JSONValue

@@ -1,0 +1,120 @@
+import Foundation
+import PostgresNIO
+
+/// A Slack request's row: what was answered, and the run it started.
+package struct SlackRequestRow: Sendable {
+    package var answer: String?
+    package var runID: UUID?
+}
+
+/// A followed run as the follower reads it: the follow row with the run's state.
+package struct SlackFollowRow: Sendable {
+    package var runID: UUID
+    package var responseURL: String
+    package var requester: String
+    package var phase: String
+    package var kind: String
+    package var state: String
+    package var lastError: String?
+    package var cancelRequestedBy: String?
+    /// Whether a step of the run waits for the `approval` signal now.
+    package var awaitingApproval: Bool
+}
+
+extension RunStore {
+    /// Takes `key` for a Slack request about to be acted on; nil when it was new (the caller acts), else
+    /// the row of the request that took it first (its answer may still be nil while that one is at work).
+    package func claimSlackRequest(key: String, actor: String) async throws -> SlackRequestRow? {
+        let query: PostgresQuery = """
+            WITH ins AS (
+                INSERT INTO slack_requests (key, actor) VALUES (\(key), \(actor))
+                ON CONFLICT (key) DO NOTHING
+                RETURNING key
+            )
+            SELECT (SELECT count(*) FROM ins) = 1, r.answer, r.run_id
+            FROM (SELECT 1) AS one LEFT JOIN slack_requests AS r ON r.key = \(key) AND NOT EXISTS (SELECT 1 FROM ins)
+            """
+        for try await (claimed, answer, run) in try await client.query(query, logger: logger).decode((Bool, String?, UUID?).self) {
+            return claimed ? nil : SlackRequestRow(answer: answer, runID: run)
+        }
+        return nil
+    }
+
+    /// Keeps the answer given to the request `key` (and the run it started), for its repeats.
+    package func recordSlackAnswer(key: String, answer: String, runID: UUID?) async throws {
+        try await client.query("UPDATE slack_requests SET answer = \(answer), run_id = \(runID) WHERE key = \(key)", logger: logger)
+    }
+
+    /// Follows `runID` for `responseURL` (the first follow of a run wins) and opens the URL's post window
+    /// now (Slack counts it from the command). Returns whether this call made the follow.
+    package func insertSlackFollow(runID: UUID, responseURL: String, urlHash: Data, requester: String) async throws -> Bool {
+        let query: PostgresQuery = try """
+            WITH post AS (
+                INSERT INTO slack_posts (url_hash, posts) VALUES (\(urlHash), 0) ON CONFLICT (url_hash) DO NOTHING
+            )
+            INSERT INTO slack_follows (run_id, response_url, requester) VALUES (\(runID), \(responseURL), \(requester))
+            ON CONFLICT (run_id) DO NOTHING
+            RETURNING run_id
+            """
+        for try await _ in try await client.query(query, logger: logger).decode(UUID.self) { return true }
+        return false
+    }
+
+    /// Follows not finished yet, oldest first, with their runs' state.
+    package func openSlackFollows(limit: Int) async throws -> [SlackFollowRow] {
+        let query: PostgresQuery = """
+            SELECT f.run_id, f.response_url, f.requester, f.phase, r.kind, r.state, r.last_error, r.cancel_requested_by,
+                   EXISTS (SELECT 1 FROM steps AS s
+                           WHERE s.run_id = f.run_id AND s.state = 'waiting'
+                             AND s.wait ->> 'kind' = 'signal' AND s.wait ->> 'signal' = 'approval')
+            FROM slack_follows AS f JOIN runs AS r ON r.id = f.run_id
+            WHERE f.phase <> 'finished'
+            ORDER BY f.created_at LIMIT \(limit)
+            """
+        var rows: [SlackFollowRow] = []
+        let decoded = try await client.query(query, logger: logger).decode((UUID, String, String, String, String, String, String?, String?, Bool).self)
+        for try await (run, url, requester, phase, kind, state, error, cancelledBy, awaiting) in decoded {
+            rows.append(SlackFollowRow(runID: run, responseURL: url, requester: requester, phase: phase, kind: kind, state: state,
+                                       lastError: error, cancelRequestedBy: cancelledBy, awaitingApproval: awaiting))
+        }
+        return rows
+    }
+
+    /// Moves a follow from phase `from` to `to`; false when it was not at `from` (another process moved it).
+    package func advanceSlackFollow(runID: UUID, from: String, to: String) async throws -> Bool {
+        try await count("""
+            WITH up AS (
+                UPDATE slack_follows SET phase = \(to), updated_at = now() WHERE run_id = \(runID) AND phase = \(from) RETURNING 1
+            )
+            SELECT count(*)::int8 FROM up
+            """) == 1
+    }
+
+    /// Counts one post to the response URL of `urlHash` when its window (opened by its first post or its
+    /// follow, `window` long) is still open and at most `max - keep - 1` posts went there already; false
+    /// otherwise (nothing is counted).
+    package func reserveSlackPost(urlHash: Data, keep: Int, max: Int, window: Duration) async throws -> Bool {
+        let seconds = Double(window.components.seconds)
+        let query: PostgresQuery = try """
+            INSERT INTO slack_posts (url_hash, posts) VALUES (\(urlHash), 1)
+            ON CONFLICT (url_hash) DO UPDATE SET posts = slack_posts.posts + 1
+            WHERE slack_posts.posts + 1 + \(keep) <= \(max)
+              AND slack_posts.window_start > now() - make_interval(secs => \(seconds))
+            RETURNING posts
+            """
+        for try await _ in try await client.query(query, logger: logger).decode(Int.self) { return true }
+        return false
+    }
+
+    /// Forgets Slack requests and post counts older than `age`, and finished follows older than `age`.
+    /// Returns how many rows went.
+    package func pruneSlack(olderThan age: Duration) async throws -> Int {
+        let seconds = Double(age.components.seconds)
+        return try await count("""
+            WITH a AS (DELETE FROM slack_requests WHERE received_at < now() - make_interval(secs => \(seconds)) RETURNING 1),
+                 b AS (DELETE FROM slack_posts WHERE window_start < now() - make_interval(secs => \(seconds)) RETURNING 1),
+                 c AS (DELETE FROM slack_follows WHERE phase = 'finished' AND updated_at < now() - make_interval(secs => \(seconds)) RETURNING 1)
+            SELECT ((SELECT count(*) FROM a) + (SELECT count(*) FROM b) + (SELECT count(*) FROM c))::int8
+            """)
+    }
+}
