@@ -50,6 +50,9 @@ struct Kaji: AsyncParsableCommand {
         discussion: """
             Every command takes --database-url (default: $DATABASE_URL), --schema (default: $KAJI_SCHEMA or kaji) \
             and --json for machine-readable output. Exit codes: 0 ok, 1 failure, 2 usage error.
+            Through kaji serve instead of the database: --server URL (default: $KAJI_SERVER) with the API token in \
+            $KAJI_TOKEN (or --token); every command then goes through the HTTP API, with the same output and exit \
+            codes, recorded as token:NAME. migrate, worker, serve, bench, demo and secret rekey work on the database only.
             """,
         subcommands: [
             MigrateCommand.self, EnqueueCommand.self, RunsCommand.self, ShowCommand.self, WatchCommand.self, RetryCommand.self,

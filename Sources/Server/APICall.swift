@@ -13,10 +13,10 @@ struct APICall: Sendable {
     /// The actor to record: `token:NAME`.
     var actor: String { principal?.actor ?? "anonymous" }
 
-    /// A path parameter.
+    /// A path parameter, percent-decoded (`secret%3A…` is `secret:…`).
     func path(_ name: String) throws -> String {
         guard let value = parameters.get(name) else { throw KajiError(.invalidArgument, "\(name) is missing from the path", field: name) }
-        return try Self.noNUL(value, field: name)
+        return try Self.noNUL(value.removingPercentEncoding ?? value, field: name)
     }
 
     /// PostgreSQL text cannot hold NUL: refused as input rather than failing in the database.

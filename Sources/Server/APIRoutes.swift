@@ -71,6 +71,19 @@ struct ScheduleBody: Decodable {
     static let fields: Set<String> = ["name", "cron", "timezone", "kind", "input", "queue", "priority", "concurrencyKey"]
 }
 
+struct PruneBody: Decodable {
+    var olderThan: String
+    var batchSize: Int?
+    static let fields: Set<String> = ["olderThan", "batchSize"]
+}
+
+struct TokenBody: Decodable {
+    var name: String
+    var role: String
+    var expires: String?
+    static let fields: Set<String> = ["name", "role", "expires"]
+}
+
 enum APIRoutes {
     static let prefix = "/api/v1"
 
@@ -143,7 +156,9 @@ enum APIRoutes {
             JSONBody.response(.ok, try await server.clusters.clusters())
         },
         APIRoute(method: .get, path: prefix + "/clusters/{name}", role: .viewer) { server, call in
-            JSONBody.response(.ok, try await server.clusters.cluster(named: try call.path("name")))
+            let name = try call.path("name")
+            let record = try await server.clusters.cluster(named: name)
+            return JSONBody.response(.ok, ClusterRecordWithHealth(record: record, health: try await server.clusters.health(of: name)))
         },
         APIRoute(method: .post, path: prefix + "/manifests/validate", role: .viewer) { _, call in
             let (_, report) = ClusterService.validate(yaml: try APIRoutes.manifestText(call), file: "body")
@@ -169,6 +184,39 @@ enum APIRoutes {
             let name = try call.path("name")
             try await server.client.removeSchedule(name: name, actor: call.actor)
             return JSONBody.response(.ok, ["removed": name])
+        },
+        APIRoute(method: .post, path: prefix + "/schedules/{name}/pause", role: .admin) { server, call in
+            _ = try call.json(ReasonBody.self, fields: [])
+            return JSONBody.response(.ok, ScheduleDocument(try await server.client.pauseSchedule(name: try call.path("name"), actor: call.actor)))
+        },
+        APIRoute(method: .post, path: prefix + "/schedules/{name}/resume", role: .admin) { server, call in
+            _ = try call.json(ReasonBody.self, fields: [])
+            return JSONBody.response(.ok, ScheduleDocument(try await server.client.resumeSchedule(name: try call.path("name"), actor: call.actor)))
+        },
+        // Retention.
+        APIRoute(method: .post, path: prefix + "/prune", role: .admin) { server, call in
+            let body = try call.json(PruneBody.self, fields: PruneBody.fields)
+            let age = try AgeLimits.olderThan(body.olderThan)
+            return JSONBody.response(.ok, try await server.client.prune(olderThan: age, batchSize: body.batchSize ?? 500, actor: call.actor))
+        },
+        // Tokens.
+        APIRoute(method: .get, path: prefix + "/tokens", role: .admin) { server, _ in
+            JSONBody.response(.ok, try await server.client.tokens())
+        },
+        APIRoute(method: .post, path: prefix + "/tokens", role: .admin) { server, call in
+            let body = try call.json(TokenBody.self, fields: TokenBody.fields)
+            let role = try APIRole.parse(body.role)
+            let expiresAt = try body.expires.map { Date().addingTimeInterval(try AgeLimits.lifetime($0)) }
+            return JSONBody.response(.created, try await server.client.createToken(name: body.name, role: role, expiresAt: expiresAt, actor: call.actor))
+        },
+        APIRoute(method: .post, path: prefix + "/tokens/{name}/revoke", role: .admin) { server, call in
+            _ = try call.json(ReasonBody.self, fields: [])
+            let name = try call.path("name")
+            // An admin locking themselves out of the API by mistake: another admin's token, or the database, can.
+            if call.principal?.actor == "token:\(name)" {
+                throw KajiError(.invalidState, "token '\(name)' is the one this request is made with: revoke it with another admin's token, or with kaji token revoke on the database", field: "name")
+            }
+            return JSONBody.response(.ok, try await server.client.revokeToken(name: name, actor: call.actor))
         },
         // Audit.
         APIRoute(method: .get, path: prefix + "/audit", role: .viewer) { server, call in

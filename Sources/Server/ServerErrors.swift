@@ -54,7 +54,8 @@ enum ErrorStatus {
         if let refused = error as? ApplyRefused {
             let first = refused.problems.first
             let message = refused.problems.map(\.description).joined(separator: "; ")
-            return JSONBody.response(.unprocessableContent, ErrorDocument(KajiError(.manifestInvalid, "cluster \(refused.cluster): \(message)", field: first?.field)))
+            let error = KajiError(.manifestInvalid, "cluster \(refused.cluster): \(message)", field: first?.field)
+            return JSONBody.response(.unprocessableContent, ManifestRefusal(error: error, cluster: refused.cluster, problems: refused.problems))
         }
         if error is NIOTooManyBytesError {
             return JSONBody.response(.contentTooLarge, ErrorDocument(KajiError(.payloadTooLarge, "body is larger than \(KajiServer.maxBodyBytes) bytes", field: "body")))
@@ -68,6 +69,14 @@ enum ErrorStatus {
         logger.error("request failed", metadata: ["error": "\(DatabaseConfig.describe(error))"])
         return JSONBody.response(.internalServerError, ErrorDocument(KajiError(KajiError.Code("internal"), "the server failed; its log says why")))
     }
+}
+
+/// A refused manifest: the error document with every problem (field, reason, line) and the cluster's
+/// name, so that a client lists them as `kaji apply` does.
+struct ManifestRefusal: Encodable {
+    let error: KajiError
+    let cluster: String
+    let problems: [ManifestProblem]
 }
 
 /// Catches every error of the routes below and answers with `{"error": {"code", "message", "field"}}`.

@@ -127,6 +127,31 @@ struct EventStreamTests {
         }
     }
 
+    @Test("SIGTERM ends the open streams: kaji serve exits 0 promptly; the stream closes without end, for the client to resume")
+    func shutdownClosesStreams() async throws {
+        try await ServeFixture.with { fx in
+            let viewer = try await fx.token("watcher", .viewer)
+            let run = try await fx.client.enqueue(EnqueueRequest(kind: "diag.steps", actor: "test"))
+            let log = StreamLog()
+            let opened = AsyncStream<Void>.makeStream()
+            let path = "/api/v1/runs/\(run.id)/events"
+            let reader = Task {
+                try await fx.stream(path, token: viewer, timeout: .seconds(60)) { event in
+                    log.append(event)
+                    opened.continuation.yield()
+                    return true
+                }
+            }
+            for await _ in opened.stream { break }
+            let stopped = try await fx.server.stop()
+            #expect(stopped.status == 0, "\(stopped.stderr.suffix(1000))")
+            let (status, _) = try await reader.value
+            #expect(status == 200)
+            #expect(log.changes.compactMap(\.auditType) == ["run.enqueued"])
+            #expect(!log.all.contains { $0.event == "end" }, "the run has not finished")
+        }
+    }
+
     @Test("refused: no token 401, an unknown run 404, a malformed Last-Event-ID 422 naming it")
     func refused() async throws {
         try await ServeFixture.with { fx in

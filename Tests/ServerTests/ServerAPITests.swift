@@ -44,6 +44,13 @@ struct ServerAPITests {
                 (.POST, "/api/v1/audit/verify", nil, .viewer),
                 (.GET, "/api/v1/secrets", nil, .admin),
                 (.POST, "/api/v1/secrets/secret:\(run)/reveal", nil, .admin),
+                (.GET, "/api/v1/runs/\(run)/events", nil, .viewer),
+                (.POST, "/api/v1/schedules/nope/pause", nil, .admin),
+                (.POST, "/api/v1/schedules/nope/resume", nil, .admin),
+                (.POST, "/api/v1/prune", #"{"olderThan": "3650d"}"#, .admin),
+                (.GET, "/api/v1/tokens", nil, .admin),
+                (.POST, "/api/v1/tokens", #"{"name": "made-here", "role": "viewer"}"#, .admin),
+                (.POST, "/api/v1/tokens/nobody/revoke", nil, .admin),
             ]
             for (method, path, body, least) in table {
                 let anonymous = try await fx.call(method, path, body: body)
@@ -240,6 +247,55 @@ struct ServerAPITests {
             let audit = try await fx.call(.GET, "/api/v1/audit?type=secret.revealed", token: admin)
             #expect(audit.body.contains("token:root"))
             #expect(!audit.body.contains("s3cr3t-value"))
+        }
+    }
+
+    @Test("admin routes: schedule pause and resume, prune, tokens; a token cannot revoke itself; names in paths may be percent-encoded")
+    func adminRoutes() async throws {
+        try await ServeFixture.with { fx in
+            let admin = try await fx.token("root", .admin)
+            let added = try await fx.call(.POST, "/api/v1/schedules", token: admin, body: #"{"name": "n:1", "cron": "@daily", "kind": "diag.steps"}"#)
+            #expect(added.status == 201, "\(added.body)")
+            let paused = try await fx.call(.POST, "/api/v1/schedules/n%3A1/pause", token: admin)
+            #expect(paused.status == 200, "\(paused.body)")
+            #expect(paused.object["paused"] as? Bool == true)
+            #expect(try await fx.client.schedule(name: "n:1")?.paused == true)
+            let resumed = try await fx.call(.POST, "/api/v1/schedules/n:1/resume", token: admin, body: "{}")
+            #expect(resumed.object["paused"] as? Bool == false, "\(resumed.body)")
+            let extra = try await fx.call(.POST, "/api/v1/schedules/n:1/pause", token: admin, body: #"{"why": "x"}"#)
+            #expect(extra.status == 422)
+            #expect(extra.errorField == "why")
+
+            let run = try await fx.client.enqueue(EnqueueRequest(kind: "diag.steps", actor: "test"))
+            try await fx.client.cancel(runID: run.id, reason: nil, actor: "test")
+            try await eventually("the run is a second old") {
+                try await fx.db.scalarInt("SELECT count(*)::int8 FROM runs WHERE finished_at < now() - interval '1 second'") == 1
+            }
+            let pruned = try await fx.call(.POST, "/api/v1/prune", token: admin, body: #"{"olderThan": "1s", "batchSize": 10}"#)
+            #expect(pruned.status == 200, "\(pruned.body)")
+            #expect(pruned.object["runs"] as? Int == 1)
+            let badAge = try await fx.call(.POST, "/api/v1/prune", token: admin, body: #"{"olderThan": "1000000d1000000d"}"#)
+            #expect(badAge.status == 422, "far past PostgreSQL's times: \(badAge.body)")
+            #expect(badAge.errorField == "olderThan")
+
+            let created = try await fx.call(.POST, "/api/v1/tokens", token: admin, body: #"{"name": "ci", "role": "operator", "expires": "30d"}"#)
+            #expect(created.status == 201, "\(created.body)")
+            let secret = try #require(created.object["token"] as? String)
+            let list = try await fx.call(.GET, "/api/v1/tokens", token: admin)
+            #expect((list.json as? [[String: Any]])?.map { $0["name"] as? String } == ["ci", "root"])
+            #expect(!list.body.contains(secret))
+            #expect((list.json as? [[String: Any]])?.first?["createdBy"] as? String == "token:root")
+            let taken = try await fx.call(.POST, "/api/v1/tokens", token: admin, body: #"{"name": "ci", "role": "viewer"}"#)
+            #expect(taken.status == 409)
+            let century = try await fx.call(.POST, "/api/v1/tokens", token: admin, body: #"{"name": "old", "role": "viewer", "expires": "36501d"}"#)
+            #expect(century.status == 422)
+            #expect(century.errorField == "expires")
+            let itself = try await fx.call(.POST, "/api/v1/tokens/root/revoke", token: admin)
+            #expect(itself.status == 409, "\(itself.body)")
+            #expect((try await fx.call(.GET, "/api/v1/whoami", token: admin)).status == 200, "still works")
+            let revoked = try await fx.call(.POST, "/api/v1/tokens/ci/revoke", token: admin)
+            #expect(revoked.object["status"] as? String == "revoked", "\(revoked.body)")
+            #expect((try await fx.call(.GET, "/api/v1/whoami", token: secret)).status == 401)
         }
     }
 

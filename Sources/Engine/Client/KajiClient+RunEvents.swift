@@ -14,6 +14,16 @@ public struct RunEventCursor: Sendable, Equatable, CustomStringConvertible {
     /// A follower that has seen nothing: every change of the run comes first.
     public static let start = RunEventCursor(settled: .nothing, partly: .nothing, partlyUpTo: 0)
 
+    /// The longest text a cursor takes (bytes of UTF-8), as an `id:` line or a `Last-Event-ID` header.
+    public static let maxLength = 16_384
+
+    /// A cursor that claims less than this one and is shorter: without the partial snapshot, or, failing
+    /// that, the start.
+    var shorter: RunEventCursor {
+        let settledOnly = RunEventCursor(settled: settled)
+        return settledOnly.description.utf8.count <= Self.maxLength ? settledOnly : .start
+    }
+
     init(settled: SnapshotHorizon, partly: SnapshotHorizon = .nothing, partlyUpTo: Int64 = 0) {
         self.settled = settled
         self.partly = partly
@@ -24,7 +34,7 @@ public struct RunEventCursor: Sendable, Equatable, CustomStringConvertible {
     /// anything else.
     public init(parsing text: String, field: String = "Last-Event-ID") throws {
         let refused = KajiError(.invalidArgument, "\(field) '\(text.prefix(100))' is not an event id of this stream: send back the id: of the last event received", field: field)
-        guard text.count <= 65_536, text.hasPrefix("v1.") else { throw refused }
+        guard text.utf8.count <= Self.maxLength, text.hasPrefix("v1.") else { throw refused }
         let parts = text.dropFirst(3).split(separator: "~", omittingEmptySubsequences: false)
         func horizon(_ part: Substring) throws -> SnapshotHorizon {
             let numbers = part.split(separator: ".", omittingEmptySubsequences: false).map { UInt64($0) }
@@ -108,6 +118,11 @@ extension KajiClient {
         }
         // After the last change the follower has seen everything visible in this snapshot.
         changes[changes.count - 1].cursor = now
+        // A cursor too long to send back (thousands of transactions running at once) gives way to one that
+        // claims less: a resume may then repeat changes, never lose one.
+        for index in changes.indices where changes[index].cursor.description.utf8.count > RunEventCursor.maxLength {
+            changes[index].cursor = changes[index].cursor.shorter
+        }
         return RunChanges(changes: changes, cursor: now, finished: state.isFinished)
     }
 

@@ -53,9 +53,8 @@ struct AuditList: AsyncParsableCommand {
             filter.since = date
         }
         guard (1...100_000).contains(limit) else { throw KajiError(.invalidArgument, "--limit \(limit) is out of range (1...100000)") }
-        let config = try global.databaseConfig()
         let query = filter, cursor = self.cursor
-        let page = try await config.withClient { client in try await client.auditPage(query, cursor: cursor) }
+        let page = try await global.withBackend { backend in try await backend.audit(query, cursor: cursor) }
         let events = page.items
         defer { if let next = page.nextCursor { Output.info("older events: kaji audit --cursor \(next) (with the same filters)") } }
         if global.json {
@@ -87,9 +86,8 @@ struct AuditVerify: AsyncParsableCommand {
     func run() async throws {
         CLILogging.bootstrap(defaultLevel: .warning)
         let head = try expectHead.map { try AuditHead.parse($0) }
-        let config = try global.databaseConfig()
-        let result = try await config.withClient { client in
-            try await client.verifyAudit(expectHead: head)
+        let result = try await global.withBackend { backend in
+            try await backend.verifyAudit(expectHead: head)
         }
         if global.json {
             try Output.json(result)

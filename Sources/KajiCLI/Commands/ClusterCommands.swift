@@ -88,17 +88,15 @@ struct ApplyCommand: AsyncParsableCommand {
         CLILogging.bootstrap(defaultLevel: .warning)
         let json = global.json
         // Everything that can be checked without the database is checked first: a bad manifest touches nothing.
-        let (checked, checkReport) = ClusterService.validate(yaml: try readManifest(file), file: file)
+        let text = try readManifest(file)
+        let (checked, checkReport) = ClusterService.validate(yaml: text, file: file)
         guard let spec = checked else {
             try fail(file: file, cluster: checkReport.cluster, problems: checkReport.problems, json: json, what: "nothing was enqueued")
         }
-        let config = try global.databaseConfig()
-        try await KajiClient.requireCurrentSchema(config, logger: CLILogging.logger())
-        let dryRun = dryRun
-        let actor = KajiClient.cliActor()
-        let outcome: Result<ApplyReport, ApplyRefused> = try await config.withClusters { clusters in
+        let dryRun = dryRun, manifest = text
+        let outcome: Result<ApplyReport, ApplyRefused> = try await global.withBackend { backend in
             do {
-                return .success(try await clusters.apply(spec, dryRun: dryRun, actor: actor))
+                return .success(try await backend.apply(spec, manifest: manifest, dryRun: dryRun))
             } catch let refused as ApplyRefused {
                 return .failure(refused)
             }
@@ -149,10 +147,8 @@ struct ClustersCommand: AsyncParsableCommand {
 
     func run() async throws {
         CLILogging.bootstrap(defaultLevel: .warning)
-        let config = try global.databaseConfig()
-        try await KajiClient.requireCurrentSchema(config, logger: CLILogging.logger())
-        let records = try await config.withClusters { clusters in
-            try await clusters.clusters()
+        let records = try await global.withBackend { backend in
+            try await backend.clusters()
         }
         if global.json {
             try Output.json(records)
@@ -193,14 +189,13 @@ struct ClusterShowCommand: AsyncParsableCommand {
 
     func run() async throws {
         CLILogging.bootstrap(defaultLevel: .warning)
-        let config = try global.databaseConfig()
-        try await KajiClient.requireCurrentSchema(config, logger: CLILogging.logger())
         let name = name
-        let (record, health) = try await config.withClusters { clusters in
-            (try await clusters.cluster(named: name), try await clusters.health(of: name))  // API health: ClusterHealth+Display
+        let shown = try await global.withBackend { backend in
+            try await backend.cluster(named: name)  // with its API health: ClusterHealth+Display
         }
+        let record = shown.record, health = shown.health
         if global.json {
-            try Output.json(ClusterRecordWithHealth(record: record, health: health))
+            try Output.json(shown)
             return
         }
         let spec = record.spec

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import Provisioner
 import Workflows
+import Synchronization
 
 /// `kaji demo`: provisions examples/demo.yaml on the simulator, with real PostgreSQL, sshd, worker processes
 /// and `kaji serve`: alice applies the manifest through the API, bob approves it there (an approval from the
@@ -159,12 +160,14 @@ struct DemoProgress {
     let client: KajiClient
     let runID: UUID
     let started: ContinuousClock.Instant
+    private let printer: ProgressPrinter
 
-    final class Seen: @unchecked Sendable {
-        var states: [String: StepState] = [:]
-        var runState: RunState?
+    init(client: KajiClient, runID: UUID, started: ContinuousClock.Instant) {
+        self.client = client
+        self.runID = runID
+        self.started = started
+        self.printer = ProgressPrinter(started: started)
     }
-    private let seen = Seen()
 
     @discardableResult
     func follow(until done: (RunDetail) -> Bool, timeout: Duration) async throws -> RunDetail {
@@ -181,19 +184,54 @@ struct DemoProgress {
     }
 
     private func report(_ detail: RunDetail) {
-        let elapsed = String(format: "[%6.1fs]", (ContinuousClock.now - started).seconds)
-        if seen.runState != detail.run.state {
-            seen.runState = detail.run.state
-            print("\(elapsed) run \(detail.run.state.rawValue)")
+        printer.run(detail.run.state)
+        for step in detail.steps { printer.step(RunDocument.Step(step)) }
+    }
+}
+
+/// Prints a run's progress as `kaji watch` and `kaji demo` show it: a line when the run's state changes,
+/// one when a step's does, each after the time since `started`.
+final class ProgressPrinter: Sendable {
+    let started: ContinuousClock.Instant
+    private let seen = Mutex<(run: RunState?, steps: [String: StepState])>((nil, [:]))
+
+    init(started: ContinuousClock.Instant) {
+        self.started = started
+    }
+
+    private var elapsed: String { String(format: "[%6.1fs]", (ContinuousClock.now - started).seconds) }
+
+    func run(_ state: RunState) {
+        let changed = seen.withLock { seen in
+            defer { seen.run = state }
+            return seen.run != state
         }
-        for step in detail.steps where seen.states[step.name] != step.state {
-            seen.states[step.name] = step.state
-            var line = "\(elapsed)   \(step.name.padding(toLength: 44, withPad: " ", startingAt: 0)) \(step.state.rawValue)"
-            if step.state == .succeeded, let ms = step.durationMs { line += " in \(Output.duration(ms: ms))" }
-            if step.attempts > 1 { line += " (attempt \(step.attempts))" }
-            if let error = step.error, step.state != .succeeded { line += ": \(error.prefix(100))" }
-            print(line)
+        if changed { emit("\(elapsed) run \(state.rawValue)") }
+    }
+
+    /// One line, written out at once: progress is live when stdout is a pipe or a file too.
+    private func emit(_ line: String) {
+        print(line)
+        fflush(nil)
+    }
+
+    func step(_ step: RunDocument.Step) {
+        let changed = seen.withLock { seen in
+            defer { seen.steps[step.name] = step.state }
+            return seen.steps[step.name] != step.state
         }
+        guard changed else { return }
+        var line = "\(elapsed)   \(step.name.padding(toLength: 44, withPad: " ", startingAt: 0)) \(step.state.rawValue)"
+        if step.state == .succeeded, let ms = step.durationMs { line += " in \(Output.duration(ms: ms))" }
+        if step.attempts > 1 { line += " (attempt \(step.attempts))" }
+        if let error = step.error, step.state != .succeeded { line += ": \(error.prefix(100))" }
+        emit(line)
+    }
+
+    /// A change as a follower of the run's events sees it.
+    func change(_ change: RunChange) {
+        run(change.run.state)
+        if let step = change.step { self.step(step) }
     }
 }
 

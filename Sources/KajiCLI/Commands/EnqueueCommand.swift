@@ -50,11 +50,10 @@ struct EnqueueCommand: AsyncParsableCommand {
         }
         // Check the kind and input before touching the database.
         try BuiltinWorkflows.catalog.validate(kind: kind, input: input)
-        let config = try global.databaseConfig()
         let request = EnqueueRequest(kind: kind, input: input, queue: queue, priority: priority, runAt: runAt,
                                      idempotencyKey: idempotencyKey, concurrencyKey: concurrencyKey, actor: KajiClient.cliActor())
-        let result = try await config.withClient { client in
-            try await client.enqueue(request)
+        let result = try await global.withBackend { backend in
+            try await backend.enqueue(request)
         }
         if global.json {
             try Output.json(result)

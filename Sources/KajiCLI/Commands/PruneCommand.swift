@@ -1,6 +1,7 @@
 import ArgumentParser
 import Engine
 import Foundation
+import Server
 
 struct PruneCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -26,12 +27,11 @@ struct PruneCommand: AsyncParsableCommand {
 
     func run() async throws {
         CLILogging.bootstrap(defaultLevel: .warning)
-        let age = try KajiClient.age(olderThan)
+        _ = try AgeLimits.olderThan(olderThan)
         guard (1...10_000).contains(batchSize) else { throw KajiError(.invalidArgument, "--batch-size \(batchSize) is out of range (1...10000)") }
-        let config = try global.databaseConfig()
-        let actor = KajiClient.cliActor(), batch = batchSize
-        let result = try await config.withClient { client in
-            try await client.prune(olderThan: age, batchSize: batch, actor: actor)
+        let olderThan = self.olderThan, batch = batchSize
+        let result = try await global.withBackend { backend in
+            try await backend.prune(olderThan: olderThan, batchSize: batch)
         }
         if global.json {
             try Output.json(result)

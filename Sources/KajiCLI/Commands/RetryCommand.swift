@@ -17,9 +17,8 @@ struct RetryCommand: AsyncParsableCommand {
     func run() async throws {
         CLILogging.bootstrap(defaultLevel: .warning)
         let id = try RunArgument.parse(run)
-        let config = try global.databaseConfig()
-        let summary = try await config.withClient { client in
-            try await client.retry(id: id, actor: KajiClient.cliActor())
+        let summary = try await global.withBackend { backend in
+            try await backend.retry(id: id)
         }
         if global.json {
             try Output.json(summary)

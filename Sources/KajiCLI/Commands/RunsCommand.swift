@@ -39,9 +39,8 @@ struct RunsCommand: AsyncParsableCommand {
         let query = RunQuery(state: try state.map { try RunState.parse($0) }, kind: kind, queue: queue, concurrencyKey: concurrencyKey,
                              actor: actor, cursor: cursor, limit: limit)
         try query.validate()
-        let config = try global.databaseConfig()
-        let page = try await config.withClient { client in
-            try await client.runPage(query)
+        let page = try await global.withBackend { backend in
+            try await backend.runs(query)
         }
         let runs = page.items
         defer { if let next = page.nextCursor { Output.info("more runs: kaji runs --cursor \(next) (with the same filters)") } }

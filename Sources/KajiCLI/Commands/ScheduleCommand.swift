@@ -19,7 +19,7 @@ struct ScheduleCommand: AsyncParsableCommand {
 }
 
 enum SchedulePrinter {
-    static func print(_ schedules: [Schedule]) {
+    static func print(_ schedules: [ScheduleDocument]) {
         if schedules.isEmpty {
             Swift.print("no schedules")
             return
@@ -73,12 +73,11 @@ struct ScheduleAdd: AsyncParsableCommand {
                                       priority: priority, concurrencyKey: concurrencyKey, actor: KajiClient.cliActor())
         // Check what needs no database first.
         _ = try KajiClient.check(request, catalog: BuiltinWorkflows.catalog)
-        let config = try global.databaseConfig()
-        let schedule = try await config.withClient { client in
-            try await client.addSchedule(request)
+        let schedule = try await global.withBackend { backend in
+            try await backend.addSchedule(request)
         }
         if global.json {
-            try Output.json(ScheduleDocument(schedule))
+            try Output.json(schedule)
         } else {
             print("added schedule \(schedule.name) (\(schedule.cron) \(schedule.timezone)); next tick \(Output.time(schedule.nextRunAt))")
         }
@@ -92,10 +91,9 @@ struct ScheduleList: AsyncParsableCommand {
 
     func run() async throws {
         CLILogging.bootstrap(defaultLevel: .warning)
-        let config = try global.databaseConfig()
-        let schedules = try await config.withClient { client in try await client.schedules() }
+        let schedules = try await global.withBackend { backend in try await backend.schedules() }
         if global.json {
-            try Output.json(schedules.map(ScheduleDocument.init))
+            try Output.json(schedules)
         } else {
             SchedulePrinter.print(schedules)
         }
@@ -131,13 +129,11 @@ struct ScheduleResume: AsyncParsableCommand {
 enum ScheduleToggle {
     static func run(name: String, paused: Bool, global: GlobalOptions) async throws {
         CLILogging.bootstrap(defaultLevel: .warning)
-        let config = try global.databaseConfig()
-        let actor = KajiClient.cliActor()
-        let schedule = try await config.withClient { client in
-            paused ? try await client.pauseSchedule(name: name, actor: actor) : try await client.resumeSchedule(name: name, actor: actor)
+        let schedule = try await global.withBackend { backend in
+            try await backend.setSchedule(name: name, paused: paused)
         }
         if global.json {
-            try Output.json(ScheduleDocument(schedule))
+            try Output.json(schedule)
         } else {
             print(paused ? "paused schedule \(name)" : "resumed schedule \(name); next tick \(Output.time(schedule.nextRunAt))")
         }
@@ -154,11 +150,9 @@ struct ScheduleRemove: AsyncParsableCommand {
 
     func run() async throws {
         CLILogging.bootstrap(defaultLevel: .warning)
-        let config = try global.databaseConfig()
-        let actor = KajiClient.cliActor()
         let name = self.name
-        try await config.withClient { client in
-            try await client.removeSchedule(name: name, actor: actor)
+        try await global.withBackend { backend in
+            try await backend.removeSchedule(name: name)
         }
         if global.json {
             try Output.json(["removed": name])

@@ -22,7 +22,8 @@ struct SecretCommand: AsyncParsableCommand {
 struct SecretReveal: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "reveal",
-        abstract: "Print a secret's value (for an admin). Audited as secret.revealed with your actor, never the value."
+        abstract: "Print a secret's value (for an admin). Audited as secret.revealed with your actor, never the value.",
+        discussion: "On the database this needs KAJI_SECRET_KEY here; through kaji serve (--server), the server's key is used and the token must be an admin's."
     )
 
     @Argument(help: "The reference: secret:<uuid>, <uuid> or {\"$secret\": \"<uuid>\"}.")
@@ -33,11 +34,10 @@ struct SecretReveal: AsyncParsableCommand {
     func run() async throws {
         CLILogging.bootstrap(defaultLevel: .warning)
         let secret = try KajiClient.secret(reference: reference)
-        let keys = try SecretKeyring.fromEnvironment()
-        let config = try global.databaseConfig()
-        let actor = KajiClient.cliActor()
-        let revealed = try await config.withClient { client in
-            try await client.revealSecret(secret, keys: keys, actor: actor)
+        // On the database the key must be here; through a server, the server's is used.
+        if case .database = try global.target() { _ = try SecretKeyring.fromEnvironment() }
+        let revealed = try await global.withBackend { backend in
+            try await backend.revealSecret(secret)
         }
         if global.json {
             try Output.json(revealed)
@@ -60,18 +60,16 @@ struct SecretPut: AsyncParsableCommand {
 
     func run() async throws {
         CLILogging.bootstrap(defaultLevel: .warning)
-        let key = try SecretKey.fromEnvironment()
+        if case .database = try global.target() { _ = try SecretKey.fromEnvironment() }
         var value = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
         if value.hasSuffix("\r\n") { value.removeLast(2) } else if value.hasSuffix("\n") { value.removeLast() }
         guard !value.isEmpty else {
             throw KajiError(.invalidArgument, "no value on standard input: pipe the secret in, e.g. printf %s \"$VALUE\" | kaji secret put \(name)")
         }
-        let config = try global.databaseConfig()
-        let actor = KajiClient.cliActor()
         let name = self.name
         let stored = value
-        let secret = try await config.withClient { client in
-            try await client.storeSecret(stored, name: name, key: key, actor: actor)
+        let secret = try await global.withBackend { backend in
+            try await backend.storeSecret(stored, name: name)
         }
         if global.json {
             try Output.json(secret)
@@ -95,9 +93,8 @@ struct SecretList: AsyncParsableCommand {
     func run() async throws {
         CLILogging.bootstrap(defaultLevel: .warning)
         guard (1...10_000).contains(limit) else { throw KajiError(.invalidArgument, "--limit \(limit) is out of range (1...10000)") }
-        let config = try global.databaseConfig()
         let name = self.name, limit = self.limit
-        let secrets = try await config.withClient { client in try await client.secrets(name: name, limit: limit) }
+        let secrets = try await global.withBackend { backend in try await backend.secrets(name: name, limit: limit) }
         if global.json {
             try Output.json(secrets)
             return

@@ -27,10 +27,9 @@ struct SignalCommand: AsyncParsableCommand {
     func run() async throws {
         CLILogging.bootstrap(defaultLevel: .warning)
         let id = try RunArgument.parse(run)
-        let config = try global.databaseConfig()
         let name = self.name, payload = self.payload
-        let receipt = try await config.withClient { client in
-            try await client.signal(runID: id, name: name, payload: payload, sender: KajiClient.cliActor())
+        let receipt = try await global.withBackend { backend in
+            try await backend.signal(runID: id, name: name, payload: payload)
         }
         try DecisionOutput.print(json: global.json, receipt)
     }
@@ -79,9 +78,8 @@ enum Decision {
     static func send(run: String, approved: Bool, reason: String?, global: GlobalOptions) async throws {
         CLILogging.bootstrap(defaultLevel: .warning)
         let id = try RunArgument.parse(run)
-        let config = try global.databaseConfig()
-        let receipt = try await config.withClient { client in
-            try await client.decide(runID: id, approved: approved, reason: reason, sender: KajiClient.cliActor())
+        let receipt = try await global.withBackend { backend in
+            try await backend.decide(runID: id, approved: approved, reason: reason)
         }
         try DecisionOutput.print(json: global.json, receipt)
     }
@@ -114,15 +112,14 @@ struct CancelCommand: AsyncParsableCommand {
     func run() async throws {
         CLILogging.bootstrap(defaultLevel: .warning)
         let id = try RunArgument.parse(run)
-        let config = try global.databaseConfig()
         let reason = self.reason
-        let outcome = try await config.withClient { client in
-            try await client.cancel(runID: id, reason: reason, actor: KajiClient.cliActor())
+        let receipt = try await global.withBackend { backend in
+            try await backend.cancel(runID: id, reason: reason)
         }
         if global.json {
-            try Output.json(CancelReceipt(id: id, outcome: outcome))
+            try Output.json(receipt)
         } else {
-            print(outcome == .cancelled ? "run \(id) cancelled" : "cancel requested: run \(id) stops at its next step boundary")
+            print(receipt.outcome == .cancelled ? "run \(id) cancelled" : "cancel requested: run \(id) stops at its next step boundary")
         }
     }
 }

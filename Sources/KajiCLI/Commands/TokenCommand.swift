@@ -1,11 +1,12 @@
 import ArgumentParser
 import Engine
 import Foundation
+import Server
 
 struct TokenCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "token",
-        abstract: "Manage the API tokens of kaji serve (database-direct: for admins).",
+        abstract: "Manage the API tokens of kaji serve (on the database, or through a server with an admin token).",
         discussion: """
             Roles, each including the ones before it: viewer reads; operator enqueues, applies, cancels, retries, \
             signals; approver approves and rejects; admin manages schedules and secrets. What a token does is \
@@ -36,11 +37,10 @@ struct TokenCreateCommand: AsyncParsableCommand {
     func run() async throws {
         CLILogging.bootstrap(defaultLevel: .warning)
         let role = try APIRole.parse(self.role)
-        let expiresAt = try expires.map { Date().addingTimeInterval(try KajiClient.lifetime($0)) }
-        let config = try global.databaseConfig()
-        let name = self.name
-        let created = try await config.withClient { client in
-            try await client.createToken(name: name, role: role, expiresAt: expiresAt, actor: KajiClient.cliActor())
+        if let expires { _ = try AgeLimits.lifetime(expires) }
+        let name = self.name, expires = self.expires
+        let created = try await global.withBackend { backend in
+            try await backend.createToken(name: name, role: role, expires: expires)
         }
         if global.json {
             try Output.json(created)
@@ -58,8 +58,7 @@ struct TokenListCommand: AsyncParsableCommand {
 
     func run() async throws {
         CLILogging.bootstrap(defaultLevel: .warning)
-        let config = try global.databaseConfig()
-        let tokens = try await config.withClient { client in try await client.tokens() }
+        let tokens = try await global.withBackend { backend in try await backend.tokens() }
         if global.json {
             try Output.json(tokens)
             return
@@ -83,9 +82,8 @@ struct TokenRevokeCommand: AsyncParsableCommand {
 
     func run() async throws {
         CLILogging.bootstrap(defaultLevel: .warning)
-        let config = try global.databaseConfig()
         let name = self.name
-        let token = try await config.withClient { client in try await client.revokeToken(name: name, actor: KajiClient.cliActor()) }
+        let token = try await global.withBackend { backend in try await backend.revokeToken(name: name) }
         if global.json {
             try Output.json(token)
         } else {

@@ -6,7 +6,10 @@ struct WatchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "watch",
         abstract: "Follow a run: print each step as it changes until the run ends.",
-        discussion: "Exit 0 when the run succeeded, 1 when it failed or was cancelled (or --timeout passed)."
+        discussion: """
+            Exit 0 when the run succeeded, 1 when it failed or was cancelled (or --timeout passed). Through kaji \
+            serve (--server) it follows the run's event stream and reconnects on its own if the stream breaks.
+            """
     )
 
     @Argument(help: "Run id.")
@@ -24,14 +27,17 @@ struct WatchCommand: AsyncParsableCommand {
     func run() async throws {
         CLILogging.bootstrap(defaultLevel: .warning)
         let id = try RunArgument.parse(run)
-        let config = try global.databaseConfig()
-        let timeout = self.timeout
-        let detail = try await config.withClient { client in
-            try await DemoProgress(client: client, runID: id, started: .now).follow(until: { $0.run.state.isFinished }, timeout: .seconds(timeout))
+        let timeout = self.timeout, json = global.json
+        let document = try await global.withBackend { backend in
+            let printer = ProgressPrinter(started: .now)
+            try await backend.follow(id: id, timeout: .seconds(timeout)) { change in
+                if !json { printer.change(change) }
+            }
+            return try await backend.run(id: id)
         }
-        if global.json { try Output.json(RunDocument(detail)) }
-        guard detail.run.state == .succeeded else {
-            throw CLIFailure(message: "run \(id) \(detail.run.state.rawValue)\(detail.run.lastError.map { ": \($0)" } ?? "")")
+        if global.json { try Output.json(document) }
+        guard document.state == .succeeded else {
+            throw CLIFailure(message: "run \(id) \(document.state.rawValue)\(document.lastError.map { ": \($0)" } ?? "")")
         }
         if !global.json { print("run \(id) succeeded") }
     }
