@@ -20,7 +20,13 @@ struct MetricsRoute: Sendable {
     func register(on router: Router<BasicRequestContext>) {
         let client = server.client, logger = server.logger
         router.get("/metrics") { _, _ -> Response in
-            let text = ServerMetrics.shared.export.render() + (await ServerMetrics.shared.database.render(client: client, logger: logger))
+            // The clusters' API health, as the workers' checks stored it (ClusterHealthMetrics).
+            let health: String
+            do { health = try await ClusterHealthMetrics.render(client: client) } catch {
+                logger.warning("metrics: cluster health unreadable", metadata: ["error": "\(error)"])
+                health = ""
+            }
+            let text = ServerMetrics.shared.export.render() + (await ServerMetrics.shared.database.render(client: client, logger: logger)) + health
             return JSONBody.raw(.ok, text, contentType: PrometheusExport.contentType)
         }
     }
