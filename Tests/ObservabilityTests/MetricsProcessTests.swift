@@ -87,6 +87,9 @@ struct MetricsProcessTests {
             let heartbeat = scrape.value("kaji_worker_last_heartbeat_timestamp_seconds", ["worker": "pool-1"]) ?? 0
             #expect(abs(heartbeat - Date().timeIntervalSince1970) < 120)
             #expect(abs((scrape.value("kaji_cluster_last_backup_success_timestamp_seconds", ["cluster": "c1"]) ?? 0) - created.timeIntervalSince1970) < 2)
+            // The clusters' API health families are declared (their samples are tested in HealthCheckTests).
+            #expect(scrape.text.contains("# TYPE kaji_cluster_apiserver_up gauge\n"))
+            #expect(scrape.text.contains("# TYPE kaji_cluster_readyz_check_ok gauge\n"))
 
             // Its own HTTP requests, by route pattern and status.
             _ = try await HTTP.get(base + "/api/v1/runs")  // no token: 401

