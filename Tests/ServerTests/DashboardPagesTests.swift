@@ -112,7 +112,7 @@ struct DashboardPagesTests {
             #expect(list.contains("data-cluster=\"\(name)\""))
             #expect(list.contains("failing: etcd"))
             #expect(list.contains("data-schedule=\"\(schedule.name)\""))
-            #expect(list.contains(String(backup.uuidString.lowercased().prefix(8))), "the last backup run")
+            #expect(list.contains("href=\"/runs/\(backup.uuidString.lowercased())\""), "the last backup run")
 
             let page = try await viewer.get("/clusters/\(name)")
             #expect(page.status == 200)
@@ -128,7 +128,7 @@ struct DashboardPagesTests {
             #expect(etcd == ["true", "false"], "\(etcd)")
             #expect(body.contains("up → failing: etcd"), "the last change")
             #expect(body.contains("data-schedule=\"backup:\(name)\""))
-            #expect(body.contains("Latest backup run") && body.contains(String(backup.uuidString.lowercased().prefix(8))))
+            #expect(body.contains("Latest backup run") && body.contains("href=\"/runs/\(backup.uuidString.lowercased())\""))
 
             // The audit trail, with the result of audit verify.
             let audit = try await viewer.get("/audit")

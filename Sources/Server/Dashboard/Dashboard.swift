@@ -128,7 +128,8 @@ extension Dashboard {
         }
         var call = DashboardCall(request: request, parameters: context.parameters, session: session, principal: principal,
                                  query: (try? DashboardForm.parse(request.uri.query ?? "")) ?? DashboardForm())
-        call.flash = await sessions.takeFlash(session.id)
+        // A page's part (a script's refresh) leaves the notice for the page.
+        if call.query["part"] == nil { call.flash = await sessions.takeFlash(session.id) }
         return try await guarded(call) { try await body(call) }
     }
 

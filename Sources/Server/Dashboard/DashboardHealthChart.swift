@@ -67,7 +67,7 @@ struct DashboardHealthChart {
             aria-label="API health of \(results.count) checks from \(DashboardLayout.time(first.checkedAt)) to \(DashboardLayout.time(last.checkedAt))">\
             <text class="axis" x="\(Self.labelWidth)" y="\(Self.axisHeight - 6)">oldest →</text>\
             \(rows)\
-            <text class="axis" x="\(Self.labelWidth)" y="\(bottom)">\(results.count) \(results.count == 1 ? "check" : "checks"), \(DashboardLayout.time(first.checkedAt)) to \(DashboardLayout.time(last.checkedAt))</text>\
+            <text class="axis" x="\(Self.labelWidth)" y="\(bottom)">\(results.count) \(results.count == 1 ? "result" : "results"), \(DashboardLayout.time(first.checkedAt)) to \(DashboardLayout.time(last.checkedAt))</text>\
             </svg>
             """
     }

@@ -57,7 +57,8 @@ enum DashboardLayout {
         table{border-collapse:collapse;width:100%;font-size:.9rem}
         th,td{text-align:left;padding:.3rem .5rem;border-bottom:1px solid var(--line);vertical-align:top}
         th{font-weight:600;background:#f1f3f4}
-        .wrap{overflow-wrap:anywhere}
+        .wrap{overflow-wrap:break-word}
+        .flash .wrap,dd .wrap,h1 .wrap{overflow-wrap:anywhere}
         .nowrap{white-space:nowrap}
         code{font-size:.85em}
         .badge{display:inline-block;padding:0 .45rem;border-radius:.6rem;font-size:.8rem;color:#fff;background:#6b7280;white-space:nowrap}
@@ -69,7 +70,7 @@ enum DashboardLayout {
         .flash{padding:.5rem .75rem;border-radius:.3rem;border:1px solid;overflow-wrap:anywhere}
         .flash.ok{background:#e8f5e9;border-color:var(--ok)}
         .flash.bad{background:#fdecea;border-color:var(--bad)}
-        form.filters{display:flex;flex-wrap:wrap;gap:.5rem;align-items:flex-end;margin-bottom:1rem}
+        form.filters{display:flex;flex-wrap:wrap;gap:.5rem;align-items:flex-end;margin:.75rem 0 1rem}
         form.filters label,form.login label{display:flex;flex-direction:column;font-size:.8rem}
         input,select,button{font:inherit;max-width:100%}
         input,select{padding:.25rem;border:1px solid #9aa0a6;border-radius:.25rem;background:#fff}
@@ -83,8 +84,8 @@ enum DashboardLayout {
         dl.facts dt{color:var(--muted)}
         dl.facts dd{margin:0;overflow-wrap:anywhere}
         pre{white-space:pre-wrap;overflow-wrap:anywhere;background:#f1f3f4;padding:.5rem;font-size:.8rem;margin:.25rem 0}
-        svg.timeline{width:100%;min-width:560px;height:auto;display:block}
-        svg.timeline text{font:11px system-ui,sans-serif;fill:#1a1a1a}
+        svg.timeline{width:100%;min-width:720px;height:auto;display:block}
+        svg.timeline text{font:12px system-ui,sans-serif;fill:#1a1a1a}
         svg.timeline text.axis{fill:#5f6368}
         ul.legend{list-style:none;padding:0;margin:.5rem 0;display:flex;flex-wrap:wrap;gap:.25rem 1rem;font-size:.85rem}
         ul.legend svg{vertical-align:middle;margin-right:.25rem}
@@ -131,11 +132,15 @@ enum DashboardLayout {
         "<span class=\"badge \(tone ?? text)\">\(text)</span>"
     }
 
-    /// A run id as a link to its page (the first 8 hex digits shown, all of them in the title).
+    /// A run id as a link to its page: its last 8 hex digits shown (the first ones are the time, alike for
+    /// runs enqueued together), all of them in the title.
     static func runLink(_ id: UUID) -> HTML {
         let text = id.uuidString.lowercased()
-        return "<a href=\"/runs/\(text)\" title=\"\(text)\"><code>\(String(text.prefix(8)))</code></a>"
+        return "<a class=\"nowrap\" href=\"/runs/\(text)\" title=\"\(text)\"><code>…\(shortID(id))</code></a>"
     }
+
+    /// The last 8 hex digits of a run id.
+    static func shortID(_ id: UUID) -> String { String(id.uuidString.lowercased().suffix(8)) }
 
     /// The cluster a concurrency key names (`cluster:NAME`), or nil.
     static func cluster(ofKey key: String?) -> String? {

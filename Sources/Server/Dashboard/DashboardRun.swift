@@ -38,9 +38,7 @@ extension Dashboard {
         let events: HTML = run.state.isFinished ? .empty : " data-events=\"/runs/\(idText)/events\""
         let legend: HTML = timeline.rows.isEmpty ? .empty : DashboardTimeline.legend
         let stateBadge = awaiting != nil ? DashboardLayout.badge("waiting for approval", "waiting") : DashboardLayout.badge(run.state.rawValue)
-        let body: HTML = """
-            <h1>\(run.kind) <code class="wrap">\(idText)</code></h1>
-            \(problemBanner)
+        let live: HTML = """
             <div id="live"\(events) data-state="\(run.state.rawValue)">
             <p>\(stateBadge) <span class="muted" id="live-status"></span></p>
             \(facts(detail))
@@ -57,7 +55,14 @@ extension Dashboard {
             \(detail.output.map { output -> HTML in "<details><summary>Output</summary><pre>\(JSONFragment(output).text)</pre></details>" } ?? .empty)
             </div>
             """
-        return Self.html(problem?.status ?? .ok, DashboardLayout.page(title: "\(run.kind) \(idText.prefix(8))", call: call, body: body, script: Self.liveScript), nonce: call.nonce)
+        // `?part=live`: the live part alone, for the page's script (no frame, no style to parse again).
+        if call.query["part"] == "live" && problem == nil { return Self.html(.ok, live, nonce: call.nonce) }
+        let body: HTML = """
+            <h1>\(run.kind) <code class="wrap">\(idText)</code></h1>
+            \(problemBanner)
+            \(live)
+            """
+        return Self.html(problem?.status ?? .ok, DashboardLayout.page(title: "\(run.kind) …\(DashboardLayout.shortID(id))", call: call, body: body, script: Self.liveScript), nonce: call.nonce)
     }
 
     func facts(_ detail: RunDetail) -> HTML {
@@ -217,7 +222,7 @@ extension Dashboard {
             timer = null;
             if (busy) { again = true; return; }
             busy = true;
-            fetch(location.href, { credentials: 'same-origin', headers: { 'Accept': 'text/html' } })
+            fetch(location.pathname + '?part=live', { credentials: 'same-origin', headers: { 'Accept': 'text/html' } })
               .then(function (r) { if (!r.ok) throw new Error('HTTP ' + r.status); return r.text(); })
               .then(function (text) {
                 var next = new DOMParser().parseFromString(text, 'text/html').getElementById('live');

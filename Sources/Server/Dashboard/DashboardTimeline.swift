@@ -36,7 +36,8 @@ struct DashboardTimeline {
     static let rowHeight = 22.0
     static let barHeight = 14.0
     static let axisHeight = 26.0
-    static var width: Double { labelWidth + chartWidth + 10 }
+    /// With room on the right for the last tick's label.
+    static var width: Double { labelWidth + chartWidth + 30 }
 
     /// The rows of `detail`'s steps, ordered by their first start (steps not started last); `now` ends the
     /// bars of what is still going on.
