@@ -96,18 +96,41 @@ struct DashboardCall: Sendable {
 extension Dashboard {
     // MARK: sessions
 
-    /// The session of the request's cookie, if it is live and its token still is.
-    func session(of request: Request) async -> (DashboardSessions.Session, Principal)? {
+    /// The session of the request's cookie, if it is live and its token still is. Throws when the token
+    /// cannot be checked (the database is unreachable): that is no reason to log anyone out.
+    func session(of request: Request) async throws -> (DashboardSessions.Session, Principal)? {
         guard let id = request.cookies[Self.cookieName]?.value, !id.isEmpty, let session = await sessions.session(id) else { return nil }
         do {
             return (session, try await client.authenticate(session.credential))
         } catch let error as KajiError where error.code == .unauthenticated {
             await sessions.remove(id)
             return nil
-        } catch {
-            logger.error("dashboard session check failed", metadata: ["error": "\(DatabaseConfig.describe(error))"])
-            return nil
         }
+    }
+
+    /// The session as `session(of:)` finds it, or the page that says why it could not be checked.
+    func checkedSession(_ request: Request) async -> Result<(DashboardSessions.Session, Principal)?, DashboardFailure> {
+        do {
+            return .success(try await session(of: request))
+        } catch {
+            return .failure(DashboardFailure(response: failurePage(error, path: request.uri.path)))
+        }
+    }
+
+    /// A page without navigation for an error met before a session was found.
+    func failurePage(_ error: any Error, path: String) -> Response {
+        let status: HTTPResponse.Status, message: String
+        if let error = error as? KajiError, let known = ErrorStatus.status(for: error.code) {
+            status = known
+            message = error.message
+        } else {
+            logger.error("dashboard request failed", metadata: ["path": "\(path)", "error": "\(DatabaseConfig.describe(error))"])
+            status = .internalServerError
+            message = "The server failed; its log says why."
+        }
+        let nonce = DashboardSessions.randomToken()
+        let body: HTML = "<h1>Not available</h1><p class=\"flash bad\" role=\"alert\">\(message)</p><p><a href=\"/runs\">Try again</a></p>"
+        return Self.html(status, DashboardLayout.document(title: "Not available", nonce: nonce, navigation: .empty, body: body), nonce: nonce)
     }
 
     /// Whether cookies set in answer to `request` carry `Secure`.
@@ -123,7 +146,12 @@ extension Dashboard {
     /// A page for a person logged in: without a session, a redirect to the login page (which comes back here).
     func page(_ request: Request, _ context: BasicRequestContext,
               _ body: @Sendable (DashboardCall) async throws -> Response) async throws -> Response {
-        guard let (session, principal) = await session(of: request) else {
+        let found: (DashboardSessions.Session, Principal)?
+        switch await checkedSession(request) {
+        case .success(let value): found = value
+        case .failure(let failure): return failure.response
+        }
+        guard let (session, principal) = found else {
             return Self.redirect(DashboardForm.url("/login", [("next", request.uri.path + (request.uri.query.map { "?" + $0 } ?? ""))]))
         }
         var call = DashboardCall(request: request, parameters: context.parameters, session: session, principal: principal,
@@ -136,7 +164,12 @@ extension Dashboard {
     /// A form post of a person logged in: the session, then a same-site request, then the CSRF token; any
     /// of them wrong and nothing is done.
     func form(_ request: Request, _ context: BasicRequestContext, _ body: @Sendable (DashboardCall) async throws -> Response) async throws -> Response {
-        guard let (session, principal) = await session(of: request) else {
+        let found: (DashboardSessions.Session, Principal)?
+        switch await checkedSession(request) {
+        case .success(let value): found = value
+        case .failure(let failure): return failure.response
+        }
+        guard let (session, principal) = found else {
             return Self.redirect("/login")
         }
         var request = request
@@ -229,6 +262,11 @@ extension Dashboard {
         headers[.cacheControl] = "no-store"
         return Response(status: .seeOther, headers: headers)
     }
+}
+
+/// A session that could not be checked, with the page that says why.
+struct DashboardFailure: Error {
+    var response: Response
 }
 
 /// A request the dashboard refuses, with the page that says why.

@@ -8,14 +8,17 @@ extension Dashboard {
     /// Where to go after the login: a path of this server (never another site's address), else `/runs`.
     static func safeNext(_ next: String?) -> String {
         guard let next, next.hasPrefix("/"), !next.hasPrefix("//"), !next.contains("\\"), !next.hasPrefix("/login"),
-              next.count <= 2000, !next.contains(where: { $0.isNewline || $0 == "\0" }) else { return "/runs" }
+              next.utf8.count <= 2000, next.unicodeScalars.allSatisfy({ (0x21...0x7E).contains($0.value) }) else { return "/runs" }
         return next
     }
 
     func loginPage(_ request: Request) async throws -> Response {
         let query = (try? DashboardForm.parse(request.uri.query ?? "")) ?? DashboardForm()
         let next = Self.safeNext(query["next"])
-        if await session(of: request) != nil { return Self.redirect(next) }
+        switch await checkedSession(request) {
+        case .success(let found): if found != nil { return Self.redirect(next) }
+        case .failure(let failure): return failure.response
+        }
         return loginForm(status: .ok, next: next, message: nil)
     }
 
@@ -73,7 +76,12 @@ extension Dashboard {
 
     func logout(_ request: Request) async throws -> Response {
         var request = request
-        guard let (session, _) = await session(of: request) else {
+        let found: (DashboardSessions.Session, Principal)?
+        switch await checkedSession(request) {
+        case .success(let value): found = value
+        case .failure(let failure): return failure.response
+        }
+        guard let (session, _) = found else {
             var response = Self.redirect("/login")
             response.setCookie(sessionCookie("", request: request, clear: true))
             return response

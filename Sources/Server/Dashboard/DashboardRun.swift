@@ -198,7 +198,7 @@ extension Dashboard {
     /// `GET /runs/{id}/events` for a session: the API's event stream (`RunEventStream`), for the run
     /// page's script. Without a session: 401.
     func events(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
-        guard let (_, principal) = await session(of: request) else {
+        guard let (_, principal) = try await session(of: request) else {
             throw KajiError(.unauthenticated, "no dashboard session: log in at /login")
         }
         let call = APICall(request: request, parameters: context.parameters, body: Data(), principal: principal)
