@@ -8,6 +8,7 @@ need=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
 command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)   # the dashboard's browser tests (headless, driven by python3)
 [ -x /usr/bin/python3 ] || need+=(python3)   # the simulated node tools and the scripts' free-port probe
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)   # promtool check metrics / check rules / test rules
 if [ ${#need[@]} -gt 0 ]; then

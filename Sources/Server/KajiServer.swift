@@ -51,6 +51,7 @@ public struct KajiServer: Sendable {
                 return try await route.handler(server, call)
             }
         }
+        Dashboard(server: self).register(on: router)
         SlackCommands(server: self, configuration: slack).register(on: router)
         MetricsRoute(server: self).register(on: router)
         return router
