@@ -17,7 +17,9 @@ if [ -x scripts/start-sshd.sh ]; then eval "$(scripts/start-sshd.sh "$work/sshd"
 echo "PostgreSQL: $KAJI_TEST_DATABASE_URL" >&2
 swift build --build-tests
 export KAJI_BIN="$PWD/.build/debug/kaji"
-swift test --skip-build "$@" 2>&1 | tee "$work/swift-test.log"
+# At most 8 tests at a time: the suite starts many processes (kaji serve, workers, PostgreSQL pools, Chromium),
+# and all of them at once on 2 cores starve each other past every deadline.
+swift test --skip-build --experimental-maximum-parallelization-width "${KAJI_TEST_PARALLEL:-8}" "$@" 2>&1 | tee "$work/swift-test.log"
 # The summary line, again: schemathesis prints a lot after it.
 grep -E '^. Test run with ' "$work/swift-test.log" | tail -n 1 || true
 # The HTTP API against its OpenAPI document (schemathesis from PyPI, about 15 s): no 5xx, every response as
