@@ -76,16 +76,16 @@ struct CLICommandTests {
     @Test("audit pages back in time with --cursor; verify", arguments: CLIMode.allCases)
     func audit(mode: CLIMode) async throws {
         try await CLIFixture.with(mode) { cli in
-            _ = try await cli.db.client(testRegistry()).enqueueBatch(kind: "diag.steps", inputs: Array(repeating: "{}", count: 7), actor: "test")
+            _ = try await cli.db.client(testRegistry()).enqueueBatch(kind: "diag.steps", inputs: Array(repeating: "{}", count: 7), actor: "pager")
             var seen: [Int] = []
-            var arguments = ["audit", "--actor", "test", "--limit", "3", "--json"]
+            var arguments = ["audit", "--actor", "pager", "--limit", "3", "--json"]
             for _ in 0..<10 {
                 let page = try await cli.run(arguments)
                 #expect(page.status == 0, "\(page)")
                 seen += (try json(page) as? [[String: Any]] ?? []).compactMap { $0["id"] as? Int }
                 guard let line = page.stderr.split(separator: "\n").first(where: { $0.contains("--cursor") }) else { break }
                 let cursor = try #require(line.split(separator: " ").drop { $0 != "--cursor" }.dropFirst().first.map(String.init))
-                arguments = ["audit", "--actor", "test", "--limit", "3", "--json", "--cursor", cursor]
+                arguments = ["audit", "--actor", "pager", "--limit", "3", "--json", "--cursor", cursor]
             }
             #expect(seen.count == 7 && Set(seen).count == 7, "\(seen)")
             let verify = try await cli.run(["audit", "verify"])
