@@ -27,4 +27,7 @@ grep -E '^. Test run with ' "$work/swift-test.log" | tail -n 1 || true
 if [ $# -eq 0 ]; then
   command -v st >/dev/null || python3 -m pip install -q --root-user-action=ignore schemathesis
   scripts/schemathesis.sh
+  # The committed generated server (Sources/Server/Generated) against openapi.yaml: the first run builds
+  # swift-openapi-generator from the package mirror (minutes), later ones take seconds.
+  scripts/openapi-generate.sh --check
 fi

@@ -2,7 +2,8 @@ import Engine
 import Foundation
 import Hummingbird
 
-/// One authenticated request as a route sees it.
+/// One authenticated request as a hand-written route (the dashboard's, the event stream's) sees it; the
+/// API's operations go through the generated server (`APIHandler`).
 struct APICall: Sendable {
     let request: Request
     let parameters: Parameters
@@ -42,43 +43,6 @@ struct APICall: Sendable {
         guard let text = try query(name) else { return value }
         guard let number = Int(text) else { throw KajiError(.invalidArgument, "\(name) '\(text)' is not an integer", field: name) }
         return number
-    }
-
-    /// A boolean query parameter (`true`/`false`, `1`/`0`; default false).
-    func flag(_ name: String) throws -> Bool {
-        guard let text = try query(name) else { return false }
-        switch text.lowercased() {
-        case "true", "1", "": return true
-        case "false", "0": return false
-        default: throw KajiError(.invalidArgument, "\(name) '\(text)' must be true or false", field: name)
-        }
-    }
-
-    /// The body as a JSON object of `T`, refusing a Content-Type other than JSON (415), text that is not
-    /// JSON (400), and unknown fields or a wrong shape (422, naming the field). An empty body reads as `{}`.
-    func json<T: Decodable>(_ type: T.Type, fields: Set<String>) throws -> T {
-        if let contentType = request.headers[.contentType], !body.isEmpty,
-           !contentType.lowercased().hasPrefix("application/json") {
-            throw KajiError(.unsupportedMediaType, "Content-Type '\(contentType)' is not taken here: send application/json", field: "body")
-        }
-        let data = body.isEmpty ? Data("{}".utf8) : body
-        guard let object = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) else {
-            throw KajiError(.malformedBody, "body is not valid JSON", field: "body")
-        }
-        if String(decoding: data, as: UTF8.self).range(of: "\\u0000", options: .caseInsensitive) != nil {
-            throw KajiError(.invalidArgument, "body contains a NUL character (\\u0000), which cannot be stored", field: "body")
-        }
-        guard let dictionary = object as? [String: Any] else {
-            throw KajiError(.invalidArgument, "body must be a JSON object", field: "body")
-        }
-        if let unknown = dictionary.keys.sorted().first(where: { !fields.contains($0) }) {
-            throw KajiError(.invalidArgument, "\(unknown) is not a field of this request (fields: \(fields.sorted().joined(separator: ", ")))", field: unknown)
-        }
-        do {
-            return try KajiJSON.decoder().decode(T.self, from: data)
-        } catch {
-            throw KajiError(.invalidArgument, "body: \(KajiJSON.describe(error))", field: Self.field(of: error) ?? "body")
-        }
     }
 
     /// The field a decoding error is about, as a dotted path.

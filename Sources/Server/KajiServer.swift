@@ -3,12 +3,13 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
+import OpenAPIHummingbird
 import ServiceLifecycle
 import Workflows
 
 /// The HTTP API of Kaji (`kaji serve`): every route under `/api/v1` calls `KajiClient` or `ClusterService`
 /// and nothing else. Bearer tokens (`kaji token create`) authenticate callers; each route needs a role (see
-/// `APIRoutes.table`); the actor of what a caller does is their `token:NAME`.
+/// `APIRoutes.operations`); the actor of what a caller does is their `token:NAME`.
 public struct KajiServer: Sendable {
     /// Request bodies larger than this are refused with 413 (1 MiB).
     public static let maxBodyBytes = 1 << 20
@@ -35,21 +36,17 @@ public struct KajiServer: Sendable {
         self.logger = logger
     }
 
-    /// The router: `/api/v1/openapi.json` without auth, every other route of `APIRoutes.table` behind a
-    /// bearer token of at least the route's role.
+    /// The router: the operations of `openapi.yaml` through the server generated from it (the gate checks
+    /// each one's bearer token and role, see `APIRoutes.operations`), then the dashboard, Slack and metrics.
     public func router() -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
         router.middlewares.add(HTTPMetricsMiddleware<BasicRequestContext>())
         router.middlewares.add(ErrorMiddleware<BasicRequestContext>(logger: logger))
-        for route in APIRoutes.table {
-            let server = self
-            router.on(RouterPath(route.hummingbirdPath), method: route.method) { request, context -> Response in
-                var request = request
-                let principal = try await server.authorize(request, role: route.role)
-                let body = try await server.readBody(&request)
-                let call = APICall(request: request, parameters: context.parameters, body: body, principal: principal)
-                return try await route.handler(server, call)
-            }
+        do {
+            try APIHandler(server: self).registerHandlers(on: router, serverURL: Servers.Server1.url(), configuration: .kaji, middlewares: [APIGate(server: self)])
+        } catch {
+            // Only a malformed server URL in openapi.yaml throws here, and `/` is not one.
+            logger.critical("the API's routes could not be registered", metadata: ["error": "\(error)"])
         }
         Dashboard(server: self).register(on: router)
         SlackCommands(server: self, configuration: slack).register(on: router)
@@ -70,8 +67,13 @@ public struct KajiServer: Sendable {
     /// The caller's principal; nil for a route that needs none. Throws `unauthenticated` (no, unknown,
     /// revoked or expired token) or `permissionDenied` (a role below the route's).
     func authorize(_ request: Request, role: APIRole?) async throws -> Principal? {
+        try await authorize(authorization: request.headers[.authorization], role: role)
+    }
+
+    /// The principal of an `Authorization` header's value (see `authorize(_:role:)`).
+    func authorize(authorization header: String?, role: APIRole?) async throws -> Principal? {
         guard let role else { return nil }
-        guard let header = request.headers[.authorization] else {
+        guard let header else {
             throw KajiError(.unauthenticated, "no Authorization header: send Authorization: Bearer TOKEN (kaji token create)")
         }
         let parts = header.split(separator: " ", maxSplits: 1)

@@ -1,4 +1,6 @@
 import Foundation
+import HTTPTypes
+import OpenAPIRuntime
 import Yams
 
 /// `openapi.yaml`, the contract of the API, as shipped with the server.
@@ -30,9 +32,38 @@ public enum OpenAPIDocument {
         return result
     }
 
-    /// Every route the server serves, as `METHOD /path`, with the role it needs (nil: none).
+    /// Every route the generated server registers, as `METHOD /path`, with the role the gate asks of it
+    /// (nil: none; `unknown` for an operation `APIRoutes.operations` does not list).
     public static func routes() -> [(operation: String, role: String?)] {
-        APIRoutes.table.map { ("\($0.method.rawValue) \($0.path)", $0.role?.rawValue) }
+        let recorder = RouteRecorder()
+        try? APIHandler(server: nil).registerHandlers(on: recorder, serverURL: Servers.Server1.url())
+        let ids = (try? operationIDs()) ?? [:]
+        return recorder.routes.map { route in
+            let role: String? = ids[route].flatMap { APIRoutes.operations[$0] }.map { $0.role?.rawValue } ?? "unknown"
+            return (route, role)
+        }
+    }
+
+    /// The operationId of each `METHOD /path` of the document.
+    static func operationIDs() throws -> [String: String] {
+        guard let object = try Yams.load(yaml: try yaml()) as? [String: Any], let paths = object["paths"] as? [String: Any] else { return [:] }
+        var result: [String: String] = [:]
+        for (path, item) in paths {
+            for case let (method, operation as [String: Any]) in (item as? [String: Any]) ?? [:] {
+                if let id = operation["operationId"] as? String { result["\(method.uppercased()) \(path)"] = id }
+            }
+        }
+        return result
+    }
+}
+
+/// A transport that only notes what the generated server registers.
+final class RouteRecorder: ServerTransport, @unchecked Sendable {
+    private(set) var routes: [String] = []
+
+    func register(_ handler: @Sendable @escaping (HTTPRequest, HTTPBody?, ServerRequestMetadata) async throws -> (HTTPResponse, HTTPBody?),
+                  method: HTTPRequest.Method, path: String) throws {
+        routes.append("\(method.rawValue) \(path)")
     }
 }
 

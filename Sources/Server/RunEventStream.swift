@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
+import OpenAPIRuntime
 import ServiceLifecycle
 
 /// `GET /api/v1/runs/{id}/events`: a run's changes as Server-Sent Events (`text/event-stream`).
@@ -25,58 +26,127 @@ enum RunEventStream {
 
     static let lastEventID = Field.Name("Last-Event-ID")!
 
+    /// The stream as a Hummingbird response (the dashboard's `GET /runs/{id}/events`).
     static func response(_ server: KajiServer, _ call: APICall) async throws -> Response {
         let id = try call.runID()
         var cursor = RunEventCursor.start
         if let text = try call.request.headers[lastEventID].map({ try APICall.noNUL($0, field: "Last-Event-ID") }) ?? call.query("lastEventId") {
             cursor = try RunEventCursor(parsing: text, field: call.request.headers[lastEventID] != nil ? "Last-Event-ID" : "lastEventId")
         }
-        // The first reading happens before the answer starts: an unknown run is a 404, not an empty stream.
-        let first = try await server.client.runChanges(id: id, after: cursor)
-        let client = server.client, logger = server.logger, limit = server.eventStreamLimit
+        let chunks = try await self.chunks(server, run: id, after: cursor)
         var headers = HTTPFields()
         headers[.contentType] = "text/event-stream; charset=utf-8"
         headers[.cacheControl] = "no-cache"
         headers[Field.Name("X-Accel-Buffering")!] = "no"
         let body = ResponseBody { writer in
-            try await writer.write(ByteBuffer(string: "retry: 1000\n\n"))
-            var read = first
-            let clock = ContinuousClock()
-            let closeAt = clock.now + limit
-            var lastWrite = clock.now
-            while true {
-                if !read.changes.isEmpty {
-                    var text = ""
-                    for (position, change) in read.changes { text += "id: \(position)\ndata: \(try KajiJSON.string(change))\n\n" }
-                    try await writer.write(ByteBuffer(string: text))
-                    lastWrite = clock.now
-                }
-                if read.finished {
-                    if let run = try await reading(logger: logger, id: id, writer: &writer, { try await client.runSummary(id: id) }) {
-                        try await writer.write(ByteBuffer(string: "event: end\ndata: \(try KajiJSON.string(run))\n\n"))
-                    }
-                    break
-                }
-                if Task.isShuttingDownGracefully || Task.isCancelled || clock.now >= closeAt { break }
-                if clock.now - lastWrite >= keepAlive {
-                    try await writer.write(ByteBuffer(string: ": keep-alive\n\n"))
-                    lastWrite = clock.now
-                }
-                do { try await Task.sleep(for: interval) } catch { break }
-                let cursor = read.cursor
-                guard let next = try await reading(logger: logger, id: id, writer: &writer, { try await client.runChanges(id: id, after: cursor) }) else { break }
-                read = next
-            }
+            for try await chunk in chunks { try await writer.write(ByteBuffer(string: chunk)) }
             try await writer.finish(nil)
         }
         return Response(status: .ok, headers: headers, body: body)
     }
 
-    /// The result of `body`, or nil after an `error` event saying why it failed.
-    private static func reading<T>(logger: Logger, id: UUID, writer: inout any ResponseBodyWriter, _ body: () async throws -> T) async throws -> T? {
+    /// The stream as the body of the generated operation `runEvents` (`GET /api/v1/runs/{id}/events`).
+    static func body(_ server: KajiServer, run id: UUID, after cursor: RunEventCursor) async throws -> HTTPBody {
+        let chunks = try await self.chunks(server, run: id, after: cursor)
+        return HTTPBody(chunks, length: .unknown, iterationBehavior: .single)
+    }
+
+    /// The stream's text, one chunk at a time. The first reading happens here, before the answer starts: an
+    /// unknown run is a 404, not an empty stream.
+    static func chunks(_ server: KajiServer, run id: UUID, after cursor: RunEventCursor) async throws -> Chunks {
+        let first = try await server.client.runChanges(id: id, after: cursor)
+        return Chunks(client: server.client, logger: server.logger, id: id, first: first, limit: server.eventStreamLimit)
+    }
+
+    /// The stream's text as it is read: each chunk is one or more whole events (or a comment); the sequence
+    /// ends after the `end` or `error` event, at the stream's time limit, at shutdown and on cancellation.
+    struct Chunks: AsyncSequence, Sendable {
+        typealias Element = String
+        let client: KajiClient
+        let logger: Logger
+        let id: UUID
+        let first: RunChanges
+        let limit: Duration
+
+        func makeAsyncIterator() -> Iterator {
+            Iterator(client: client, logger: logger, id: id, read: first, closeAt: ContinuousClock.now + limit)
+        }
+
+        struct Iterator: AsyncIteratorProtocol {
+            let client: KajiClient
+            let logger: Logger
+            let id: UUID
+            /// The reading not yet written (nil once written).
+            var read: RunChanges?
+            let closeAt: ContinuousClock.Instant
+            var started = false
+            var done = false
+            var lastWrite = ContinuousClock.now
+
+            mutating func next() async throws -> String? {
+                if !started {
+                    started = true
+                    lastWrite = .now
+                    return "retry: 1000\n\n"
+                }
+                while !done {
+                    if let current = read {
+                        read = nil
+                        var text = ""
+                        for (position, change) in current.changes { text += "id: \(position)\ndata: \(try KajiJSON.string(change))\n\n" }
+                        if current.finished {
+                            done = true
+                            let id = id, client = client
+                            switch await RunEventStream.reading(logger: logger, id: id, { try await client.runSummary(id: id) }) {
+                            case .success(let run): text += "event: end\ndata: \(try KajiJSON.string(run))\n\n"
+                            case .failure(let event): text += event
+                            case nil: break
+                            }
+                        } else {
+                            pendingCursor = current.cursor
+                        }
+                        if !text.isEmpty {
+                            lastWrite = .now
+                            return text
+                        }
+                        continue
+                    }
+                    if Task.isShuttingDownGracefully || Task.isCancelled || ContinuousClock.now >= closeAt { done = true; break }
+                    if ContinuousClock.now - lastWrite >= keepAlive {
+                        lastWrite = .now
+                        return ": keep-alive\n\n"
+                    }
+                    do { try await Task.sleep(for: interval) } catch { done = true; break }
+                    guard let cursor = pendingCursor else { done = true; break }
+                    let id = id, client = client
+                    switch await RunEventStream.reading(logger: logger, id: id, { try await client.runChanges(id: id, after: cursor) }) {
+                    case .success(let next): read = next
+                    case .failure(let event):
+                        done = true
+                        lastWrite = .now
+                        return event
+                    case nil: done = true
+                    }
+                }
+                return nil
+            }
+
+            /// Where the next reading starts.
+            var pendingCursor: RunEventCursor?
+        }
+    }
+
+    /// What reading the run gave: the result, the text of an `error` event saying why it failed, or nil
+    /// when the stream was cancelled.
+    enum Reading<T> {
+        case success(T)
+        case failure(String)
+    }
+
+    private static func reading<T>(logger: Logger, id: UUID, _ body: () async throws -> T) async -> Reading<T>? {
         let document: ErrorDocument
         do {
-            return try await body()
+            return .success(try await body())
         } catch let error as KajiError {
             document = ErrorDocument(error)
         } catch is CancellationError {
@@ -85,7 +155,7 @@ enum RunEventStream {
             logger.error("event stream failed", metadata: ["run": "\(id)", "error": "\(DatabaseConfig.describe(error))"])
             document = ErrorDocument(KajiError(KajiError.Code("internal"), "the server failed; its log says why"))
         }
-        try await writer.write(ByteBuffer(string: "event: error\ndata: \(try KajiJSON.string(document))\n\n"))
-        return nil
+        let text = (try? KajiJSON.string(document)) ?? #"{"error":{"code":"internal","message":"the server failed"}}"#
+        return .failure("event: error\ndata: \(text)\n\n")
     }
 }

@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
+import OpenAPIRuntime
 import Workflows
 
 extension KajiError.Code {
@@ -48,6 +49,21 @@ enum ErrorStatus {
 
     /// The error document and status for any error a route threw.
     static func response(for error: any Error, logger: Logger) -> Response {
+        // The generated server wraps what its operations, the gate and its decoding threw.
+        if let error = error as? ServerError {
+            if let decoding = error.underlyingError as? DecodingError, error.operationInput == nil {
+                return response(for: requestError(decoding), logger: logger)
+            }
+            if error.operationInput == nil, !(error.underlyingError is KajiError), (400..<500).contains(error.httpStatus.code) {
+                // A request the generated server refused before the operation ran (the gate checks most
+                // of what it could refuse first): its description says what is wrong with the request.
+                let code: KajiError.Code = [406, 415].contains(error.httpStatus.code) ? .unsupportedMediaType : error.httpStatus.code == 400 ? .malformedBody : .invalidArgument
+                return response(for: KajiError(code, "the request does not match /api/v1/openapi.json: \(error.causeDescription)"), logger: logger)
+            }
+            if !(error.underlyingError is ServerError) {
+                return response(for: error.underlyingError, logger: logger)
+            }
+        }
         if let error = error as? KajiError, let status = status(for: error.code) {
             return JSONBody.response(status, ErrorDocument(error))
         }
@@ -68,6 +84,26 @@ enum ErrorStatus {
         }
         logger.error("request failed", metadata: ["error": "\(DatabaseConfig.describe(error))"])
         return JSONBody.response(.internalServerError, ErrorDocument(KajiError(KajiError.Code("internal"), "the server failed; its log says why")))
+    }
+}
+
+extension ErrorStatus {
+    /// A request the generated server could not decode: the body is not JSON (400), or not of the
+    /// operation's schema (422, naming the field: an unknown one, or the one of the wrong type).
+    static func requestError(_ error: DecodingError) -> KajiError {
+        let field = APICall.field(of: error)
+        if case .dataCorrupted(let context) = error {
+            if context.codingPath.isEmpty, context.underlyingError != nil {
+                return KajiError(.malformedBody, "body is not valid JSON", field: "body")
+            }
+            if context.debugDescription.hasPrefix("Additional properties are disabled"), let field {
+                return KajiError(.invalidArgument, "\(field) is not a field of this request", field: field)
+            }
+        }
+        if case .typeMismatch(let type, let context) = error, context.codingPath.isEmpty, "\(type)".hasPrefix("Dictionary") {
+            return KajiError(.invalidArgument, "body must be a JSON object", field: "body")
+        }
+        return KajiError(.invalidArgument, "body: \(KajiJSON.describe(error))", field: field ?? "body")
     }
 }
 
