@@ -35,6 +35,10 @@ struct GeneratedServerTests {
             #expect(nulName.errorField == "name")
             let page = try await fx.call(.GET, "/api/v1/runs?limit=5&state=pending", token: viewer)
             #expect(page.status == 200, "\(page.body)")
+            // Every audit type the engine writes is one the document (and so the generated enum) lists.
+            let tokens = try await fx.call(.GET, "/api/v1/audit?type=token.created", token: viewer)
+            #expect(tokens.status == 200, "\(tokens.body)")
+            #expect(((tokens.object["items"] as? [[String: Any]]) ?? []).count >= 2, "\(tokens.body)")
         }
     }
 

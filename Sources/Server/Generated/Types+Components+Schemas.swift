@@ -205,6 +205,8 @@ extension Components {
             case secret_revealed = "secret.revealed"
             case secrets_rekeyed = "secrets.rekeyed"
             case runs_pruned = "runs.pruned"
+            case token_created = "token.created"
+            case token_revoked = "token.revoked"
         }
         /// The input of diag.steps (every field optional).
         ///
