@@ -198,3 +198,35 @@ enum QueryParameterTypes {
         return result
     }
 }
+
+/// The fields of each operation's JSON request body (of every variant of a `oneOf`), read from
+/// openapi.yaml once, for the error that refuses an unknown one.
+enum RequestFields {
+    static let shared: [String: [String]] = (try? read()) ?? [:]
+
+    static func read() throws -> [String: [String]] {
+        guard let document = try JSONSerialization.jsonObject(with: Data(try OpenAPIDocument.json().utf8)) as? [String: Any],
+              let paths = document["paths"] as? [String: [String: Any]] else { return [:] }
+        let schemas = (document["components"] as? [String: Any])?["schemas"] as? [String: Any] ?? [:]
+        func fields(_ schema: [String: Any]) -> Set<String> {
+            if let ref = schema["$ref"] as? String, let name = ref.split(separator: "/").last, let target = schemas[String(name)] as? [String: Any] {
+                return fields(target)
+            }
+            var result = Set(((schema["properties"] as? [String: Any]) ?? [:]).keys)
+            for case let variant as [String: Any] in (schema["oneOf"] as? [Any] ?? []) + (schema["allOf"] as? [Any] ?? []) {
+                result.formUnion(fields(variant))
+            }
+            return result
+        }
+        var result: [String: [String]] = [:]
+        for item in paths.values {
+            for case let operation as [String: Any] in item.values {
+                guard let id = operation["operationId"] as? String,
+                      let content = (operation["requestBody"] as? [String: Any])?["content"] as? [String: Any],
+                      let schema = (content["application/json"] as? [String: Any])?["schema"] as? [String: Any] else { continue }
+                result[id] = fields(schema).sorted()
+            }
+        }
+        return result
+    }
+}

@@ -52,7 +52,7 @@ enum ErrorStatus {
         // The generated server wraps what its operations, the gate and its decoding threw.
         if let error = error as? ServerError {
             if let decoding = error.underlyingError as? DecodingError, error.operationInput == nil {
-                return response(for: requestError(decoding), logger: logger)
+                return response(for: requestError(decoding, operationID: error.operationID), logger: logger)
             }
             if error.operationInput == nil, !(error.underlyingError is KajiError), (400..<500).contains(error.httpStatus.code) {
                 // A request the generated server refused before the operation ran (the gate checks most
@@ -90,14 +90,16 @@ enum ErrorStatus {
 extension ErrorStatus {
     /// A request the generated server could not decode: the body is not JSON (400), or not of the
     /// operation's schema (422, naming the field: an unknown one, or the one of the wrong type).
-    static func requestError(_ error: DecodingError) -> KajiError {
+    static func requestError(_ error: DecodingError, operationID: String) -> KajiError {
         let field = APICall.field(of: error)
         if case .dataCorrupted(let context) = error {
             if context.codingPath.isEmpty, context.underlyingError != nil {
                 return KajiError(.malformedBody, "body is not valid JSON", field: "body")
             }
             if context.debugDescription.hasPrefix("Additional properties are disabled"), let field {
-                return KajiError(.invalidArgument, "\(field) is not a field of this request", field: field)
+                let known = context.codingPath.count == 1 ? RequestFields.shared[operationID] ?? [] : []
+                let list = known.isEmpty ? "" : " (fields: \(known.joined(separator: ", ")))"
+                return KajiError(.invalidArgument, "\(field) is not a field of this request\(list)", field: field)
             }
         }
         if case .typeMismatch(let type, let context) = error, context.codingPath.isEmpty, "\(type)".hasPrefix("Dictionary") {
