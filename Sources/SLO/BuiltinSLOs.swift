@@ -21,15 +21,18 @@ public enum BuiltinSLOs {
         labels:
           owner: "platform"
         slos:
-          # Kaji checks each ready cluster's kube-apiserver (GET /readyz?verbose) every 30 s; a failed check is
-          # an error. 99.9% allows 43 minutes of failed checks per cluster in 30 days.
+          # Kaji checks each ready cluster's kube-apiserver (GET /readyz?verbose) every 30 s (healthCheck.interval).
+          # A check is good when the API answered and readyz passed (kaji_cluster_readyz_passed 1); one that
+          # cannot connect, fails TLS or times out, and one answered with a failing check (e.g. etcd: HTTP 500,
+          # kaji_cluster_apiserver_up still 1), is an error. 99.9% allows 43 minutes of failed checks per cluster
+          # in 30 days.
           - name: "cluster-api-availability"
             objective: 99.9
-            description: "Each ready cluster's kube-apiserver passes Kaji's /readyz health checks."
+            description: "Each ready cluster's kube-apiserver answers Kaji's health checks and its /readyz passes."
             sli:
               raw:
                 error_ratio_query: |
-                  1 - avg by (cluster) (avg_over_time(kaji_cluster_apiserver_up[{{.window}}]))
+                  1 - avg by (cluster) (avg_over_time(kaji_cluster_readyz_passed[{{.window}}]))
             alerting:
               name: "KajiClusterAPIUnavailable"
               labels:

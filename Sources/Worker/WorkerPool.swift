@@ -42,6 +42,9 @@ public final class WorkerPool: Service, Sendable {
         var claimsInFlight = 0
         var draining = false
         var wake: AsyncStream<Void>.Continuation?
+        /// Where `run()` is (starting, claiming, draining, stopping helpers, deregistering, stopped): said
+        /// by `phase` when a shutdown takes longer than it should.
+        var phase = "not started"
     }
 
     private let state = Mutex(State())
@@ -72,6 +75,18 @@ public final class WorkerPool: Service, Sendable {
     /// Runs currently executing in this process.
     public var activeCount: Int { state.withLock { $0.active.count } }
 
+    /// Where `run()` is, and the runs still active: for a caller whose wait for the pool to stop ran out.
+    public var phase: String {
+        state.withLock { state in
+            let runs = state.active.values.map { "\($0.run.id) (epoch \($0.run.epoch), \($0.control.cancelReason.map { "\($0)" } ?? "no stop reason"))" }
+            return "\(state.phase); draining: \(state.draining); claims in flight: \(state.claimsInFlight); active runs: \(runs.isEmpty ? "none" : runs.joined(separator: ", "))"
+        }
+    }
+
+    private func enter(_ phase: String) {
+        state.withLock { $0.phase = phase }
+    }
+
     /// Stops claiming and drains, as on SIGTERM. `run()` returns when the drain is over.
     public func shutdown() {
         state.withLock { state in
@@ -83,7 +98,12 @@ public final class WorkerPool: Service, Sendable {
     public func run() async throws {
         defer { stopped.continuation.finish() }
         let (wakes, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
-        state.withLock { $0.wake = wake }
+        state.withLock { state in
+            state.wake = wake
+            state.phase = "starting"
+            // Shut down before it ran: the claim loop must end at once, not wait for a wake that never comes.
+            if state.draining { wake.finish() }
+        }
         try await store.registerWorker(id: configuration.id, host: ProcessInfo.processInfo.hostName, pid: Int(getpid()),
                                        queues: configuration.queues, concurrency: configuration.concurrency)
         logger.info("worker started", metadata: ["queues": "\(configuration.queues.joined(separator: ","))", "concurrency": "\(configuration.concurrency)"])
@@ -110,6 +130,7 @@ public final class WorkerPool: Service, Sendable {
                 group.addTask { await self.maintenanceLoop() }
             }
         }
+        enter("claiming")
         await withGracefulShutdownHandler {
             await withTaskCancellationHandler {
                 await self.claimLoop(wakes)
@@ -119,11 +140,15 @@ public final class WorkerPool: Service, Sendable {
         } onGracefulShutdown: {
             self.shutdown()
         }
+        enter("draining")
         await drain()
+        enter("stopping its background loops")
         helpers.cancel()
         await helpers.value
+        enter("deregistering")
         let store = self.store, id = configuration.id
         _ = try? await withDeadline(.seconds(5)) { try await store.deregisterWorker(id: id, reason: "drained") }
+        enter("stopped")
         logger.info("worker stopped")
     }
 
@@ -266,7 +291,21 @@ public final class WorkerPool: Service, Sendable {
             }
             group.cancelAll()
         }
-        for task in state.withLock({ $0.active.values.map(\.task) }) { await task.value }
+        // Cancelled runs give their lease back at their next database write. One that does not end within
+        // another drain timeout (a step ignoring cancellation) is left behind: its lease runs out and another
+        // worker resumes it, and the fence refuses whatever it still writes. A shutdown never hangs on it.
+        let left = state.withLock { $0.active.values.map(\.task) }
+        guard !left.isEmpty else { return }
+        let ended: Bool? = try? await withDeadline(deadline) {
+            for task in left { await task.value }
+            return true
+        }
+        if ended == nil {
+            let stuck = state.withLock { $0.active.values.map { "\($0.run.id)" } }
+            if !stuck.isEmpty {
+                logger.error("runs did not stop after their cancellation; leaving them to lease expiry and rescue", metadata: ["runs": "\(stuck.joined(separator: ","))"])
+            }
+        }
     }
 
     // MARK: background loops

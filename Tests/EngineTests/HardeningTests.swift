@@ -4,6 +4,7 @@ import KajiTesting
 import PostgresNIO
 import Synchronization
 import Testing
+import Worker
 
 /// Three steps a, b, c, each counted; undo steps counted too, so a test can see that a database fault never
 /// started compensation.
@@ -197,6 +198,20 @@ struct HardeningTests {
             // The owner stopped: taken.
             #expect(try await db.store.rescueExpiredLeases(actor: "worker:r", grace: .seconds(10)) == 1)
             #expect(try await db.store.holdsLease(LeaseToken(claim, worker: "owner")) == false)
+        }
+    }
+
+    @Test("a pool shut down before it ran returns from run() at once: it claims nothing and deregisters")
+    func shutdownBeforeRun() async throws {
+        try await TestDatabase.with { db in
+            let registry = testRegistry()
+            _ = try await db.client(registry).enqueue(EnqueueRequest(kind: "diag.steps", input: "{}", actor: "test"))
+            let pool = WorkerPool(configuration: WorkerConfiguration(concurrency: 2, pollInterval: .milliseconds(100)), store: db.store, registry: registry, logger: db.logger)
+            pool.shutdown()
+            let ran: Bool? = try await withDeadline(.seconds(60)) { try await pool.run(); return true }
+            #expect(ran == true, "run() did not return: \(pool.phase)")
+            #expect(try await db.scalarInt("SELECT count(*)::int8 FROM runs WHERE state = 'pending'") == 1, "nothing was claimed")
+            #expect(try await db.scalarInt("SELECT count(*)::int8 FROM workers WHERE stopped_at IS NOT NULL") == 1)
         }
     }
 

@@ -78,14 +78,17 @@ package struct TestDatabase: Sendable {
         let client = PostgresClient(configuration: config.clientConfiguration(), backgroundLogger: logger)
         let storeLogger = storeLogger ?? logger
         let db = TestDatabase(url: url, config: config, store: RunStore(client: client, config: config, logger: storeLogger), logger: storeLogger)
-        let result: Result<T, any Error> = await withTaskGroup(of: Void.self) { group in
-            group.addTask { await client.run() }
-            let result: Result<T, any Error>
-            do { result = .success(try await body(db)) } catch { result = .failure(error) }
-            group.cancelAll()
-            return result
-        }
+        // The client runs in a task of its own, so that a client that does not shut down (a connection still
+        // lent to an abandoned statement) fails the test with a reason instead of hanging it.
+        let running = Task { await client.run() }
+        let result: Result<T, any Error>
+        do { result = .success(try await body(db)) } catch { result = .failure(error) }
+        running.cancel()
+        let shutDown: Bool? = try? await withDeadline(.seconds(60)) { await running.value; return true }
         if dropSchema { try? await migrator.dropSchema() }
+        if case .success = result, shutDown == nil {
+            throw KajiTestingError("the test's PostgreSQL client did not shut down within 60 s of the test's end")
+        }
         return try result.get()
     }
 
@@ -112,7 +115,8 @@ package struct TestDatabase: Sendable {
         let store = self.store
         var last: RunSummary?
         try await eventually("run \(id) finishes", timeout: timeout) {
-            last = try await store.run(id: id)
+            // Tests that kill connections of the pool this store shares can fail a read here: look again.
+            do { last = try await store.run(id: id) } catch where DatabaseConfig.isTransient(error) { return false }
             return last?.state.isFinished ?? false
         }
         guard let last else { throw KajiTestingError("run \(id) vanished") }
@@ -144,9 +148,13 @@ package struct PoolHandle: Sendable {
         self.task = task
     }
 
-    /// Shuts the pool down (it drains) and waits for it.
-    package func stop() async throws {
+    /// Shuts the pool down (it drains) and waits for it: at most `timeout`, then fails saying where the pool
+    /// stands (a pool that never stops would otherwise hang the test past every deadline, silently).
+    package func stop(timeout: Duration = .seconds(120)) async throws {
         pool.shutdown()
-        try await task.value
+        let task = self.task
+        guard try await withDeadline(timeout, { try await task.value }) != nil else {
+            throw KajiTestingError("the worker pool did not stop within \(timeout) of its shutdown: \(pool.phase)")
+        }
     }
 }

@@ -146,7 +146,7 @@ struct SLORulesTests {
         #expect(result.stdout.contains("SUCCESS"), "\(result)")
     }
 
-    @Test("promtool test rules: an API outage burns the budget and fires the page alert; a healthy cluster fires nothing")
+    @Test("promtool test rules: a failing etcd check (API up, readyz not passed) and an unreachable API burn the budget and fire the page alert; a healthy cluster fires nothing")
     func promtoolTestRules() async throws {
         let test = Self.sloFolder.appendingPathComponent("tests/kaji-slo-rules.test.yaml").path
         let result = try await Promtool.run(["test", "rules", test])

@@ -166,6 +166,45 @@ struct ApplyProcessTests {
         }
     }
 
+    @Test("a changed healthCheck.interval: the dry run shows it and changes nothing; apply records it with no run; again, nothing to do", .needsDatabase)
+    func healthCheckIntervalRecorded() async throws {
+        try await TestDatabase.with { db in
+            try await Self.seed(db, workers: 2)
+            let inventory = ClusterInventory(store: db.store)
+            let yaml = try ManifestRepo.example("demo.yaml") + "healthCheck:\n  interval: 5s\n"
+            let path = try ManifestRepo.writeTemp(yaml)
+
+            let dry = try await ManifestCLI.run(["apply", "-f", path, "--dry-run"] + db.cliArguments)
+            #expect(dry.status == 0, "\(dry)")
+            let lines = dry.stdout.split(separator: "\n").map(String.init)
+            #expect(lines.first == "update demo: healthCheck.interval 30s (default) → 5s")
+            #expect(lines.contains("dry run: would record healthCheck.interval 5s in the inventory; nothing was changed"))
+            #expect(try await inventory.get("demo")?.spec.healthCheck == nil)
+
+            let json = try await ManifestCLI.run(["apply", "-f", path, "--dry-run", "--json"] + db.cliArguments)
+            let report = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+            let plan = report?["plan"] as? [String: Any]
+            #expect(plan?["action"] as? String == "update", "\(json)")
+            #expect((plan?["settings"] as? [[String: String]])?.first == ["field": "healthCheck.interval", "from": "30s (default)", "to": "5s"])
+
+            let applied = try await ManifestCLI.run(["apply", "-f", path] + db.cliArguments)
+            #expect(applied.status == 0, "\(applied)")
+            #expect(applied.stdout.contains("recorded healthCheck.interval 5s in the inventory\n"))
+            let record = try #require(try await inventory.get("demo"))
+            #expect(record.spec.healthCheck?.interval == "5s")
+            #expect(HealthCheckInterval.of(record.spec) == .seconds(5), "what the workers' health checkers read")
+            #expect(record.state == "ready" && record.nodes.count == 5, "the rest of the record is kept")
+            var expected = try ManifestRepo.demoSpec()
+            expected.healthCheck = .init(interval: "5s")
+            #expect(record.spec == expected, "the rest of the manifest is kept")
+            #expect(try await db.runCount() == 0)
+
+            let again = try await ManifestCLI.run(["apply", "-f", path] + db.cliArguments)
+            #expect(again.stdout.hasPrefix("nothing to do: cluster demo (ready) matches the manifest\n"), "\(again)")
+            #expect(try await db.runCount() == 0)
+        }
+    }
+
     @Test("--dry-run prints the plan of steps and enqueues nothing", .needsDatabase)
     func dryRun() async throws {
         try await TestDatabase.with { db in

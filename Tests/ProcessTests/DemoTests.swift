@@ -2,6 +2,8 @@ import AsyncHTTPClient
 import Engine
 import Foundation
 import KajiTesting
+import NIOCore
+import PostgresNIO
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -68,6 +70,21 @@ struct DemoTests {
                 #expect(whoami?["role"] as? String == "viewer", "\(String(describing: whoami))")
                 #expect(whoami?["actor"] as? String == "token:demo-viewer")
 
+                // The dashboard's page of the provision draws its timeline: one bar per step attempt (each one
+                // the database recorded, none more), a bar per durable wait, nothing still running.
+                let provision = try #require(try await db.store.listRuns(state: nil, kind: "cluster.provision", limit: 5).first?.id)
+                var attempts: [String] = []
+                for try await (step, attempt) in try await db.store.client.query(
+                    "SELECT step, attempt::int8 FROM step_attempts WHERE run_id = \(provision) ORDER BY step, attempt", logger: db.logger
+                ).decode((String, Int).self) { attempts.append("\(step)#\(attempt)") }
+                let waits = try await db.scalarInt("SELECT count(*)::int8 FROM steps WHERE run_id = \(provision) AND wait IS NOT NULL AND started_at IS NOT NULL")
+                let page = try await DemoOutput.dashboardPage(url, token: token, path: "/runs/\(provision.uuidString.lowercased())")
+                let bars = DemoOutput.bars(page)
+                #expect(attempts.count >= 20, "a provision of five nodes has many steps: \(attempts.count)")
+                #expect(bars.filter { $0.kind == "attempt" }.map { "\($0.step)#\($0.attempt.map(String.init) ?? "?")" }.sorted() == attempts.sorted())
+                #expect(bars.filter { $0.kind == "wait" }.count == waits)
+                #expect(bars.allSatisfy { $0.kind != "running" })
+
                 let pids = DemoOutput.pids(stdout + demo.stderr)
                 #expect(pids.count >= 5, "kaji serve, two workers, sakura-sim and sshd: \(pids)")
                 for pid in pids { #expect(DemoOutput.isRunning(pid), "process \(pid) is still serving") }
@@ -104,6 +121,47 @@ struct DemoTests {
 
 /// Reads what `kaji demo` printed.
 enum DemoOutput {
+    /// A dashboard page of the demo's server, read by a person who logged in with `token` (plain HTTP, the
+    /// session cookie of the login kept, no redirect followed).
+    static func dashboardPage(_ baseURL: String, token: String, path: String) async throws -> String {
+        let http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: .init(redirectConfiguration: .disallow))
+        do {
+            var login = HTTPClientRequest(url: baseURL + "/login")
+            login.method = .POST
+            login.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
+            let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-._~"))
+            login.body = .bytes(ByteBuffer(string: "token=" + (token.addingPercentEncoding(withAllowedCharacters: allowed) ?? "")))
+            let answer = try await http.execute(login, timeout: .seconds(30))
+            _ = try await answer.body.collect(upTo: 1 << 20)
+            guard answer.status.code == 303,
+                  let cookie = answer.headers["Set-Cookie"].first(where: { $0.hasPrefix("kaji_session=") })?.prefix(while: { $0 != ";" }) else {
+                throw KajiTestingError("dashboard login failed: \(answer.status)")
+            }
+            var request = HTTPClientRequest(url: baseURL + path)
+            request.headers.add(name: "Cookie", value: String(cookie))
+            let response = try await http.execute(request, timeout: .seconds(30))
+            let body = try await response.body.collect(upTo: 16 << 20)
+            guard response.status.code == 200 else { throw KajiTestingError("GET \(path): \(response.status)") }
+            try await http.shutdown()
+            return String(buffer: body)
+        } catch {
+            try? await http.shutdown()
+            throw error
+        }
+    }
+
+    /// The timeline bars of a dashboard page (`<rect class="bar …" data-step data-kind data-attempt>`).
+    static func bars(_ page: String) -> [(step: String, kind: String, attempt: Int?)] {
+        func attribute(_ name: String, _ tag: Substring) -> String? {
+            guard let range = tag.range(of: " \(name)=\"") else { return nil }
+            return String(tag[range.upperBound...].prefix { $0 != "\"" })
+        }
+        return page.components(separatedBy: "<rect class=\"bar ").dropFirst().map { rest in
+            let tag = rest.prefix { $0 != ">" }
+            return (attribute("data-step", tag) ?? "", attribute("data-kind", tag) ?? "", attribute("data-attempt", tag).flatMap { Int($0) })
+        }
+    }
+
     /// The URL on the `server: URL …` line.
     static func serverURL(_ stdout: String) -> String? { word(after: "server: ", in: stdout) }
 

@@ -331,4 +331,21 @@ struct OpenAPIContractTests {
             #expect(entry?["x-kaji-role"] as? String == (role ?? "none"), "\(operation)")
         }
     }
+
+    @Test("the documented enums are exactly the engine's: audit event types, run and step states")
+    func enumsMatchEngine() throws {
+        let json = try OpenAPIDocument.json()
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        let schemas = try #require((document["components"] as? [String: Any])?["schemas"] as? [String: Any])
+        let engine: [(String, [String])] = [
+            ("AuditEventType", AuditEventType.allCases.map(\.rawValue)),
+            ("RunState", RunState.allCases.map(\.rawValue)),
+            ("StepState", StepState.allCases.map(\.rawValue)),
+        ]
+        for (schema, values) in engine {
+            let documented = try #require((schemas[schema] as? [String: Any])?["enum"] as? [String], "\(schema)")
+            #expect(Set(documented) == Set(values),
+                    "\(schema): only documented \(Set(documented).subtracting(values).sorted()); only in the engine \(Set(values).subtracting(documented).sorted())")
+        }
+    }
 }

@@ -125,6 +125,37 @@ struct HealthCheckStoreTests {
         }
     }
 
+    @Test("apply's new healthCheck.interval is the checkers' pace from their next look: a shortened one does not wait for the old interval to end")
+    func intervalFollowsApply() async throws {
+        try await TestDatabase.with { db in
+            var spec = testClusterSpec(name: "hc-a", masters: 1, workers: 0)
+            spec.healthCheck = .init(interval: "1h")
+            let inventory = ClusterInventory(store: db.store)
+            try await inventory.upsert(ClusterRecord(name: "hc-a", zone: "is1a", spec: spec, state: "ready", switchID: nil,
+                                                     apiEndpoint: "https://192.168.100.10:6443", nodes: [], ownerTeam: "payments",
+                                                     lastRunID: nil, createdAt: Date(), updatedAt: Date()))
+            let client = KajiClient(store: db.store, catalog: .kaji)
+            let checker = ClusterHealthChecker(client: client, inventory: inventory, settings: ClusterHealthSettings(checker: "worker:w"), logger: db.logger)
+            // Checked once at the hourly pace: the next check is an hour away.
+            let first = try await checker.claimDue()
+            #expect(first.claims.map(\.cluster) == ["hc-a"] && first.shortest == .seconds(3600))
+            #expect(try await client.recordHealthCheck(result("hc-a", by: "worker:w", passed: true), claim: try #require(first.claims.first)))
+            #expect(try await checker.claimDue().claims.isEmpty)
+
+            // The manifest now asks for 1 s.
+            spec.healthCheck = .init(interval: "1s")
+            let report = try await ClusterService(client: client).apply(spec, dryRun: false, actor: "test")
+            #expect(report.plan.action == .update && report.settingsRecorded == true)
+            #expect(report.runID == nil)
+            #expect(HealthCheckInterval.of(try #require(try await inventory.get("hc-a")).spec) == .seconds(1))
+            try await eventually("the checker claims hc-a again at the 1 s pace, not an hour after its last check", timeout: .seconds(30)) {
+                try await checker.claimDue().claims.map(\.cluster) == ["hc-a"]
+            }
+            // Claimed: its next check is one new interval on, not one old interval.
+            #expect(try await db.scalarInt("SELECT count(*)::int8 FROM cluster_health WHERE cluster = 'hc-a' AND next_check_at < now() + interval '10 minutes'") == 1)
+        }
+    }
+
     @Test("a worker whose lease ran out cannot record over the worker that claimed after it")
     func staleClaimRefused() async throws {
         try await TestDatabase.with { db in

@@ -27,9 +27,12 @@ extension RunStore {
 
     /// Claims the checks that are due among `candidates` (clusters whose inventory state is one of `states`):
     /// those never checked, and those whose next check time has come and whose last claim was recorded or has
-    /// expired. In the same statement each claimed cluster's next check moves one interval on (from the time
-    /// it was due, or from now when it is more than an interval late) and a lease of `leaseSeconds` with a
-    /// fresh token is taken, so that however many workers ask, a cluster is checked once per interval.
+    /// expired. A check is due at its next check time, or one candidate interval after the last recorded
+    /// check when that is sooner: a cluster whose interval was shortened (`kaji apply`) is checked at its
+    /// new pace at once, not when the old interval ends. In the same statement each claimed cluster's next
+    /// check moves one interval on (from the time it was due, or from now when it is more than an interval
+    /// late) and a lease of `leaseSeconds` with a fresh token is taken, so that however many workers ask, a
+    /// cluster is checked once per interval.
     package func claimClusterHealthChecks(_ candidates: [ClusterHealthCandidate], states: [String], worker: String,
                                           leaseSeconds: Double) async throws -> [ClusterHealthClaim] {
         guard !candidates.isEmpty else { return [] }
@@ -46,11 +49,12 @@ extension RunStore {
                        now() + make_interval(secs => \(leaseSeconds)::float8)
                 FROM candidates
                 ON CONFLICT (cluster) DO UPDATE SET
-                    next_check_at = CASE WHEN h.next_check_at + (excluded.next_check_at - now()) > now()
-                                         THEN h.next_check_at + (excluded.next_check_at - now())
+                    next_check_at = CASE WHEN least(h.next_check_at, h.checked_at + (excluded.next_check_at - now())) + (excluded.next_check_at - now()) > now()
+                                         THEN least(h.next_check_at, h.checked_at + (excluded.next_check_at - now())) + (excluded.next_check_at - now())
                                          ELSE excluded.next_check_at END,
                     lease_owner = excluded.lease_owner, lease_token = excluded.lease_token, lease_until = excluded.lease_until
-                WHERE h.next_check_at <= now() AND (h.lease_until IS NULL OR h.lease_until < now())
+                WHERE least(h.next_check_at, h.checked_at + (excluded.next_check_at - now())) <= now()
+                  AND (h.lease_until IS NULL OR h.lease_until < now())
                 RETURNING h.cluster, h.lease_token
             )
             SELECT c.cluster, k.api_endpoint, k.api_ca_certificate, c.lease_token

@@ -108,6 +108,23 @@ extension RunStore {
         return false
     }
 
+    /// Sets one top-level field `key` of a cluster's manifest to the JSON `value` (removes it when nil),
+    /// only while the cluster's state is one of `states`, in one statement; the rest of the manifest is kept
+    /// as it is. Returns whether it changed the row (false: no such cluster, or in another state).
+    package func setClusterSpecField(name: String, key: String, value: String?, states: [String],
+                                     on connection: PostgresConnection? = nil) async throws -> Bool {
+        let rows = try await query("""
+            UPDATE clusters SET
+                spec = CASE WHEN \(value)::text IS NULL THEN spec - \(key)::text
+                            ELSE jsonb_set(spec, ARRAY[\(key)::text], \(value)::text::jsonb) END,
+                updated_at = now()
+            WHERE name = \(name) AND state = ANY(\(states)::text[])
+            RETURNING name
+            """, on: connection)
+        for try await _ in rows.decode(String.self) { return true }
+        return false
+    }
+
     /// One cluster's row, or nil.
     package func cluster(name: String, on connection: PostgresConnection? = nil) async throws -> ClusterRow? {
         let rows = try await query("SELECT \(unescaped: Self.clusterColumns) FROM clusters WHERE name = \(name)", on: connection)

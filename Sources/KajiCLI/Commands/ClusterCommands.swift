@@ -65,8 +65,9 @@ struct ApplyCommand: AsyncParsableCommand {
         abstract: "Compare a cluster manifest with the inventory and enqueue what is needed.",
         discussion: """
             A new cluster enqueues cluster.provision; more masters or workers than the inventory has enqueue \
-            cluster.scale-out; fewer (shrinking) or other changes are refused naming the field; the same \
-            manifest again does nothing. Runs carry the concurrency key cluster:NAME and the idempotency key \
+            cluster.scale-out; a changed healthCheck.interval is recorded in the inventory (no run; the \
+            workers' health checkers follow it at once); fewer (shrinking) or other changes are refused naming \
+            the field; the same manifest again does nothing. Runs carry the concurrency key cluster:NAME and the idempotency key \
             apply:NAME:<sha256 of the manifest>, so applying twice enqueues once. A manifest with \
             velero.schedule gets the engine schedule backup:NAME (cluster.backup at that cron, UTC), added or \
             updated on every apply. An invalid manifest enqueues nothing (exit 1, every problem listed).
@@ -113,6 +114,13 @@ struct ApplyCommand: AsyncParsableCommand {
             return
         }
         print(report.plan.summary)
+        for setting in report.plan.settings ?? [] {
+            if report.dryRun {
+                print("dry run: would record \(setting.field) \(setting.to) in the inventory; nothing was changed")
+            } else if report.settingsRecorded == true {
+                print("recorded \(setting.field) \(setting.to) in the inventory")
+            }
+        }
         if report.dryRun {
             if let kind = report.plan.kind {
                 print("dry run: would enqueue \(kind) (concurrency key \(report.plan.concurrencyKey), idempotency key \(report.plan.idempotencyKey ?? "-")); nothing was enqueued")

@@ -8,7 +8,7 @@ struct SLOCommand: AsyncParsableCommand {
         commandName: "slo",
         abstract: "Prometheus rules for SLOs: Kaji's own, or any in sloth's prometheus/v1 format.",
         discussion: """
-            Kaji's built-in SLOs: each cluster's API availability (kaji_cluster_apiserver_up), the provisioning \
+            Kaji's built-in SLOs: each cluster's API availability (answered and readyz passed: kaji_cluster_readyz_passed), the provisioning \
             success ratio, provisioning time to Ready under 30 minutes, backup freshness (26 hours). Print them with \
             `kaji slo spec`, edit, and pass the file to `kaji slo rules -f`.
             """,

@@ -9,6 +9,8 @@ public struct ApplyPlan: Codable, Sendable, Equatable {
         case provision
         /// More masters or workers than the inventory has: enqueue `cluster.scale-out`.
         case scaleOut = "scale-out"
+        /// Only settings apply records in the inventory itself changed (`settings`): no run.
+        case update
         /// The inventory matches the manifest.
         case none
     }
@@ -30,6 +32,29 @@ public struct ApplyPlan: Codable, Sendable, Equatable {
     public var steps: [String]
     /// The nightly backup schedule the manifest asks for (nil: none).
     public var backupSchedule: ClusterBackupSchedule?
+    /// Settings of an existing cluster that apply records in the inventory itself, with no run (for now
+    /// `healthCheck.interval`, which the workers' health checkers read at every look); nil: none changed.
+    /// They come with `.update`, and with `.scaleOut` when the manifest changes both.
+    public var settings: [SettingChange]?
+
+    /// A setting that changes from the inventory's value to the manifest's.
+    public struct SettingChange: Codable, Sendable, Equatable {
+        /// The manifest's field, e.g. `healthCheck.interval`.
+        public var field: String
+        /// The value in the inventory, e.g. `30s (default)` when the field is absent there.
+        public var from: String
+        /// The manifest's value.
+        public var to: String
+
+        public init(field: String, from: String, to: String) {
+            self.field = field
+            self.from = from
+            self.to = to
+        }
+
+        /// `healthCheck.interval 30s (default) → 5s`.
+        public var summary: String { "\(field) \(from) → \(to)" }
+    }
 }
 
 /// `kaji apply` refused a manifest: each problem names the field and what would be right.
@@ -52,9 +77,17 @@ public enum ClusterApply {
     /// The spec must be valid (`ClusterManifest.validate`); this checks it again and refuses an invalid one.
     /// - Throws: `ApplyRefused` for an invalid spec, shrinking, a change apply cannot make (zone, network,
     ///   plans, disks, version, owners, Velero), a cluster that is failed or being deleted, or a different
-    ///   manifest while a provision or scale-out of the cluster is still unfinished.
+    ///   manifest (a changed setting among them) while a provision or scale-out of the cluster is still unfinished.
     public static func plan(_ spec: ClusterSpec, existing: ClusterRecord?, active: [ActiveClusterRun] = []) throws -> ApplyPlan {
         let plan = try decide(spec, existing: existing)
+        // A provision or scale-out writes its own manifest into the inventory when it ends: a setting
+        // recorded meanwhile would be lost.
+        if plan.action == .update, let other = active.first(where: { [ClusterKinds.provision, ClusterKinds.scaleOut].contains($0.kind) }) {
+            let id = other.id.uuidString.lowercased()
+            throw ApplyRefused(cluster: spec.name, problems: [ManifestProblem(
+                field: plan.settings?.first?.field ?? "name",
+                reason: "cluster \(spec.name) has an unfinished \(other.kind) run \(id) (\(other.state.rawValue)), which records its own manifest when it ends: wait until it ends, then apply again")])
+        }
         // The inventory learns of a cluster only when its provisioning ends: a second, different manifest
         // meanwhile would start a second provisioning. The same manifest finds its run by the key.
         if let key = plan.idempotencyKey,
@@ -102,16 +135,32 @@ public enum ClusterApply {
         var grown: [String] = []
         if spec.masters.replicas > current.masters.replicas { grown.append("masters.replicas \(current.masters.replicas) → \(spec.masters.replicas)") }
         if spec.workers.replicas > current.workers.replicas { grown.append("workers.replicas \(current.workers.replicas) → \(spec.workers.replicas)") }
+        let settings = settingChanges(current, spec)
         guard !grown.isEmpty else {
+            guard settings.isEmpty else {
+                return ApplyPlan(cluster: spec.name, action: .update,
+                                 summary: "update \(spec.name): \(settings.map(\.summary).joined(separator: ", "))",
+                                 kind: nil, input: nil, concurrencyKey: spec.concurrencyKey, idempotencyKey: nil,
+                                 steps: settings.map { "record \($0.field) \($0.to) in the inventory (no run)" },
+                                 backupSchedule: schedule, settings: settings)
+            }
             return ApplyPlan(cluster: spec.name, action: .none, summary: "nothing to do: cluster \(spec.name) (\(existing.state)) matches the manifest",
                              kind: nil, input: nil, concurrencyKey: spec.concurrencyKey, idempotencyKey: nil, steps: [], backupSchedule: schedule)
         }
         return ApplyPlan(
-            cluster: spec.name, action: .scaleOut, summary: "scale out \(spec.name): \(grown.joined(separator: ", "))",
+            cluster: spec.name, action: .scaleOut, summary: "scale out \(spec.name): \((grown + settings.map(\.summary)).joined(separator: ", "))",
             kind: ClusterKinds.scaleOut, input: try KajiJSON.string(ScaleOutInput(spec: spec)),
             concurrencyKey: spec.concurrencyKey,
             idempotencyKey: idempotencyKey(spec.name, specJSON, base: "from " + sha256(try canonicalJSON(current))),
-            steps: scaleOutOutline(spec, from: current), backupSchedule: schedule)
+            steps: scaleOutOutline(spec, from: current), backupSchedule: schedule, settings: settings.isEmpty ? nil : settings)
+    }
+
+    /// The settings apply records itself that differ between the inventory's manifest and `wanted`:
+    /// `healthCheck.interval` when the interval it means differs (`1m` and `60s` are the same; absent is 30 s).
+    static func settingChanges(_ current: ClusterSpec, _ wanted: ClusterSpec) -> [ApplyPlan.SettingChange] {
+        guard HealthCheckInterval.of(current) != HealthCheckInterval.of(wanted) else { return [] }
+        func show(_ spec: ClusterSpec) -> String { spec.healthCheck?.interval ?? "30s (default)" }
+        return [ApplyPlan.SettingChange(field: "healthCheck.interval", from: show(current), to: show(wanted))]
     }
 
     /// The spec as canonical JSON (sorted keys, no whitespace): the idempotency key is a hash of it.

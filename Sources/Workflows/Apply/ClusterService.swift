@@ -29,15 +29,18 @@ public struct ApplyReport: Codable, Sendable {
     public var runState: RunState?
     /// What happened to the nightly backup schedule (nil: a dry run, or none asked for).
     public var backupSchedule: ClusterBackupSchedule.Registration?
+    /// True when the plan's `settings` were recorded in the inventory (nil: a dry run, or none changed).
+    public var settingsRecorded: Bool?
 
     public init(plan: ApplyPlan, dryRun: Bool, runID: UUID? = nil, created: Bool? = nil, runState: RunState? = nil,
-                backupSchedule: ClusterBackupSchedule.Registration? = nil) {
+                backupSchedule: ClusterBackupSchedule.Registration? = nil, settingsRecorded: Bool? = nil) {
         self.plan = plan
         self.dryRun = dryRun
         self.runID = runID
         self.created = created
         self.runState = runState
         self.backupSchedule = backupSchedule
+        self.settingsRecorded = settingsRecorded
     }
 }
 
@@ -79,27 +82,38 @@ public struct ClusterService: Sendable {
         return try ClusterApply.plan(spec, existing: existing, active: active)
     }
 
-    /// Applies `spec`: plans it, then (unless `dryRun`) registers its nightly backup schedule and enqueues
-    /// the run the plan asks for, as `actor`, with the concurrency key `cluster:NAME` and an idempotency key
-    /// of the manifest (applying twice enqueues once).
-    /// - Throws: `ApplyRefused` when the manifest cannot be applied (nothing changed).
+    /// Applies `spec`: plans it, then (unless `dryRun`) records the settings that changed in the inventory
+    /// (`ApplyPlan.settings`, e.g. `healthCheck.interval`, which the health checkers use from their next
+    /// look), registers its nightly backup schedule and enqueues the run the plan asks for, as `actor`, with
+    /// the concurrency key `cluster:NAME` and an idempotency key of the manifest (applying twice enqueues once).
+    /// - Throws: `ApplyRefused` when the manifest cannot be applied (nothing changed), or when the cluster
+    ///   left the states a setting may change in (provisioning, ready, scaling) between plan and write.
     public func apply(_ spec: ClusterSpec, dryRun: Bool, actor: String) async throws -> ApplyReport {
         let plan = try await plan(spec)
         if dryRun { return ApplyReport(plan: plan, dryRun: true) }
+        var settingsRecorded: Bool?
+        if let settings = plan.settings, !settings.isEmpty {
+            guard try await inventory.setHealthCheck(spec.name, spec.healthCheck) else {
+                let state = try await inventory.get(spec.name)?.state ?? "gone"
+                throw ApplyRefused(cluster: spec.name, problems: [ManifestProblem(
+                    field: settings[0].field, reason: "cluster \(spec.name) is \(state) now, not provisioning, ready or scaling: nothing was changed; apply again")])
+            }
+            settingsRecorded = true
+        }
         // The manifest's nightly backup: registered on every apply, so the schedule follows the manifest.
         var registration: ClusterBackupSchedule.Registration?
         if let schedule = plan.backupSchedule {
             registration = try await schedule.register(with: client, actor: actor)
         }
         guard let kind = plan.kind, let input = plan.input else {
-            return ApplyReport(plan: plan, dryRun: false, backupSchedule: registration)
+            return ApplyReport(plan: plan, dryRun: false, backupSchedule: registration, settingsRecorded: settingsRecorded)
         }
         let request = EnqueueRequest(kind: kind, input: input, idempotencyKey: plan.idempotencyKey,
                                      concurrencyKey: plan.concurrencyKey, actor: actor)
         let result = try await client.enqueue(request)
         let state = try await client.runSummary(id: result.id).state
         return ApplyReport(plan: plan, dryRun: false, runID: result.id, created: result.created, runState: state,
-                           backupSchedule: registration)
+                           backupSchedule: registration, settingsRecorded: settingsRecorded)
     }
 
     /// The clusters in the inventory, by name.

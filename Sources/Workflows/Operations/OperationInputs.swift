@@ -15,8 +15,8 @@ public enum ClusterKinds {
     public static let rotatePassword = "cluster.rotate-password"
     /// Tear a cluster down.
     public static let delete = "cluster.delete"
-    /// Check each cluster's API `/readyz?verbose`.
-    public static let apiHealth = "cluster.api-health"
+    // No kind for the API health checks: they are not runs but claims made by each worker's
+    // `ClusterHealthChecker` (see why there).
 }
 
 /// The input of `cluster.provision`: the validated manifest of a cluster that does not exist yet.
