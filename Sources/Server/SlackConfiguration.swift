@@ -11,9 +11,10 @@ public struct SlackConfiguration: Sendable {
     /// The folder `/kaji apply NAME` reads cluster manifests from (`*.yaml`, `*.yml`, also in subfolders;
     /// a git checkout works); default nil: `apply` answers that none is configured.
     public var manifestDirectory: String?
-    /// An incoming webhook (`https://hooks.slack.com/services/…`) for approval prompts and outcomes that no
-    /// longer fit their `response_url` (5 posts, 30 minutes); default nil: those are logged as not posted.
-    /// A secret: never logged.
+    /// An incoming webhook (`https://hooks.slack.com/services/…`) for the approval prompts and outcomes of
+    /// runs not started from Slack, and for those of Slack's runs that no longer fit their `response_url` (5
+    /// posts, 30 minutes); default nil: the former are not posted (said once at start-up), the latter are
+    /// logged as not posted. A secret: never logged.
     public var webhookURL: String?
     /// How often the runs started from Slack are read for progress (default 2 s).
     public var pollInterval: Duration

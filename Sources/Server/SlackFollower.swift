@@ -5,15 +5,19 @@ import Logging
 import ServiceLifecycle
 
 /// Follows the runs started from Slack and posts their progress to the command's `response_url`: started,
-/// the approval prompt with Approve / Reject buttons, approved and going on, then the outcome. A
-/// swift-service-lifecycle service of `kaji serve`: it reads the followed runs through `KajiClient` every
-/// `pollInterval` until graceful shutdown.
+/// the approval prompt with Approve / Reject buttons, approved and going on, then the outcome. With an
+/// incoming webhook configured, it also posts the approval prompt of every other run that waits for its
+/// approval (started from the CLI, the HTTP API or a schedule) to the webhook, then that run's progress
+/// (approved and going on) and outcome (see `SlackFollower+Prompts.swift`). A swift-service-lifecycle
+/// service of `kaji serve`: it reads the runs through `KajiClient` every `pollInterval` until graceful
+/// shutdown.
 ///
-/// What has been reported lives in PostgreSQL (`slack_follows.phase`), moved by compare-and-set before each
-/// post, so several serve processes on one database post each message once and a restarted process goes on
-/// where the last one stopped. Progress posts keep one post of the `response_url`'s five for the outcome;
-/// the approval prompt and the outcome go to the incoming webhook when the `response_url` is used up or
-/// older than 30 minutes. A database or Slack failure is logged and tried again on the next tick.
+/// What has been reported lives in PostgreSQL (`slack_follows.phase`, `slack_prompts.phase`), moved by
+/// compare-and-set before each post, so several serve processes on one database post each message once and
+/// a restarted process goes on where the last one stopped. Progress posts keep one post of the
+/// `response_url`'s five for the outcome; the approval prompt and the outcome go to the incoming webhook
+/// when the `response_url` is used up or older than 30 minutes. A database failure is logged and tried
+/// again on the next tick.
 public struct SlackFollower: Service, CustomStringConvertible {
     let client: KajiClient
     let configuration: SlackConfiguration
@@ -35,11 +39,19 @@ public struct SlackFollower: Service, CustomStringConvertible {
     public var description: String { "SlackFollower(every \(configuration.pollInterval))" }
 
     public func run() async throws {
+        if configuration.webhookURL == nil {
+            // Once per process, not per run: without a webhook, runs not started from Slack stay out of chat.
+            logger.notice("no incoming webhook is configured (KAJI_SLACK_WEBHOOK_URL): runs not started from Slack that wait for approval get no prompt in Slack")
+        }
         try? await cancelWhenGracefulShutdown {
             let clock = ContinuousClock()
             var nextPrune = clock.now
+            var prompts = PromptPacing(every: configuration.pollInterval, now: clock.now)
             while !Task.isCancelled {
                 await tick()
+                if configuration.webhookURL != nil, clock.now >= prompts.due {
+                    prompts.passed(await promptTick(), now: clock.now)
+                }
                 if clock.now >= nextPrune {
                     nextPrune = clock.now + Self.pruneEvery
                     do {
@@ -73,10 +85,16 @@ public struct SlackFollower: Service, CustomStringConvertible {
 
     /// The next phase to report for `follow`, or nil when nothing new happened.
     static func next(_ follow: SlackFollow) -> SlackPhase? {
-        if follow.state.isFinished { return .finished }
-        if follow.awaitingApproval { return follow.phase == .approval ? nil : .approval }
-        switch follow.phase {
-        case .enqueued: return follow.state == .pending ? nil : .started
+        next(phase: follow.phase, state: follow.state, awaitingApproval: follow.awaitingApproval)
+    }
+
+    /// The next phase to report for a run at `state` whose messages got to `phase`, or nil when nothing new
+    /// happened.
+    static func next(phase: SlackPhase, state: RunState, awaitingApproval: Bool) -> SlackPhase? {
+        if state.isFinished { return .finished }
+        if awaitingApproval { return phase == .approval ? nil : .approval }
+        switch phase {
+        case .enqueued: return state == .pending ? nil : .started
         case .approval: return .approved
         case .started, .approved, .finished: return nil
         }
@@ -110,14 +128,19 @@ public struct SlackFollower: Service, CustomStringConvertible {
     }
 
     static func outcome(_ follow: SlackFollow) -> String {
-        let id = follow.run.uuidString.lowercased()
-        switch follow.state {
+        outcome(run: follow.run, kind: follow.kind, state: follow.state, lastError: follow.lastError, cancelRequestedBy: follow.cancelRequestedBy)
+    }
+
+    /// The message of a finished run: succeeded, cancelled (by whom) or failed (why).
+    static func outcome(run: UUID, kind: String, state: RunState, lastError: String?, cancelRequestedBy: String?) -> String {
+        let id = run.uuidString.lowercased()
+        switch state {
         case .succeeded:
-            return "\(follow.kind) run \(id) succeeded."
+            return "\(kind) run \(id) succeeded."
         case .cancelled:
-            return "\(follow.kind) run \(id) was cancelled\(follow.cancelRequestedBy.map { " by \(SlackMessage.mention($0))" } ?? "")."
+            return "\(kind) run \(id) was cancelled\(cancelRequestedBy.map { " by \(SlackMessage.mention($0))" } ?? "")."
         default:
-            return "\(follow.kind) run \(id) failed\(follow.lastError.map { ": \($0.prefix(500))" } ?? ".")"
+            return "\(kind) run \(id) failed\(lastError.map { ": \($0.prefix(500))" } ?? ".")"
         }
     }
 }

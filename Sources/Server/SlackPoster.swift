@@ -38,20 +38,29 @@ struct SlackPoster: Sendable {
             metadata["error"] = "\(Self.describe(error))"
             logger.warning("a Slack post to the response_url failed", metadata: metadata)
         }
-        guard fallback, let webhookURL else {
-            if fallback { logger.notice("a Slack message was not posted: its response_url takes no more posts and no incoming webhook is configured (KAJI_SLACK_WEBHOOK_URL)", metadata: metadata) }
+        guard fallback else { return .nowhere }
+        guard webhookURL != nil else {
+            logger.notice("a Slack message was not posted: its response_url takes no more posts and no incoming webhook is configured (KAJI_SLACK_WEBHOOK_URL)", metadata: metadata)
             return .nowhere
         }
+        return await postToWebhook(message, run: run) ? .webhook : .nowhere
+    }
+
+    /// Posts `message` to the incoming webhook (without the fields only a `response_url` takes); false when
+    /// none is configured or the post failed (logged, without the URL).
+    func postToWebhook(_ message: SlackMessage, run: UUID? = nil) async -> Bool {
+        guard let webhookURL else { return false }
         var webhookMessage = message
         webhookMessage.responseType = nil
         webhookMessage.replaceOriginal = nil
         do {
             try await send(webhookMessage, to: webhookURL)
-            return .webhook
+            return true
         } catch {
-            metadata["error"] = "\(Self.describe(error))"
+            var metadata: Logger.Metadata = ["error": "\(Self.describe(error))"]
+            if let run { metadata["run"] = "\(run)" }
             logger.warning("a Slack post to the incoming webhook failed", metadata: metadata)
-            return .nowhere
+            return false
         }
     }
 

@@ -1,7 +1,9 @@
 import Crypto
 import Foundation
 
-/// How far the messages about a run started from Slack have got (`slack_follows.phase`).
+/// How far the messages about a run started from Slack have got (`slack_follows.phase`), or about a run
+/// prompted for its approval on the incoming webhook (`slack_prompts.phase`: `approval`, `approved`,
+/// `finished`).
 public enum SlackPhase: String, StoredEnum, Codable {
     /// Enqueued; the command's answer said so.
     case enqueued
@@ -34,6 +36,21 @@ public struct SlackFollow: Sendable, Equatable {
     public var requester: String
     /// The command's `response_url` (not to be logged: whoever holds it may post to the channel).
     public var responseURL: String
+    public var phase: SlackPhase
+    /// Whether the run waits for its `approval` signal now.
+    public var awaitingApproval: Bool
+}
+
+/// A run not started from Slack whose approval prompt `kaji serve` posted to the incoming webhook, with its
+/// run's state now.
+public struct SlackPrompt: Sendable, Equatable {
+    public var run: UUID
+    public var kind: String
+    public var state: RunState
+    public var lastError: String?
+    public var cancelRequestedBy: String?
+    /// Who asked for the run (`cli:USER`, `token:NAME`, …): whom the approval wait excludes, else the run's actor.
+    public var requester: String
     public var phase: SlackPhase
     /// Whether the run waits for its `approval` signal now.
     public var awaitingApproval: Bool
@@ -97,11 +114,49 @@ extension KajiClient {
                                          max: Self.slackPostsPerResponseURL, window: Self.slackResponseWindow)
     }
 
-    /// Forgets Slack request ids, post counts and finished follows older than `age` (default one day);
+    /// Forgets Slack request ids, post counts, finished follows and finished prompts older than `age`
+    /// (default one day);
     /// returns how many rows went.
     @discardableResult
     public func pruneSlack(olderThan age: Duration = .seconds(86_400)) async throws -> Int {
         try await store.pruneSlack(olderThan: age)
+    }
+
+    /// Takes up to `limit` (default 50) runs that wait for their approval and have not been prompted in
+    /// Slack, neither on the incoming webhook nor through a `/kaji` command's follow, for the caller to post
+    /// their prompts: each comes back at phase `approval`, taken by this call alone (several serve processes
+    /// on one database each get different runs). A run whose requester is a Slack user is left to its
+    /// follow for `slackGrace` (default one minute) after its enqueue. Call it only when the prompts can be
+    /// posted: a taken run is not offered again.
+    public func claimSlackPrompts(limit: Int = 50, slackGrace: Duration = .seconds(60)) async throws -> [SlackPrompt] {
+        try Self.validate(limit, in: 1...10_000, field: "limit")
+        return try await store.claimSlackPrompts(limit: limit, slackGrace: slackGrace).map { row in
+            SlackPrompt(run: row.runID, kind: row.kind, state: .waiting, lastError: nil, cancelRequestedBy: nil, requester: row.requester,
+                        phase: .approval, awaitingApproval: true)
+        }
+    }
+
+    /// The prompted runs whose outcome has not been posted, oldest first (at most `limit`, default 200).
+    public func slackPrompts(limit: Int = 200) async throws -> [SlackPrompt] {
+        try Self.validate(limit, in: 1...10_000, field: "limit")
+        return try await store.openSlackPrompts(limit: limit).map { row in
+            SlackPrompt(run: row.runID, kind: row.kind, state: try RunState.stored(row.state, column: "runs.state"), lastError: row.lastError,
+                        cancelRequestedBy: row.cancelRequestedBy, requester: row.requester,
+                        phase: try SlackPhase.stored(row.phase, column: "slack_prompts.phase"), awaitingApproval: row.awaitingApproval)
+        }
+    }
+
+    /// Moves a prompt from one phase to the next before its message is posted (or back after the post
+    /// failed); false when another serve process moved it first.
+    public func advanceSlackPrompt(run: UUID, from: SlackPhase, to: SlackPhase) async throws -> Bool {
+        try await store.advanceSlackPrompt(runID: run, from: from.rawValue, to: to.rawValue)
+    }
+
+    /// Gives back a run taken by `claimSlackPrompts` whose prompt could not be posted: a later call takes
+    /// it again. False when its prompt has moved on meanwhile.
+    @discardableResult
+    public func releaseSlackPrompt(run: UUID) async throws -> Bool {
+        try await store.releaseSlackPrompt(runID: run)
     }
 
     static func checkSlackKey(_ key: String) throws {

@@ -21,6 +21,20 @@ package struct SlackFollowRow: Sendable {
     package var awaitingApproval: Bool
 }
 
+/// A run prompted for its approval on the incoming webhook, as the follower reads it: the prompt row with
+/// the run's state.
+package struct SlackPromptRow: Sendable {
+    package var runID: UUID
+    package var requester: String
+    package var phase: String
+    package var kind: String
+    package var state: String
+    package var lastError: String?
+    package var cancelRequestedBy: String?
+    /// Whether a step of the run waits for the `approval` signal now.
+    package var awaitingApproval: Bool
+}
+
 extension RunStore {
     /// Takes `key` for a Slack request about to be acted on; nil when it was new (the caller acts), else
     /// the row of the request that took it first (its answer may still be nil while that one is at work).
@@ -106,15 +120,88 @@ extension RunStore {
         return false
     }
 
-    /// Forgets Slack requests and post counts older than `age`, and finished follows older than `age`.
-    /// Returns how many rows went.
+    /// Forgets Slack requests and post counts older than `age`, and finished follows and prompts older than
+    /// `age`. Returns how many rows went.
     package func pruneSlack(olderThan age: Duration) async throws -> Int {
         let seconds = Double(age.components.seconds)
         return try await count("""
             WITH a AS (DELETE FROM slack_requests WHERE received_at < now() - make_interval(secs => \(seconds)) RETURNING 1),
                  b AS (DELETE FROM slack_posts WHERE window_start < now() - make_interval(secs => \(seconds)) RETURNING 1),
-                 c AS (DELETE FROM slack_follows WHERE phase = 'finished' AND updated_at < now() - make_interval(secs => \(seconds)) RETURNING 1)
-            SELECT ((SELECT count(*) FROM a) + (SELECT count(*) FROM b) + (SELECT count(*) FROM c))::int8
+                 c AS (DELETE FROM slack_follows WHERE phase = 'finished' AND updated_at < now() - make_interval(secs => \(seconds)) RETURNING 1),
+                 d AS (DELETE FROM slack_prompts WHERE phase = 'finished' AND updated_at < now() - make_interval(secs => \(seconds)) RETURNING 1)
+            SELECT ((SELECT count(*) FROM a) + (SELECT count(*) FROM b) + (SELECT count(*) FROM c) + (SELECT count(*) FROM d))::int8
             """)
+    }
+
+    /// Takes, for the caller to post their approval prompts, up to `limit` runs that are suspended waiting
+    /// for the `approval` signal and have neither a prompt row nor a Slack follow (a run started from Slack
+    /// is prompted on its command's `response_url`). A run whose actor is a Slack user is taken only once it
+    /// is older than `slackGrace`: `/kaji` follows the run it enqueued a moment after the enqueue, and this
+    /// must not prompt it twice. Each row is inserted at phase `approval`; a run another process took first
+    /// is not returned. The requester is whom the wait excludes, else the run's actor.
+    package func claimSlackPrompts(limit: Int, slackGrace: Duration) async throws -> [(runID: UUID, kind: String, requester: String)] {
+        let grace = Double(slackGrace.components.seconds)
+        let query: PostgresQuery = """
+            WITH waiting AS (
+                SELECT DISTINCT ON (r.id) r.id, r.kind, coalesce(s.wait ->> 'excludedSender', r.actor) AS requester
+                FROM runs AS r JOIN steps AS s ON s.run_id = r.id
+                WHERE r.state = 'waiting'
+                  AND s.state = 'waiting' AND s.wait ->> 'kind' = 'signal' AND s.wait ->> 'signal' = 'approval'
+                  AND NOT EXISTS (SELECT 1 FROM slack_follows AS f WHERE f.run_id = r.id)
+                  AND NOT EXISTS (SELECT 1 FROM slack_prompts AS p WHERE p.run_id = r.id)
+                  AND (r.actor NOT LIKE 'slack:%' OR r.created_at < now() - make_interval(secs => \(grace)))
+                ORDER BY r.id
+                LIMIT \(limit)
+            ), ins AS (
+                INSERT INTO slack_prompts (run_id, requester) SELECT id, requester FROM waiting
+                ON CONFLICT (run_id) DO NOTHING
+                RETURNING run_id, requester
+            )
+            SELECT ins.run_id, w.kind, ins.requester FROM ins JOIN waiting AS w ON w.id = ins.run_id ORDER BY ins.run_id
+            """
+        var rows: [(runID: UUID, kind: String, requester: String)] = []
+        for try await (run, kind, requester) in try await client.query(query, logger: logger).decode((UUID, String, String).self) {
+            rows.append((run, kind, requester))
+        }
+        return rows
+    }
+
+    /// Prompts whose outcome has not been posted, oldest first, with their runs' state.
+    package func openSlackPrompts(limit: Int) async throws -> [SlackPromptRow] {
+        let query: PostgresQuery = """
+            SELECT p.run_id, p.requester, p.phase, r.kind, r.state, r.last_error, r.cancel_requested_by,
+                   EXISTS (SELECT 1 FROM steps AS s
+                           WHERE s.run_id = p.run_id AND s.state = 'waiting'
+                             AND s.wait ->> 'kind' = 'signal' AND s.wait ->> 'signal' = 'approval')
+            FROM slack_prompts AS p JOIN runs AS r ON r.id = p.run_id
+            WHERE p.phase <> 'finished'
+            ORDER BY p.created_at LIMIT \(limit)
+            """
+        var rows: [SlackPromptRow] = []
+        let decoded = try await client.query(query, logger: logger).decode((UUID, String, String, String, String, String?, String?, Bool).self)
+        for try await (run, requester, phase, kind, state, error, cancelledBy, awaiting) in decoded {
+            rows.append(SlackPromptRow(runID: run, requester: requester, phase: phase, kind: kind, state: state,
+                                       lastError: error, cancelRequestedBy: cancelledBy, awaitingApproval: awaiting))
+        }
+        return rows
+    }
+
+    /// Moves a prompt from phase `from` to `to`; false when it was not at `from` (another process moved it).
+    package func advanceSlackPrompt(runID: UUID, from: String, to: String) async throws -> Bool {
+        try await count("""
+            WITH up AS (
+                UPDATE slack_prompts SET phase = \(to), updated_at = now() WHERE run_id = \(runID) AND phase = \(from) RETURNING 1
+            )
+            SELECT count(*)::int8 FROM up
+            """) == 1
+    }
+
+    /// Deletes the prompt row of `runID` while it is still at phase `approval` (its first post failed: the
+    /// next pass takes the run again). Returns whether it went.
+    package func releaseSlackPrompt(runID: UUID) async throws -> Bool {
+        try await count("""
+            WITH gone AS (DELETE FROM slack_prompts WHERE run_id = \(runID) AND phase = 'approval' RETURNING 1)
+            SELECT count(*)::int8 FROM gone
+            """) == 1
     }
 }

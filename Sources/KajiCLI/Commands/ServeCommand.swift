@@ -17,8 +17,9 @@ struct ServeCommand: AsyncParsableCommand {
             Secrets routes need KAJI_SECRET_KEY (or KAJI_SECRET_KEY_FILE). Slack (POST /slack/commands, \
             /slack/interactions) needs KAJI_SLACK_SIGNING_SECRET (or KAJI_SLACK_SIGNING_SECRET_FILE); \
             KAJI_SLACK_USERS=TEAM/USER=role,… gives Slack users roles (others may only read); /kaji apply NAME reads \
-            manifests from --slack-manifests (or KAJI_SLACK_MANIFESTS); KAJI_SLACK_WEBHOOK_URL takes approval prompts \
-            and outcomes once a response_url is used up (5 posts, 30 minutes); KAJI_SLACK_POLL_MS sets how often runs \
+            manifests from --slack-manifests (or KAJI_SLACK_MANIFESTS); KAJI_SLACK_WEBHOOK_URL takes the approval prompts \
+            (and outcomes) of runs not started from Slack, and of Slack's once a response_url is used up (5 posts, \
+            30 minutes); KAJI_SLACK_POLL_MS sets how often runs \
             started from Slack are read for progress (default 2000); KAJI_SLACK_ANSWER_MS how long a command may work \
             before its answer says the result follows (default 2500; Slack waits 3 s).
             """
