@@ -6,6 +6,10 @@ import struct Foundation.Date
 extension Components {
     /// Types generated from the `#/components/responses` section of the OpenAPI document.
     internal enum Responses {
+        internal struct Unreadable: Sendable, Hashable {
+            /// Creates a new `Unreadable`.
+            internal init() {}
+        }
         internal struct _Error: Sendable, Hashable {
             /// - Remark: Generated from `#/components/responses/Error/content`.
             internal enum Body: Sendable, Hashable {

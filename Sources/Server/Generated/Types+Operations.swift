@@ -31,6 +31,37 @@ internal enum Operations {
             }
         }
         internal enum Output: Sendable, Hashable {
+            /// The request could not be read as HTTP (for example, its request line or headers are over the server's limits), answered by the HTTP layer before any route, with an empty body.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/openapi.json/get(getOpenAPI)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Components.Responses.Unreadable)
+            /// The request could not be read as HTTP (for example, its request line or headers are over the server's limits), answered by the HTTP layer before any route, with an empty body.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/openapi.json/get(getOpenAPI)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            internal static var badRequest: Self {
+                .badRequest(.init())
+            }
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            internal var badRequest: Components.Responses.Unreadable {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
+                            response: self
+                        )
+                    }
+                }
+            }
             internal struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/v1/openapi.json/GET/responses/200/content`.
                 internal enum Body: Sendable, Hashable {
@@ -139,6 +170,37 @@ internal enum Operations {
             }
         }
         internal enum Output: Sendable, Hashable {
+            /// The request could not be read as HTTP (for example, its request line or headers are over the server's limits), answered by the HTTP layer before any route, with an empty body.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/whoami/get(whoami)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Components.Responses.Unreadable)
+            /// The request could not be read as HTTP (for example, its request line or headers are over the server's limits), answered by the HTTP layer before any route, with an empty body.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/whoami/get(whoami)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            internal static var badRequest: Self {
+                .badRequest(.init())
+            }
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            internal var badRequest: Components.Responses.Unreadable {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
+                            response: self
+                        )
+                    }
+                }
+            }
             internal struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/v1/whoami/GET/responses/200/content`.
                 internal enum Body: Sendable, Hashable {
@@ -329,6 +391,37 @@ internal enum Operations {
             }
         }
         internal enum Output: Sendable, Hashable {
+            /// The request could not be read as HTTP (for example, its request line or headers are over the server's limits), answered by the HTTP layer before any route, with an empty body.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/runs/get(listRuns)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Components.Responses.Unreadable)
+            /// The request could not be read as HTTP (for example, its request line or headers are over the server's limits), answered by the HTTP layer before any route, with an empty body.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/runs/get(listRuns)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            internal static var badRequest: Self {
+                .badRequest(.init())
+            }
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            internal var badRequest: Components.Responses.Unreadable {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
+                            response: self
+                        )
+                    }
+                }
+            }
             internal struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/v1/runs/GET/responses/200/content`.
                 internal enum Body: Sendable, Hashable {
@@ -1073,6 +1166,37 @@ internal enum Operations {
             }
         }
         internal enum Output: Sendable, Hashable {
+            /// The request could not be read as HTTP (for example, its request line or headers are over the server's limits), answered by the HTTP layer before any route, with an empty body.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/runs/{id}/get(getRun)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Components.Responses.Unreadable)
+            /// The request could not be read as HTTP (for example, its request line or headers are over the server's limits), answered by the HTTP layer before any route, with an empty body.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/runs/{id}/get(getRun)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            internal static var badRequest: Self {
+                .badRequest(.init())
+            }
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            internal var badRequest: Components.Responses.Unreadable {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
+                            response: self
+                        )
+                    }
+                }
+            }
             internal struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/v1/runs/{id}/GET/responses/200/content`.
                 internal enum Body: Sendable, Hashable {
@@ -1309,6 +1433,37 @@ internal enum Operations {
             }
         }
         internal enum Output: Sendable, Hashable {
+            /// The request could not be read as HTTP (for example, its request line or headers are over the server's limits), answered by the HTTP layer before any route, with an empty body.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/runs/{id}/events/get(runEvents)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Components.Responses.Unreadable)
+            /// The request could not be read as HTTP (for example, its request line or headers are over the server's limits), answered by the HTTP layer before any route, with an empty body.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/runs/{id}/events/get(runEvents)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            internal static var badRequest: Self {
+                .badRequest(.init())
+            }
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            internal var badRequest: Components.Responses.Unreadable {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
+                            response: self
+                        )
+                    }
+                }
+            }
             internal struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/v1/runs/{id}/events/GET/responses/200/content`.
                 internal enum Body: Sendable, Hashable {
@@ -2898,6 +3053,37 @@ internal enum Operations {
             }
         }
         internal enum Output: Sendable, Hashable {
+            /// The request could not be read as HTTP (for example, its request line or headers are over the server's limits), answered by the HTTP layer before any route, with an empty body.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/clusters/get(listClusters)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Components.Responses.Unreadable)
+            /// The request could not be read as HTTP (for example, its request line or headers are over the server's limits), answered by the HTTP layer before any route, with an empty body.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/clusters/get(listClusters)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            internal static var badRequest: Self {
+                .badRequest(.init())
+            }
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            internal var badRequest: Components.Responses.Unreadable {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
+                            response: self
+                        )
+                    }
+                }
+            }
             internal struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/v1/clusters/GET/responses/200/content`.
                 internal enum Body: Sendable, Hashable {
@@ -3047,6 +3233,37 @@ internal enum Operations {
             }
         }
         internal enum Output: Sendable, Hashable {
+            /// The request could not be read as HTTP (for example, its request line or headers are over the server's limits), answered by the HTTP layer before any route, with an empty body.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/clusters/{name}/get(getCluster)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Components.Responses.Unreadable)
+            /// The request could not be read as HTTP (for example, its request line or headers are over the server's limits), answered by the HTTP layer before any route, with an empty body.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/clusters/{name}/get(getCluster)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            internal static var badRequest: Self {
+                .badRequest(.init())
+            }
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            internal var badRequest: Components.Responses.Unreadable {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
+                            response: self
+                        )
+                    }
+                }
+            }
             internal struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/v1/clusters/{name}/GET/responses/200/content`.
                 internal enum Body: Sendable, Hashable {
@@ -3838,6 +4055,37 @@ internal enum Operations {
             }
         }
         internal enum Output: Sendable, Hashable {
+            /// The request could not be read as HTTP (for example, its request line or headers are over the server's limits), answered by the HTTP layer before any route, with an empty body.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/schedules/get(listSchedules)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Components.Responses.Unreadable)
+            /// The request could not be read as HTTP (for example, its request line or headers are over the server's limits), answered by the HTTP layer before any route, with an empty body.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/schedules/get(listSchedules)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            internal static var badRequest: Self {
+                .badRequest(.init())
+            }
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            internal var badRequest: Components.Responses.Unreadable {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
+                            response: self
+                        )
+                    }
+                }
+            }
             internal struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/v1/schedules/GET/responses/200/content`.
                 internal enum Body: Sendable, Hashable {
@@ -4269,6 +4517,37 @@ internal enum Operations {
             }
         }
         internal enum Output: Sendable, Hashable {
+            /// The request could not be read as HTTP (for example, its request line or headers are over the server's limits), answered by the HTTP layer before any route, with an empty body.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/schedules/{name}/delete(removeSchedule)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Components.Responses.Unreadable)
+            /// The request could not be read as HTTP (for example, its request line or headers are over the server's limits), answered by the HTTP layer before any route, with an empty body.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/schedules/{name}/delete(removeSchedule)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            internal static var badRequest: Self {
+                .badRequest(.init())
+            }
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            internal var badRequest: Components.Responses.Unreadable {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
+                            response: self
+                        )
+                    }
+                }
+            }
             internal struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/v1/schedules/{name}/DELETE/responses/200/content`.
                 internal enum Body: Sendable, Hashable {
@@ -5273,6 +5552,37 @@ internal enum Operations {
             }
         }
         internal enum Output: Sendable, Hashable {
+            /// The request could not be read as HTTP (for example, its request line or headers are over the server's limits), answered by the HTTP layer before any route, with an empty body.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/tokens/get(listTokens)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Components.Responses.Unreadable)
+            /// The request could not be read as HTTP (for example, its request line or headers are over the server's limits), answered by the HTTP layer before any route, with an empty body.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/tokens/get(listTokens)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            internal static var badRequest: Self {
+                .badRequest(.init())
+            }
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            internal var badRequest: Components.Responses.Unreadable {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
+                            response: self
+                        )
+                    }
+                }
+            }
             internal struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/v1/tokens/GET/responses/200/content`.
                 internal enum Body: Sendable, Hashable {
@@ -6036,6 +6346,37 @@ internal enum Operations {
             }
         }
         internal enum Output: Sendable, Hashable {
+            /// The request could not be read as HTTP (for example, its request line or headers are over the server's limits), answered by the HTTP layer before any route, with an empty body.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/audit/get(listAudit)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Components.Responses.Unreadable)
+            /// The request could not be read as HTTP (for example, its request line or headers are over the server's limits), answered by the HTTP layer before any route, with an empty body.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/audit/get(listAudit)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            internal static var badRequest: Self {
+                .badRequest(.init())
+            }
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            internal var badRequest: Components.Responses.Unreadable {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
+                            response: self
+                        )
+                    }
+                }
+            }
             internal struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/v1/audit/GET/responses/200/content`.
                 internal enum Body: Sendable, Hashable {
@@ -6213,6 +6554,37 @@ internal enum Operations {
             }
         }
         internal enum Output: Sendable, Hashable {
+            /// The request could not be read as HTTP (for example, its request line or headers are over the server's limits), answered by the HTTP layer before any route, with an empty body.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/audit/verify/post(verifyAudit)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Components.Responses.Unreadable)
+            /// The request could not be read as HTTP (for example, its request line or headers are over the server's limits), answered by the HTTP layer before any route, with an empty body.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/audit/verify/post(verifyAudit)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            internal static var badRequest: Self {
+                .badRequest(.init())
+            }
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            internal var badRequest: Components.Responses.Unreadable {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
+                            response: self
+                        )
+                    }
+                }
+            }
             internal struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/v1/audit/verify/POST/responses/200/content`.
                 internal enum Body: Sendable, Hashable {
@@ -6392,6 +6764,37 @@ internal enum Operations {
             }
         }
         internal enum Output: Sendable, Hashable {
+            /// The request could not be read as HTTP (for example, its request line or headers are over the server's limits), answered by the HTTP layer before any route, with an empty body.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/secrets/get(listSecrets)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Components.Responses.Unreadable)
+            /// The request could not be read as HTTP (for example, its request line or headers are over the server's limits), answered by the HTTP layer before any route, with an empty body.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/secrets/get(listSecrets)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            internal static var badRequest: Self {
+                .badRequest(.init())
+            }
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            internal var badRequest: Components.Responses.Unreadable {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
+                            response: self
+                        )
+                    }
+                }
+            }
             internal struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/v1/secrets/GET/responses/200/content`.
                 internal enum Body: Sendable, Hashable {
@@ -6871,6 +7274,37 @@ internal enum Operations {
             }
         }
         internal enum Output: Sendable, Hashable {
+            /// The request could not be read as HTTP (for example, its request line or headers are over the server's limits), answered by the HTTP layer before any route, with an empty body.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/secrets/{reference}/reveal/post(revealSecret)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Components.Responses.Unreadable)
+            /// The request could not be read as HTTP (for example, its request line or headers are over the server's limits), answered by the HTTP layer before any route, with an empty body.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/secrets/{reference}/reveal/post(revealSecret)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            internal static var badRequest: Self {
+                .badRequest(.init())
+            }
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            internal var badRequest: Components.Responses.Unreadable {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
+                            response: self
+                        )
+                    }
+                }
+            }
             internal struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/v1/secrets/{reference}/reveal/POST/responses/200/content`.
                 internal enum Body: Sendable, Hashable {
