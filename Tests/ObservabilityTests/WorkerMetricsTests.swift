@@ -127,7 +127,7 @@ struct WorkerMetricsTests {
             let orphan = try await client.enqueue(EnqueueRequest(kind: "diag.steps", input: #"{"steps": 1}"#, actor: "test"))
             let ghost = try await db.store.claimRuns(worker: "ghost", queues: ["default"], limit: 1, leaseSeconds: 0.2)
             #expect(ghost.map(\.id) == [orphan.id])
-            let metered = try await MeteredPool.start(db, registry: registry, concurrency: 2, leaseSeconds: 3, rescueGrace: .milliseconds(300))
+            let metered = try await MeteredPool.start(db, registry: registry, concurrency: 2, leaseSeconds: 6, rescueGrace: .milliseconds(300))
             try await db.waitForFinish(orphan.id)
             try await eventually("the rescue is counted") {
                 try await HTTP.scrape(metered.url).value("kaji_runs_rescued_total") == 1
@@ -135,16 +135,22 @@ struct WorkerMetricsTests {
             // A long step, then another owner takes the run (as a rescuer elsewhere would): the next renewal
             // finds it gone and the pool stops it.
             let long = try await client.enqueue(EnqueueRequest(kind: "diag.steps", input: #"{"steps": 1, "stepMillis": 20000}"#, actor: "test"))
-            try await eventually("the long run is running") { try await db.store.run(id: long.id)?.state == .running }
+            // Its step is running (not only the run: a theft before the step starts is found by the fenced
+            // step-start write instead of by a renewal, and counts no lost lease).
+            try await eventually("the long run's step is running") {
+                try await db.scalarInt("SELECT count(*)::int8 FROM steps WHERE run_id = \(long.id) AND state = 'running'") == 1
+            }
             try await db.store.client.query("UPDATE runs SET epoch = epoch + 1, lease_owner = 'thief', claim_token = gen_random_uuid(), lease_expires_at = now() + interval '1 hour' WHERE id = \(long.id)",
                                             logger: db.logger)
             var scrape = try await HTTP.scrape(metered.url)
             try await eventually("the lost lease is counted and its slot is free again") {
                 scrape = try await HTTP.scrape(metered.url)
-                return scrape.value("kaji_leases_lost_total", ["reason": "taken_over"]) == 1 && scrape.value("kaji_worker_slots", ["state": "busy"]) == 0
+                // Counted once, as taken over, or as not renewed when a renewal on a loaded machine was late for
+                // real and the pool stopped the run by its own clock first.
+                let lost = (scrape.value("kaji_leases_lost_total", ["reason": "taken_over"]) ?? 0) + (scrape.value("kaji_leases_lost_total", ["reason": "not_renewed"]) ?? 0)
+                return lost == 1 && scrape.value("kaji_worker_slots", ["state": "busy"]) == 0
             }
             #expect(scrape.value("kaji_runs_finished_total", ["kind": "diag.steps", "outcome": "fenced"]) == 1)
-            // (No assertion on `not_renewed`: on a loaded machine a renewal can be late for real.)
             try await metered.stop()
         }
     }
