@@ -36,6 +36,9 @@ package struct SlackPromptRow: Sendable {
 }
 
 extension RunStore {
+    /// The condition on a step `s` that waits for the `approval` signal now.
+    static let waitsForApproval = "s.state = 'waiting' AND s.wait ->> 'kind' = 'signal' AND s.wait ->> 'signal' = 'approval'"
+
     /// Takes `key` for a Slack request about to be acted on; nil when it was new (the caller acts), else
     /// the row of the request that took it first (its answer may still be nil while that one is at work).
     package func claimSlackRequest(key: String, actor: String) async throws -> SlackRequestRow? {
@@ -79,8 +82,7 @@ extension RunStore {
         let query: PostgresQuery = """
             SELECT f.run_id, f.response_url, f.requester, f.phase, r.kind, r.state, r.last_error, r.cancel_requested_by,
                    EXISTS (SELECT 1 FROM steps AS s
-                           WHERE s.run_id = f.run_id AND s.state = 'waiting'
-                             AND s.wait ->> 'kind' = 'signal' AND s.wait ->> 'signal' = 'approval')
+                           WHERE s.run_id = f.run_id AND \(unescaped: Self.waitsForApproval))
             FROM slack_follows AS f JOIN runs AS r ON r.id = f.run_id
             WHERE f.phase <> 'finished'
             ORDER BY f.created_at LIMIT \(limit)
@@ -146,7 +148,7 @@ extension RunStore {
                 SELECT DISTINCT ON (r.id) r.id, r.kind, coalesce(s.wait ->> 'excludedSender', r.actor) AS requester
                 FROM runs AS r JOIN steps AS s ON s.run_id = r.id
                 WHERE r.state = 'waiting'
-                  AND s.state = 'waiting' AND s.wait ->> 'kind' = 'signal' AND s.wait ->> 'signal' = 'approval'
+                  AND \(unescaped: Self.waitsForApproval)
                   AND NOT EXISTS (SELECT 1 FROM slack_follows AS f WHERE f.run_id = r.id)
                   AND NOT EXISTS (SELECT 1 FROM slack_prompts AS p WHERE p.run_id = r.id)
                   AND (r.actor NOT LIKE 'slack:%' OR r.created_at < now() - make_interval(secs => \(grace)))
@@ -171,8 +173,7 @@ extension RunStore {
         let query: PostgresQuery = """
             SELECT p.run_id, p.requester, p.phase, r.kind, r.state, r.last_error, r.cancel_requested_by,
                    EXISTS (SELECT 1 FROM steps AS s
-                           WHERE s.run_id = p.run_id AND s.state = 'waiting'
-                             AND s.wait ->> 'kind' = 'signal' AND s.wait ->> 'signal' = 'approval')
+                           WHERE s.run_id = p.run_id AND \(unescaped: Self.waitsForApproval))
             FROM slack_prompts AS p JOIN runs AS r ON r.id = p.run_id
             WHERE p.phase <> 'finished'
             ORDER BY p.created_at LIMIT \(limit)
